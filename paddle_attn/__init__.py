@@ -1,0 +1,15 @@
+"""paddle_attn: CNN attention blocks (SE, ECA, CBAM, NAM, PSA) and the ResNets built on them."""
+
+try:
+    import paddle  # noqa: F401
+except ImportError as err:  # one clear sentence instead of a traceback deep inside a layer
+    raise ImportError(
+        "paddle_attn needs PaddlePaddle 3.x: run `pip install paddlepaddle` "
+        "(or `pip install -e \".[cpu]\"`), or install `paddlepaddle-gpu` by Paddle's guide on a GPU machine."
+    ) from err
+
+from paddle_attn.models import create_model, list_models, register_model
+from paddle_attn.runtime import set_cpu_threads
+
+__version__ = "0.1.0"
+__all__ = ["create_model", "list_models", "register_model", "set_cpu_threads", "__version__"]

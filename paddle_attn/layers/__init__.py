@@ -1,0 +1,23 @@
+"""Attention blocks, each usable alone on an NCHW tensor."""
+
+from paddle_attn.layers.attention import AttentionGate, check_nchw
+from paddle_attn.layers.cbam import CBAM, ChannelAttention, SpatialAttention
+from paddle_attn.layers.eca import EfficientChannelAttention, eca_kernel_size
+from paddle_attn.layers.nam import NAMChannelAttention, NAMPixelAttention, NormalizationAttention
+from paddle_attn.layers.psa import PSAModule
+from paddle_attn.layers.se import SEWeightModule, SqueezeExcitation
+
+# The attention blocks a ResNet can carry, by the suffix of their model names (resnet50_se, ...).
+# A new block is one module in this folder and one line here.
+ATTENTION_LAYERS = {
+    "se": SqueezeExcitation,
+    "eca": EfficientChannelAttention,
+    "cbam": CBAM,
+    "nam": NormalizationAttention,
+}
+
+__all__ = [
+    "ATTENTION_LAYERS", "AttentionGate", "CBAM", "ChannelAttention", "EfficientChannelAttention",
+    "NAMChannelAttention", "NAMPixelAttention", "NormalizationAttention", "PSAModule",
+    "SEWeightModule", "SpatialAttention", "SqueezeExcitation", "check_nchw", "eca_kernel_size",
+]

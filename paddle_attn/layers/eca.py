@@ -1,0 +1,36 @@
+"""Efficient Channel Attention (Wang et al., ECA-Net, CVPR 2020)."""
+
+import math
+
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from paddle_attn.layers.attention import AttentionGate
+
+
+def eca_kernel_size(channels, b=1, gamma=2):
+    """ECA-Net eq. 12: k = |(log2(C) + b) / gamma| rounded down, made odd by adding 1 (64 -> 3, 256 -> 5, 2048 -> 7)."""
+    t = int(abs((math.log2(channels) + b) / gamma))
+    return t if t % 2 else t + 1
+
+
+class EfficientChannelAttention(AttentionGate):
+    """Global average pool, a bias-free 1-D conv of size k across channels, sigmoid.
+
+    `kernel_size=None` picks k from the channel count (`eca_kernel_size`); the ECA authors'
+    released ImageNet models instead fix k per ResNet stage (e.g. 3, 5, 5, 7).
+    """
+
+    def __init__(self, channels, kernel_size=None, b=1, gamma=2):
+        super().__init__()
+        k = eca_kernel_size(channels, b, gamma) if kernel_size is None else int(kernel_size)
+        if k < 1 or k % 2 == 0:
+            raise ValueError(f"ECA kernel_size must be a positive odd number, got {k}")
+        self.kernel_size = k
+        self.conv = nn.Conv1D(1, 1, kernel_size=k, padding=k // 2, bias_attr=False)
+
+    def gate(self, x):
+        c = x.shape[1]
+        # (N, C) pooled -> (N, 1, C): a reshape, not a transpose, puts channels on the conv's length axis
+        y = self.conv(x.mean(axis=[2, 3]).reshape([-1, 1, c]))
+        return F.sigmoid(y).reshape([-1, c, 1, 1])

@@ -1,0 +1,39 @@
+"""Pyramid Split Attention (Zhang et al., EPSANet, arXiv:2105.14447), as `PSAModule` in the PSA tutorial."""
+
+import paddle
+import paddle.nn as nn
+
+from paddle_attn.layers.attention import check_nchw
+from paddle_attn.layers.se import SEWeightModule
+
+
+class PSAModule(nn.Layer):
+    """Replaces a 3x3 conv: four grouped convs (kernels 3/5/7/9, groups 1/4/8/16) each make a quarter of
+    the output channels, one shared SE weight scores each quarter, a softmax across the four scales
+    mixes them.
+
+    The output concatenates the weighted scales in reverse (kernel 9 first, kernel 3 last), as the
+    tutorial and the authors' code do: weights trained with that code load only in this order.
+    """
+
+    def __init__(self, in_channels, out_channels, stride=1, conv_kernels=(3, 5, 7, 9), conv_groups=(1, 4, 8, 16)):
+        super().__init__()
+        if len(conv_kernels) != len(conv_groups):
+            raise ValueError(f"conv_kernels {conv_kernels} and conv_groups {conv_groups} differ in length")
+        self.scales = len(conv_kernels)
+        if out_channels % self.scales:
+            raise ValueError(f"PSA out_channels ({out_channels}) must divide into {self.scales} scales")
+        self.split_channels = out_channels // self.scales
+        for i, (k, g) in enumerate(zip(conv_kernels, conv_groups), start=1):
+            conv = nn.Conv2D(in_channels, self.split_channels, k, stride=stride, padding=k // 2, groups=g, bias_attr=False)
+            setattr(self, f"conv_{i}", conv)  # conv_1..conv_4: the tutorial's names, so checkpoints map one to one
+        self.se = SEWeightModule(self.split_channels)
+
+    def forward(self, x):
+        check_nchw(x, self)
+        feats = paddle.stack([getattr(self, f"conv_{i}")(x) for i in range(1, self.scales + 1)], axis=1)
+        _, s, c, h, w = feats.shape
+        # one SE pass scores every scale: fold the scale axis into the batch, softmax across scales
+        weights = self.se(feats.reshape([-1, c, h, w])).reshape([-1, s, c, 1, 1])
+        out = feats * nn.functional.softmax(weights, axis=1)
+        return out.flip(axis=[1]).reshape([-1, s * c, h, w])

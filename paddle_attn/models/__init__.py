@@ -1,0 +1,7 @@
+"""Networks, registered by name."""
+
+from paddle_attn.models import epsanet, resnet  # noqa: F401  (importing registers the networks)
+from paddle_attn.models.registry import create_model, list_models, register_model
+from paddle_attn.models.resnet import BasicBlock, Bottleneck, ResNet
+
+__all__ = ["BasicBlock", "Bottleneck", "ResNet", "create_model", "list_models", "register_model"]

@@ -1,0 +1,173 @@
+"""One ResNet for every depth (18-152), stem and attention block; after torchvision's resnet.py.
+
+The attention layer sits on the residual branch after the last BatchNorm, before the shortcut is
+added, as in every tutorial this package mirrors.
+"""
+
+import functools
+
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from paddle_attn.layers import ATTENTION_LAYERS
+from paddle_attn.models.registry import register_model
+
+STEMS = ("imagenet", "cifar")
+STAGES = 4
+
+
+def conv3x3(in_channels, out_channels, stride=1):
+    return nn.Conv2D(in_channels, out_channels, 3, stride=stride, padding=1, bias_attr=False)
+
+
+def conv1x1(in_channels, out_channels, stride=1):
+    return nn.Conv2D(in_channels, out_channels, 1, stride=stride, bias_attr=False)
+
+
+class BasicBlock(nn.Layer):
+    """Two 3x3 convs (ResNet-18/34). `attention(channels)` builds the block's attention layer, or None."""
+
+    expansion = 1
+
+    def __init__(self, in_channels, planes, stride=1, downsample=None, attention=None, conv_layer=conv3x3):
+        super().__init__()
+        self.conv1 = conv_layer(in_channels, planes, stride)
+        self.bn1 = nn.BatchNorm2D(planes)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2D(planes)
+        self.attention = attention(planes) if attention else None
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.attention is not None:
+            out = self.attention(out)
+        return F.relu(out + identity)
+
+
+class Bottleneck(nn.Layer):
+    """1x1 reduce, 3x3 (stride here, as in Paddle's and torchvision's v1.5), 1x1 expand by 4 (ResNet-50/101/152).
+
+    `conv_layer(in, out, stride)` builds the middle conv: a 3x3 conv, or `PSAModule` for EPSANet.
+    """
+
+    expansion = 4
+
+    def __init__(self, in_channels, planes, stride=1, downsample=None, attention=None, conv_layer=conv3x3):
+        super().__init__()
+        self.conv1 = conv1x1(in_channels, planes)
+        self.bn1 = nn.BatchNorm2D(planes)
+        self.conv2 = conv_layer(planes, planes, stride)
+        self.bn2 = nn.BatchNorm2D(planes)
+        self.conv3 = conv1x1(planes, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2D(planes * self.expansion)
+        self.attention = attention(planes * self.expansion) if attention else None
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.attention is not None:
+            out = self.attention(out)
+        return F.relu(out + identity)
+
+
+class ResNet(nn.Layer):
+    """ResNet with an optional attention block in every residual block.
+
+    Args:
+        block: `BasicBlock` or `Bottleneck`.
+        layers: blocks per stage, e.g. (3, 4, 6, 3).
+        num_classes: outputs of the final Linear layer (>= 1).
+        stem: "imagenet" (7x7 stride-2 conv + 3x3 max-pool) or "cifar" (3x3 stride-1 conv, no pool).
+        attention: a layer class built as `attention(channels, **attention_kwargs)`, or None.
+        attention_kwargs: keyword arguments for every attention layer.
+        stage_attention_kwargs: keyword arguments with one value per stage, e.g. the ECA authors'
+            per-stage kernel sizes `{"kernel_size": (3, 5, 5, 7)}`.
+        conv_layer: builds each Bottleneck's middle conv as `conv_layer(in, out, stride)`.
+        in_channels: channels of the input images.
+    """
+
+    def __init__(self, block, layers, num_classes=1000, stem="imagenet", attention=None, attention_kwargs=None,
+                 stage_attention_kwargs=None, conv_layer=conv3x3, in_channels=3):
+        super().__init__()
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {', '.join(map(repr, STEMS))}, got {stem!r}")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+        if len(layers) != STAGES:
+            raise ValueError(f"layers must give {STAGES} stage depths, got {layers!r}")
+        stage_attention_kwargs = dict(stage_attention_kwargs or {})
+        for key, values in stage_attention_kwargs.items():
+            if isinstance(values, str) or len(values) != STAGES:
+                raise ValueError(f"stage_attention_kwargs[{key!r}] must give {STAGES} values, one per stage, got {values!r}")
+        if attention is None and (attention_kwargs or stage_attention_kwargs):
+            raise ValueError("attention_kwargs given to a ResNet without attention")
+
+        self.stem = stem
+        if stem == "imagenet":
+            self.conv1 = nn.Conv2D(in_channels, 64, 7, stride=2, padding=3, bias_attr=False)
+            self.maxpool = nn.MaxPool2D(3, stride=2, padding=1)
+        else:  # small images: no early downsampling (NAM tutorial, after weiaicunzai/pytorch-cifar100)
+            self.conv1 = nn.Conv2D(in_channels, 64, 3, stride=1, padding=1, bias_attr=False)
+            self.maxpool = nn.Identity()
+        self.bn1 = nn.BatchNorm2D(64)
+
+        self._in_channels = 64
+        stages = []
+        for stage, (planes, depth) in enumerate(zip((64, 128, 256, 512), layers)):
+            stage_attention = None
+            if attention is not None:
+                per_stage = {key: values[stage] for key, values in stage_attention_kwargs.items()}
+                stage_attention = functools.partial(attention, **(attention_kwargs or {}), **per_stage)
+            stages.append(self._make_stage(block, planes, depth, 1 if stage == 0 else 2, stage_attention, conv_layer))
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        self.avgpool = nn.AdaptiveAvgPool2D(1)
+        self.fc = nn.Linear(512 * block.expansion, num_classes)
+
+    def _make_stage(self, block, planes, depth, stride, attention, conv_layer):
+        downsample = None
+        if stride != 1 or self._in_channels != planes * block.expansion:
+            downsample = nn.Sequential(
+                conv1x1(self._in_channels, planes * block.expansion, stride),
+                nn.BatchNorm2D(planes * block.expansion),
+            )
+        blocks = [block(self._in_channels, planes, stride, downsample, attention, conv_layer)]
+        self._in_channels = planes * block.expansion
+        blocks += [block(self._in_channels, planes, attention=attention, conv_layer=conv_layer) for _ in range(1, depth)]
+        return nn.Sequential(*blocks)
+
+    def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"{type(self).__name__} expects images as a 4-D tensor (N, C, H, W), got shape {list(x.shape)}")
+        x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(self.avgpool(x).flatten(1))
+
+
+DEPTHS = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+    152: (Bottleneck, (3, 8, 36, 3)),
+}
+
+
+def _resnet_builder(depth, attention):
+    block, layers = DEPTHS[depth]
+
+    def build(num_classes=1000, stem="imagenet", **kwargs):
+        return ResNet(block, layers, num_classes, stem, attention=attention, **kwargs)
+
+    return build
+
+
+for _depth in DEPTHS:
+    register_model(f"resnet{_depth}", _resnet_builder(_depth, None))
+    for _suffix, _layer in ATTENTION_LAYERS.items():
+        register_model(f"resnet{_depth}_{_suffix}", _resnet_builder(_depth, _layer))

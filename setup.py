@@ -1,0 +1,18 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="paddle_attn",
+    version="0.1.0",
+    description="CNN attention blocks (SE, ECA, CBAM, NAM, PSA) and attention ResNets for PaddlePaddle",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["paddle_attn", "paddle_attn.*"]),
+    python_requires=">=3.9",
+    # PaddlePaddle is an extra: CPU users take `.[cpu]`, GPU users install paddlepaddle-gpu by Paddle's guide
+    install_requires=["numpy", "pyyaml", "visualdl>=2.5", "pillow", "matplotlib"],
+    extras_require={
+        "cpu": ["paddlepaddle>=3.0"],
+        "torch": ["torch>=2.0"],
+        "test": ["pytest", "hypothesis"],
+    },
+)

@@ -1,0 +1,13 @@
+import numpy as np
+import paddle
+import pytest
+
+import paddle_attn
+
+paddle_attn.set_cpu_threads()
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    paddle.seed(0)
+    np.random.seed(0)
