@@ -1,0 +1,127 @@
+"""Checkpoints on disk: one directory per save, written whole before it becomes visible.
+
+Layout of a run directory:
+    config.yaml                  the config the run used
+    checkpoints/epoch_0003/      model.pdparams, model.pdopt (optimizer + LR schedule), state.json
+    checkpoints/latest -> epoch_0003    symlinks, switched atomically after a save completes
+    checkpoints/best   -> epoch_0002
+`state.json` holds the epoch, the global step, the best top-1 so far, the metrics and the model spec
+(`name`, `num_classes`, `stem`, `kwargs`), so a checkpoint alone rebuilds its network.
+"""
+
+import json
+import os
+import shutil
+
+import paddle
+
+MODEL_FILE, OPTIMIZER_FILE, STATE_FILE = "model.pdparams", "model.pdopt", "state.json"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, incomplete, corrupt or of another model."""
+
+
+def save_checkpoint(directory, name, model_state, optimizer_state, state):
+    """Write `directory/name/` via a temporary directory renamed into place; return its path."""
+    final = os.path.join(directory, name)
+    tmp = os.path.join(directory, f".{name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    paddle.save(model_state, os.path.join(tmp, MODEL_FILE))
+    if optimizer_state is not None:
+        paddle.save(optimizer_state, os.path.join(tmp, OPTIMIZER_FILE))
+    with open(os.path.join(tmp, STATE_FILE), "w") as f:
+        json.dump(state, f, indent=2)
+    for path in os.listdir(tmp):
+        _fsync(os.path.join(tmp, path))
+    if os.path.exists(final):
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    _fsync(directory)
+    return final
+
+
+def point(directory, link, target):
+    """Make `directory/link` a symlink to `target` (a sibling name), replacing any old one atomically."""
+    tmp = os.path.join(directory, f".{link}.tmp")
+    if os.path.lexists(tmp):
+        os.remove(tmp)
+    os.symlink(target, tmp)
+    os.replace(tmp, os.path.join(directory, link))
+    _fsync(directory)
+
+
+def resolve(path):
+    """The checkpoint directory meant by `path`: a checkpoint directory, a file inside one,
+    a run's `checkpoints/` directory or a run directory (both meaning its `best`, else `latest`)."""
+    if os.path.isfile(path):
+        path = os.path.dirname(path)
+    for candidate in (path, os.path.join(path, "best"), os.path.join(path, "latest"),
+                      os.path.join(path, "checkpoints", "best"), os.path.join(path, "checkpoints", "latest")):
+        if os.path.isfile(os.path.join(candidate, STATE_FILE)):
+            return os.path.realpath(candidate)
+    if not os.path.exists(path):
+        raise CheckpointError(f"checkpoint {path!r} does not exist")
+    raise CheckpointError(f"{path!r} is not a checkpoint: no {STATE_FILE} in it, nor a best/ or latest/ checkpoint below it")
+
+
+def read_state(path):
+    """The `state.json` of the checkpoint at `path`."""
+    directory = resolve(path)
+    try:
+        with open(os.path.join(directory, STATE_FILE)) as f:
+            return json.load(f)
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"checkpoint {directory!r}: cannot read {STATE_FILE}: {err}") from err
+
+
+def load_params(path, file=MODEL_FILE):
+    """A state dict saved in the checkpoint at `path` (model weights by default)."""
+    file_path = os.path.join(resolve(path), file)
+    try:
+        return paddle.load(file_path)
+    except Exception as err:  # paddle.load raises many types on truncated or foreign files
+        raise CheckpointError(f"checkpoint file {file_path!r} is truncated or corrupt ({type(err).__name__}: {err})") from err
+
+
+def check_compatible(net, params, source):
+    """Raise a CheckpointError listing every missing, unexpected or misshapen tensor."""
+    expected = net.state_dict()
+    missing = sorted(set(expected) - set(params))
+    unexpected = sorted(set(params) - set(expected))
+    misshapen = [f"{k}: checkpoint {list(params[k].shape)} vs model {list(expected[k].shape)}"
+                 for k in expected if k in params and list(params[k].shape) != list(expected[k].shape)]
+    if missing or unexpected or misshapen:
+        lines = [f"checkpoint {source!r} does not fit the model:"]
+        for title, items in (("missing", missing), ("unexpected", unexpected), ("misshapen", misshapen)):
+            if items:
+                lines.append(f"  {title} ({len(items)}): " + ", ".join(items[:10]) + (" ..." if len(items) > 10 else ""))
+        raise CheckpointError("\n".join(lines))
+
+
+def load_model(path):
+    """Rebuild the network a checkpoint was saved from and load its weights, in eval mode.
+
+    Returns `(net, state)`, `state` being the checkpoint's `state.json`.
+    """
+    from paddle_attn.models import create_model
+
+    state = read_state(path)
+    spec = state.get("model")
+    if not spec or "name" not in spec:
+        raise CheckpointError(f"checkpoint {resolve(path)!r} does not name its model in {STATE_FILE}")
+    net = create_model(spec["name"], num_classes=spec["num_classes"], stem=spec["stem"], **spec.get("kwargs", {}))
+    params = load_params(path)
+    check_compatible(net, params, resolve(path))
+    net.set_state_dict(params)
+    net.eval()
+    return net, state
+
+
+def _fsync(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
