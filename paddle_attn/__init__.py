@@ -1,5 +1,10 @@
 """paddle_attn: CNN attention blocks (SE, ECA, CBAM, NAM, PSA) and the ResNets built on them."""
 
+import warnings
+
+# Paddle 3.3 warns on import that it has no compiler cache for custom C++ ops, which this package never builds
+warnings.filterwarnings("ignore", message="No ccache found")
+
 try:
     import paddle  # noqa: F401
 except ImportError as err:  # one clear sentence instead of a traceback deep inside a layer

@@ -36,7 +36,7 @@ def save_checkpoint(directory, name, model_state, optimizer_state, state):
     for path in os.listdir(tmp):
         _fsync(os.path.join(tmp, path))
     if os.path.exists(final):
-        shutil.rmtree(final)
+        remove(final)
     os.rename(tmp, final)
     _fsync(directory)
     return final
@@ -52,6 +52,14 @@ def point(directory, link, target):
     _fsync(directory)
 
 
+def remove(path):
+    """Delete a checkpoint directory; renamed first, so an interrupted delete leaves no half checkpoint behind."""
+    trash = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.trash")
+    shutil.rmtree(trash, ignore_errors=True)
+    os.rename(path, trash)
+    shutil.rmtree(trash)
+
+
 def resolve(path):
     """The checkpoint directory meant by `path`: a checkpoint directory, a file inside one,
     a run's `checkpoints/` directory or a run directory (both meaning its `best`, else `latest`)."""
@@ -64,6 +72,20 @@ def resolve(path):
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
     raise CheckpointError(f"{path!r} is not a checkpoint: no {STATE_FILE} in it, nor a best/ or latest/ checkpoint below it")
+
+
+def find_latest(run_dir):
+    """The newest complete checkpoint of a run: `latest` if it resolves, else the highest complete
+    `epoch_NNNN` (a run killed mid-save leaves only complete ones under that name); None if there is none."""
+    directory = os.path.join(run_dir, "checkpoints")
+    latest = os.path.join(directory, "latest")
+    if os.path.isfile(os.path.join(latest, STATE_FILE)):
+        return os.path.realpath(latest)
+    complete = sorted(
+        entry for entry in (os.listdir(directory) if os.path.isdir(directory) else [])
+        if entry.startswith("epoch_") and os.path.isfile(os.path.join(directory, entry, STATE_FILE))
+    )
+    return os.path.join(directory, complete[-1]) if complete else None
 
 
 def read_state(path):
@@ -117,6 +139,27 @@ def load_model(path):
     net.set_state_dict(params)
     net.eval()
     return net, state
+
+
+def portable_optimizer_state(optimizer_state, net):
+    """The optimizer's state with each parameter's generated name (`conv2d_40.w_0_velocity_0`) replaced by
+    its structured name (`layer1.0.conv1.weight/velocity_0`): generated names depend on how many layers the
+    process built before, structured names do not."""
+    return _rename_accumulators(optimizer_state, {p.name: k for k, p in net.named_parameters()}, "_", "/")
+
+
+def restore_optimizer_state(portable_state, net):
+    """Inverse of `portable_optimizer_state` for the parameters of `net` as built in this process."""
+    return _rename_accumulators(portable_state, {k: p.name for k, p in net.named_parameters()}, "/", "_")
+
+
+def _rename_accumulators(state, names, old_sep, new_sep):
+    renamed = {}
+    by_length = sorted(names, key=len, reverse=True)  # conv2d_40.w_0 before conv2d_4.w_0
+    for key, value in state.items():
+        owner = next((n for n in by_length if key.startswith(n + old_sep)), None)
+        renamed[names[owner] + new_sep + key[len(owner) + 1:] if owner else key] = value
+    return renamed
 
 
 def _fsync(path):

@@ -1,0 +1,216 @@
+"""Run configs: YAML files in configs/, `-o section.key=value` overrides, validation before anything is built.
+
+Every key has a default here, so a config file names only what differs. An unknown section or key,
+a wrong type or an impossible value raises a ConfigError naming the key, where it came from and the
+valid choices.
+"""
+
+import copy
+import difflib
+import os
+
+import yaml
+
+OPTIMIZERS = ("momentum", "sgd", "adam", "adamw")
+DATASETS = ("cifar10", "cifar100", "folder", "filelist", "synthetic")
+SCHEDULES = ("cosine", "constant")
+DEVICES = ("auto", "cpu", "gpu")
+
+# section -> key -> (default, type or tuple of types, rule); rule is a tuple of choices or a check
+_NUMBER = (int, float)
+_OPTIONAL_STR = (str, type(None))
+SCHEMA = {
+    "model": {
+        "name": ("resnet18_nam", str, None),  # checked against the registry
+        "num_classes": (10, int, lambda v: v >= 1 or "must be >= 1"),
+        "stem": ("cifar", str, ("cifar", "imagenet")),
+        "kwargs": ({}, dict, None),  # more arguments for create_model, e.g. attention_kwargs
+    },
+    "data": {
+        "dataset": ("cifar10", str, DATASETS),
+        "data_file": (None, _OPTIONAL_STR, None),  # CIFAR's python tar.gz; None: Paddle's cache, else download
+        "root": (None, _OPTIONAL_STR, None),  # folder: root/train/<class>/*, root/test/<class>/*
+        "train_list": (None, _OPTIONAL_STR, None),  # filelist: "path label" lines
+        "test_list": (None, _OPTIONAL_STR, None),
+        "transform": ("cifar", str, ("cifar", "imagenet")),
+        "image_size": (32, int, lambda v: v >= 8 or "must be >= 8"),
+        "mean": (None, (list, type(None)), None),
+        "std": (None, (list, type(None)), None),
+        "num_workers": (0, int, lambda v: v >= 0 or "must be >= 0"),
+        "synthetic_train_per_class": (200, int, lambda v: v >= 1 or "must be >= 1"),
+        "synthetic_test_per_class": (50, int, lambda v: v >= 1 or "must be >= 1"),
+    },
+    "optimizer": {
+        "name": ("momentum", str, OPTIMIZERS),
+        "momentum": (0.9, _NUMBER, lambda v: 0 <= v < 1 or "must be in [0, 1)"),
+        "weight_decay": (5e-4, _NUMBER, lambda v: v >= 0 or "must be >= 0"),
+    },
+    "lr": {
+        "base": (0.01, _NUMBER, lambda v: v > 0 or "must be > 0"),
+        "schedule": ("cosine", str, SCHEDULES),
+        "warmup_steps": (0, int, lambda v: v >= 0 or "must be >= 0"),
+        "min_lr": (0.0, _NUMBER, lambda v: v >= 0 or "must be >= 0"),
+    },
+    "train": {
+        "epochs": (10, int, lambda v: v >= 1 or "must be >= 1"),
+        "batch_size": (64, int, lambda v: v >= 1 or "must be >= 1"),
+        "eval_batch_size": (None, (int, type(None)), lambda v: v is None or v >= 1 or "must be >= 1"),
+        "output_dir": ("output/run", str, None),
+        "save_freq": (1, int, lambda v: v >= 1 or "must be >= 1"),
+        "eval_freq": (1, int, lambda v: v >= 1 or "must be >= 1"),
+        "log_freq": (10, int, lambda v: v >= 1 or "must be >= 1"),
+        "resume": (None, _OPTIONAL_STR, None),  # a checkpoint path, or "auto": the latest in output_dir
+        "seed": (42, int, None),
+        "threads": (None, (int, type(None)), lambda v: v is None or v >= 1 or "must be >= 1"),
+        "device": ("auto", str, DEVICES),
+        "nam_sparsity": (0.0, _NUMBER, lambda v: v >= 0 or "must be >= 0"),  # NAM eq. 4 lambda; authors: 1e-4
+        "verbose": (1, int, (0, 1, 2)),
+    },
+    "visualdl": {
+        "enabled": (True, bool, None),
+        "log_dir": (None, _OPTIONAL_STR, None),  # default: <output_dir>/vdl
+    },
+}
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message names the key, its source and the valid choices."""
+
+
+def defaults():
+    return {section: {key: copy.deepcopy(spec[0]) for key, spec in keys.items()} for section, keys in SCHEMA.items()}
+
+
+def load_config(path=None, overrides=()):
+    """Defaults, updated by the YAML file at `path`, then by `overrides` ("section.key=value"), validated."""
+    config, sources = defaults(), {}
+    if path is not None:
+        for section, key, value in _flatten_file(path):
+            _assign(config, sources, section, key, value, path)
+    for item in overrides:
+        dotted, sep, raw = item.partition("=")
+        if not sep or "." not in dotted:
+            raise ConfigError(f"override {item!r} must look like section.key=value (command line -o)")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override {item!r} does not parse as a YAML value: {err.problem or err}") from err
+        section, key = dotted.split(".", 1)
+        _assign(config, sources, section, key, value, "command line -o")
+    _validate(config, sources)
+    return config
+
+
+def save_config(config, path):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        yaml.safe_dump(config, f, sort_keys=False)
+    os.replace(tmp, path)
+
+
+def _flatten_file(path):
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path!r}: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path!r} is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path!r} must hold a mapping of sections, got {type(data).__name__}")
+    for section, keys in data.items():
+        if not isinstance(keys, dict):
+            _check_section(section, path)
+            raise ConfigError(f"{path}: section {section!r} must be a mapping of keys")
+        for key, value in keys.items():
+            yield section, key, value
+
+
+def _check_section(section, source):
+    if section not in SCHEMA:
+        raise ConfigError(f"{source}: unknown section {section!r}{_suggest(section, SCHEMA)}; sections: {', '.join(SCHEMA)}")
+
+
+def _assign(config, sources, section, key, value, source):
+    _check_section(section, source)
+    top, _, rest = key.partition(".")
+    if top not in SCHEMA[section]:
+        raise ConfigError(
+            f"{source}: unknown key {section}.{top}{_suggest(top, SCHEMA[section])}; "
+            f"keys of {section}: {', '.join(SCHEMA[section])}"
+        )
+    if rest:  # a nested key inside a dict-valued setting, e.g. model.kwargs.attention_kwargs.reduction
+        if SCHEMA[section][top][1] is not dict:
+            raise ConfigError(f"{source}: {section}.{top} is not a mapping, so {section}.{key} does not exist")
+        node = config[section][top]
+        *parents, leaf = rest.split(".")
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = value
+    else:
+        config[section][top] = value
+    sources[f"{section}.{top}"] = source
+
+
+def _validate(config, sources):
+    for section, keys in SCHEMA.items():
+        for key, (_, types, rule) in keys.items():
+            value, where = config[section][key], sources.get(f"{section}.{key}", "defaults")
+            types = types if isinstance(types, tuple) else (types,)
+            if float in types:
+                value = config[section][key] = _as_float(value)
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+                raise ConfigError(f"{where}: {section}.{key} must be {names}, got {value!r}")
+            if isinstance(rule, tuple) and value not in rule:
+                raise ConfigError(
+                    f"{where}: {section}.{key} is {value!r}{_suggest(str(value), rule)}; valid choices: {', '.join(map(str, rule))}"
+                )
+            if callable(rule):
+                verdict = rule(value)
+                if verdict is not True:
+                    raise ConfigError(f"{where}: {section}.{key} {verdict}, got {value!r}")
+    _validate_relations(config, sources)
+
+
+def _validate_relations(config, sources):
+    from paddle_attn.models import list_models
+
+    name = config["model"]["name"]
+    if name not in list_models():
+        where = sources.get("model.name", "defaults")
+        raise ConfigError(f"{where}: model.name {name!r} is not a registered model{_suggest(name, list_models())}; "
+                          f"see paddle_attn.list_models()")
+    data = config["data"]
+    needs = {"folder": ("root",), "filelist": ("train_list", "test_list")}.get(data["dataset"], ())
+    for key in needs:
+        if not data[key]:
+            raise ConfigError(f"{sources.get('data.dataset', 'defaults')}: data.dataset {data['dataset']!r} needs data.{key}")
+    classes = {"cifar10": 10, "cifar100": 100, "synthetic": 10}.get(data["dataset"])
+    if classes is not None and config["model"]["num_classes"] != classes:
+        where = sources.get("model.num_classes", "defaults")
+        raise ConfigError(f"{where}: model.num_classes is {config['model']['num_classes']} but data.dataset "
+                          f"{data['dataset']!r} has {classes} classes")
+    for key in ("mean", "std"):
+        if data[key] is not None and (len(data[key]) != 3 or not all(isinstance(v, (int, float)) for v in data[key])):
+            raise ConfigError(f"{sources.get('data.' + key, 'defaults')}: data.{key} must be 3 numbers, got {data[key]!r}")
+
+
+def _as_float(value):
+    """Ints and YAML 1.1's unparsed exponents ("1e-4" is a string to PyYAML) as floats; anything else as is."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _suggest(word, choices):
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""

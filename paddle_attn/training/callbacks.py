@@ -1,0 +1,175 @@
+"""Callbacks for paddle.Model.fit: per-epoch seeding, VisualDL curves, checkpoints with best and latest.
+
+`epoch_offset` is the number of epochs finished before this `fit` call (non-zero after a resume),
+so epochs and steps are numbered across the whole run.
+"""
+
+import os
+import random
+
+import numpy as np
+import paddle
+from paddle.callbacks import Callback
+
+from paddle_attn import checkpoint as ckpt
+
+# VisualDL scalar tags, one point per training step (train/*) or per epoch (eval/*)
+TRAIN_TAGS = ("train/loss", "train/top1", "train/top5", "train/lr")
+EVAL_TAGS = ("eval/loss", "eval/top1", "eval/top5")
+
+
+def is_main_process():
+    return paddle.distributed.get_rank() == 0
+
+
+class EpochSeed(Callback):
+    """Reseed the shuffling sampler and the augmentation RNGs from (seed, epoch) at each epoch's start,
+    so a resumed run sees the same data order and augmentations as an uninterrupted one."""
+
+    def __init__(self, sampler, seed, epoch_offset=0):
+        super().__init__()
+        self.sampler, self.seed, self.epoch_offset = sampler, seed, epoch_offset
+        self.epoch = epoch_offset
+
+    def epoch_seed(self, worker_id=0):
+        return (self.seed * 100_003 + self.epoch * 1_009 + worker_id) % 2**32
+
+    def worker_init(self, worker_id):
+        """`worker_init_fn` of the training DataLoader: workers fork after `on_epoch_begin`."""
+        random.seed(self.epoch_seed(worker_id + 1))
+        np.random.seed(self.epoch_seed(worker_id + 1))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = self.epoch_offset + epoch
+        self.sampler.set_epoch(self.epoch_seed())
+        random.seed(self.epoch_seed())
+        np.random.seed(self.epoch_seed())
+        paddle.seed(self.epoch_seed())
+
+
+class EvalLossMean(Callback):
+    """Puts the sample-weighted mean eval loss into the eval logs as `loss_mean`.
+
+    Paddle's `logs["loss"]` at eval end is the last batch's loss only; callbacks after this one
+    in the list read `loss_mean` instead.
+    """
+
+    mean = None
+
+    def on_eval_begin(self, logs=None):
+        self._total, self._count, self.mean = 0.0, 0, None
+
+    def on_eval_batch_end(self, step, logs=None):
+        self._total += float(np.mean(logs["loss"])) * logs["batch_size"]
+        self._count += logs["batch_size"]
+
+    def on_eval_end(self, logs=None):
+        if self._count:
+            self.mean = self._total / self._count
+            if logs is not None:
+                logs["loss_mean"] = self.mean
+
+
+class VisualDLLogger(Callback):
+    """Train loss, top-1, top-5 and LR every step; eval loss, top-1, top-5 every epoch (see TRAIN_TAGS, EVAL_TAGS).
+
+    Train top-1/top-5 are Paddle's running accuracy over the epoch so far, as its progress bar shows.
+    """
+
+    def __init__(self, log_dir, scheduler, epoch_offset=0, step_offset=0):
+        super().__init__()
+        self.log_dir, self.scheduler = log_dir, scheduler
+        self.epoch_offset, self.step = epoch_offset, step_offset
+        self.writer, self.epoch, self._lr = None, epoch_offset, None
+
+    def on_train_begin(self, logs=None):
+        if is_main_process():
+            from visualdl import LogWriter  # imported here: only the writing rank needs it
+
+            self.writer = LogWriter(logdir=self.log_dir)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = self.epoch_offset + epoch + 1
+
+    def on_train_batch_begin(self, step, logs=None):
+        self._lr = self.scheduler()  # the LR this batch trains with, before Paddle's LRScheduler callback steps it
+
+    def on_train_batch_end(self, step, logs=None):
+        self.step += 1
+        if self.writer is None:
+            return
+        values = (float(np.mean(logs["loss"])), logs.get("acc_top1"), logs.get("acc_top5"), self._lr)
+        for tag, value in zip(TRAIN_TAGS, values):
+            if value is not None:
+                self.writer.add_scalar(tag, float(value), self.step)
+
+    def on_eval_end(self, logs=None):
+        if self.writer is None:
+            return
+        values = (logs.get("loss_mean"), logs.get("acc_top1"), logs.get("acc_top5"))
+        for tag, value in zip(EVAL_TAGS, values):
+            if value is not None:
+                self.writer.add_scalar(tag, float(value), self.epoch)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
+
+
+class CheckpointSaver(Callback):
+    """Saves `checkpoints/epoch_NNNN` every `save_freq` epochs and at the last, switching `latest` to it,
+    and whenever eval top-1 beats the best so far, switching `best` to it. Older epochs are removed.
+
+    Saving waits for the epoch's evaluation, so `state.json` carries its metrics.
+    """
+
+    def __init__(self, run_dir, optimizer, save_freq, total_epochs, run_state, epoch_offset=0, best_top1=-1.0,
+                 step_offset=0):
+        super().__init__()
+        self.directory, self.optimizer = os.path.join(run_dir, "checkpoints"), optimizer
+        self.save_freq, self.total_epochs, self.run_state = save_freq, total_epochs, run_state
+        self.epoch_offset, self.best_top1, self.step = epoch_offset, best_top1, step_offset
+        self.epoch, self._train_logs, self._pending = epoch_offset, {}, False
+
+    def on_train_batch_end(self, step, logs=None):
+        self.step += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch = self.epoch_offset + epoch + 1
+        self._train_logs = {k: float(np.mean(v)) for k, v in (logs or {}).items() if k in ("loss", "acc_top1", "acc_top5")}
+        self._pending = True
+
+    def on_eval_end(self, logs=None):
+        if self._pending:
+            metrics = {f"eval_{k}": float(logs[k]) for k in ("acc_top1", "acc_top5") if k in logs}
+            if "loss_mean" in logs:
+                metrics["eval_loss"] = float(logs["loss_mean"])
+            self._save(metrics)
+
+    def _save(self, eval_metrics):
+        self._pending = False
+        top1 = eval_metrics.get("eval_acc_top1", -1.0)
+        improved = top1 > self.best_top1
+        self.best_top1 = max(self.best_top1, top1)
+        regular = self.epoch % self.save_freq == 0 or self.epoch == self.total_epochs
+        if not (regular or improved) or not is_main_process():
+            return
+        os.makedirs(self.directory, exist_ok=True)
+        name = f"epoch_{self.epoch:04d}"
+        metrics = {**{f"train_{k}": v for k, v in self._train_logs.items()}, **eval_metrics}
+        state = {**self.run_state, "epoch": self.epoch, "step": self.step, "best_top1": self.best_top1, "metrics": metrics}
+        net = self.model.network
+        optimizer_state = ckpt.portable_optimizer_state(self.optimizer.state_dict(), net)
+        ckpt.save_checkpoint(self.directory, name, net.state_dict(), optimizer_state, state)
+        if regular:
+            ckpt.point(self.directory, "latest", name)
+        if improved:
+            ckpt.point(self.directory, "best", name)
+        self._remove_unreferenced()
+
+    def _remove_unreferenced(self):
+        keep = {os.path.basename(os.path.realpath(os.path.join(self.directory, link))) for link in ("latest", "best")}
+        for entry in os.listdir(self.directory):
+            if entry.startswith("epoch_") and entry not in keep:
+                ckpt.remove(os.path.join(self.directory, entry))

@@ -1,0 +1,143 @@
+"""Training and evaluation runs from a validated config, through paddle.Model.prepare / fit / evaluate."""
+
+import os
+import warnings
+
+import paddle
+from paddle.static import InputSpec
+
+from paddle_attn import checkpoint as ckpt
+from paddle_attn.config import save_config
+from paddle_attn.data.datasets import build_dataset, class_names
+from paddle_attn.models import create_model
+from paddle_attn.runtime import set_cpu_threads
+from paddle_attn.training.callbacks import CheckpointSaver, EpochSeed, EvalLossMean, VisualDLLogger, is_main_process
+from paddle_attn.training.schedule import WarmupCosine
+from paddle_attn.training.sparsity import add_nam_sparsity
+
+
+def setup_runtime(train_cfg):
+    """Device, CPU threads and seed, in that order."""
+    # Paddle's BatchNorm warns on every training call that it tracks running statistics; it always has
+    warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
+    warnings.filterwarnings("ignore", message="To copy construct from a tensor")  # Paddle's hapi on each batch
+    device = train_cfg["device"]
+    if device == "auto":
+        device = "gpu" if paddle.device.cuda.device_count() > 0 else "cpu"
+    paddle.set_device(device)
+    set_cpu_threads(train_cfg["threads"])
+    paddle.seed(train_cfg["seed"])
+    return device
+
+
+def build_network(model_cfg):
+    return create_model(model_cfg["name"], num_classes=model_cfg["num_classes"], stem=model_cfg["stem"], **model_cfg["kwargs"])
+
+
+def build_optimizer(config, scheduler, parameters):
+    opt = config["optimizer"]
+    if opt["name"] == "momentum":
+        return paddle.optimizer.Momentum(scheduler, opt["momentum"], parameters, weight_decay=opt["weight_decay"])
+    if opt["name"] == "sgd":
+        return paddle.optimizer.SGD(scheduler, parameters, weight_decay=opt["weight_decay"])
+    if opt["name"] == "adam":
+        return paddle.optimizer.Adam(scheduler, parameters=parameters, weight_decay=opt["weight_decay"] or None)
+    return paddle.optimizer.AdamW(scheduler, parameters=parameters, weight_decay=opt["weight_decay"])
+
+
+def prepare(net, config, optimizer=None):
+    """paddle.Model with the tutorials' loss and top-1/top-5 accuracy."""
+    size = config["data"]["image_size"]
+    model = paddle.Model(net, InputSpec([None, 3, size, size], "float32", "image"), InputSpec([None], "int64", "label"))
+    model.prepare(optimizer, paddle.nn.CrossEntropyLoss(), paddle.metric.Accuracy(topk=(1, 5)))
+    return model
+
+
+def loader(dataset, batch_size, shuffle, num_workers, worker_init=None):
+    # DistributedBatchSampler: one shard per rank under paddle.distributed.launch, the whole set otherwise
+    sampler = paddle.io.DistributedBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle)
+    return paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers, worker_init_fn=worker_init)
+
+
+def run_state(config, train_set):
+    """What a checkpoint needs to rebuild its network and its evaluation pipeline."""
+    model, data = config["model"], config["data"]
+    return {
+        "model": {key: model[key] for key in ("name", "num_classes", "stem", "kwargs")},
+        "data": {"dataset": data["dataset"], "transform": data["transform"], "image_size": data["image_size"],
+                 "mean": data["mean"], "std": data["std"], "class_names": class_names(data, train_set)},
+    }
+
+
+def resume_point(train_cfg):
+    """The checkpoint to resume from, or None: `resume` is a path, or "auto" for the run's newest checkpoint."""
+    resume = train_cfg["resume"]
+    if not resume:
+        return None
+    if resume == "auto":
+        return ckpt.find_latest(train_cfg["output_dir"])
+    return ckpt.resolve(resume)
+
+
+def train(config, callbacks=()):
+    """Train as the config says, with any extra `paddle.callbacks.Callback`s; returns {"best_top1", "epoch", "run_dir"}."""
+    train_cfg = config["train"]
+    run_dir = train_cfg["output_dir"]
+    setup_runtime(train_cfg)
+    resume_from = resume_point(train_cfg)  # before anything is built: a bad path fails fast
+
+    train_set, test_set = build_dataset(config["data"], "train"), build_dataset(config["data"], "test")
+    net = build_network(config["model"])
+    seeding = EpochSeed(None, train_cfg["seed"])
+    train_loader = loader(train_set, train_cfg["batch_size"], True, config["data"]["num_workers"], seeding.worker_init)
+    seeding.sampler = train_loader.batch_sampler
+    test_loader = loader(test_set, train_cfg["eval_batch_size"] or train_cfg["batch_size"], False, config["data"]["num_workers"])
+
+    lr = config["lr"]
+    scheduler = WarmupCosine(lr["base"], train_cfg["epochs"] * len(train_loader), lr["warmup_steps"], lr["min_lr"], lr["schedule"])
+    optimizer = build_optimizer(config, scheduler, net.parameters())
+    model = prepare(net, config, optimizer)
+
+    epoch, step, best_top1 = 0, 0, -1.0
+    if resume_from is not None:
+        state = ckpt.read_state(resume_from)
+        params = ckpt.load_params(resume_from)
+        ckpt.check_compatible(net, params, resume_from)
+        net.set_state_dict(params)
+        optimizer_state = ckpt.load_params(resume_from, ckpt.OPTIMIZER_FILE)  # includes the LR schedule
+        optimizer.set_state_dict(ckpt.restore_optimizer_state(optimizer_state, net))
+        epoch, step, best_top1 = state["epoch"], state["step"], state["best_top1"]
+        print(f"resumed from {resume_from}: epoch {epoch}, step {step}, best top-1 {best_top1:.4f}")
+    add_nam_sparsity(net, train_cfg["nam_sparsity"])
+
+    if is_main_process():
+        save_config(config, os.path.join(run_dir, "config.yaml"))
+    seeding.epoch_offset = epoch
+    saver = CheckpointSaver(run_dir, optimizer, train_cfg["save_freq"], train_cfg["epochs"], run_state(config, train_set),
+                            epoch, best_top1, step)
+    # order matters: the LR steps after each batch; the eval loss mean is computed before it is logged and saved
+    callbacks = [paddle.callbacks.LRScheduler(by_step=True, by_epoch=False), seeding, EvalLossMean(), saver, *callbacks]
+    if config["visualdl"]["enabled"]:
+        log_dir = config["visualdl"]["log_dir"] or os.path.join(run_dir, "vdl")
+        callbacks.append(VisualDLLogger(log_dir, scheduler, epoch, step))
+    remaining = train_cfg["epochs"] - epoch
+    if remaining <= 0:
+        print(f"nothing to do: the checkpoint is at epoch {epoch} of {train_cfg['epochs']}")
+    else:
+        model.fit(train_loader, test_loader, epochs=remaining, log_freq=train_cfg["log_freq"],
+                  verbose=train_cfg["verbose"], callbacks=callbacks)
+        best_top1 = saver.best_top1
+    return {"best_top1": best_top1, "epoch": max(epoch, train_cfg["epochs"]), "run_dir": run_dir}
+
+
+def evaluate(config, checkpoint_path):
+    """Top-1, top-5 and mean loss of a checkpoint on the configured test split."""
+    setup_runtime(config["train"])
+    net, state = ckpt.load_model(checkpoint_path)
+    model = prepare(net, config)
+    test_set = build_dataset(config["data"], "test")
+    mean_loss = EvalLossMean()
+    logs = model.evaluate(loader(test_set, config["train"]["eval_batch_size"] or config["train"]["batch_size"], False,
+                                 config["data"]["num_workers"]), verbose=0, callbacks=[mean_loss])
+    return {"checkpoint": ckpt.resolve(checkpoint_path), "epoch": state.get("epoch"), "samples": len(test_set),
+            "top1": float(logs["acc_top1"]), "top5": float(logs["acc_top5"]), "loss": mean_loss.mean}

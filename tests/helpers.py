@@ -1,0 +1,35 @@
+"""Shared by the tests: a tiny generated data set and a config that trains on it in seconds."""
+
+import glob
+import os
+
+from paddle_attn.config import load_config
+from paddle_attn.data.synthetic import write_synthetic_cifar
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_overrides(tmp_path, run="run", epochs=2, model="resnet18_nam"):
+    """-o overrides: 40 training and 30 test images, batch 8 (5 steps an epoch), no workers."""
+    data_file = write_synthetic_cifar(str(tmp_path / "tiny.tar.gz"), train_per_class=4, test_per_class=3)
+    return [
+        f"model.name={model}", "model.stem=imagenet", "data.dataset=synthetic", f"data.data_file={data_file}",
+        "data.num_workers=0", f"train.epochs={epochs}", "train.batch_size=8", f"train.output_dir={tmp_path / run}",
+        "train.verbose=0", "train.threads=2", "lr.base=0.05", "lr.warmup_steps=4",
+    ]
+
+
+def tiny_config(tmp_path, *extra, **kwargs):
+    return load_config(os.path.join(ROOT, "configs", "quickstart.yaml"), tiny_overrides(tmp_path, **kwargs) + list(extra))
+
+
+def read_scalars(log_dir):
+    """{tag: [(step, value), ...]} over every VisualDL file in `log_dir` (a resumed run adds a file)."""
+    from visualdl import LogReader
+
+    scalars = {}
+    for path in sorted(glob.glob(os.path.join(log_dir, "vdlrecords.*"))):
+        reader = LogReader(file_path=path)
+        for tag in reader.get_tags().get("scalar", []):
+            scalars.setdefault(tag, []).extend((record.id, record.value) for record in reader.get_data("scalar", tag))
+    return {tag: sorted(points) for tag, points in scalars.items()}

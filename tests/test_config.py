@@ -1,0 +1,70 @@
+import os
+
+import pytest
+import yaml
+
+from paddle_attn.config import ConfigError, load_config, save_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(f for f in os.listdir(os.path.join(ROOT, "configs")) if f.endswith(".yaml"))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_shipped_configs_validate(name):
+    config = load_config(os.path.join(ROOT, "configs", name))
+    assert config["train"]["epochs"] >= 1
+
+
+def test_overrides_parse_as_yaml_scalars_and_nest():
+    config = load_config(None, ["train.epochs=3", "lr.base=1e-3", "visualdl.enabled=false",
+                                "model.kwargs.attention_kwargs.reduction=8", "data.mean=[0.5, 0.5, 0.5]"])
+    assert config["train"]["epochs"] == 3 and config["lr"]["base"] == 1e-3 and config["visualdl"]["enabled"] is False
+    assert config["model"]["kwargs"] == {"attention_kwargs": {"reduction": 8}}
+    assert config["data"]["mean"] == [0.5, 0.5, 0.5]
+
+
+def test_file_then_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("train:\n  epochs: 7\n  batch_size: 16\n")
+    config = load_config(str(path), ["train.batch_size=8"])
+    assert (config["train"]["epochs"], config["train"]["batch_size"]) == (7, 8)
+    saved = tmp_path / "out" / "config.yaml"
+    save_config(config, str(saved))
+    assert yaml.safe_load(saved.read_text()) == config
+
+
+@pytest.mark.parametrize("text, message", [
+    ("trian:\n  epochs: 1\n", r"run.yaml: unknown section 'trian' \(did you mean 'train'\?\); sections: model, data"),
+    ("train:\n  epoch: 1\n", r"run.yaml: unknown key train.epoch \(did you mean 'epochs'\?\); keys of train: epochs,"),
+    ("train:\n  epochs: ten\n", r"run.yaml: train.epochs must be int, got 'ten'"),
+    ("train:\n  epochs: -2\n", r"run.yaml: train.epochs must be >= 1, got -2"),
+    ("optimizer:\n  name: adm\n", r"run.yaml: optimizer.name is 'adm' \(did you mean 'adam' or 'adamw'\?\); valid choices: momentum, sgd, adam, adamw"),
+    ("model:\n  name: resnet50_nma\n", r"run.yaml: model.name 'resnet50_nma' is not a registered model \(did you mean 'resnet50_nam'"),
+    ("model:\n  num_classes: 100\n", r"model.num_classes is 100 but data.dataset 'cifar10' has 10 classes"),
+    ("data:\n  dataset: folder\n", r"data.dataset 'folder' needs data.root"),
+    ("visualdl:\n  enabled: 3\n", r"visualdl.enabled must be bool, got 3"),
+    ("train: [1, 2]\n", r"section 'train' must be a mapping"),
+    ("train:\n  epochs: [1\n", r"run.yaml' is not valid YAML"),
+])
+def test_config_file_errors_name_key_file_and_choices(tmp_path, text, message):
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(str(path))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs", r"must look like section.key=value"),
+    ("lr.base=[0.1", r"does not parse as a YAML value"),
+    ("lr.schedule=step", r"command line -o: lr.schedule is 'step'; valid choices: cosine, constant"),
+    ("train.nam_sparsity=-1e-4", r"command line -o: train.nam_sparsity must be >= 0"),
+    ("model.stem.x=1", r"model.stem is not a mapping"),
+])
+def test_override_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_missing_config_file():
+    with pytest.raises(ConfigError, match=r"cannot read config file 'nowhere.yaml'"):
+        load_config("nowhere.yaml")

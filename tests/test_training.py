@@ -1,0 +1,171 @@
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+from paddle.callbacks import Callback
+
+import paddle_attn
+from paddle_attn import checkpoint as ckpt
+from paddle_attn.data.datasets import DataError, build_dataset
+from paddle_attn.training import WarmupCosine, add_nam_sparsity, nam_scales, train
+from paddle_attn.training.callbacks import EVAL_TAGS, TRAIN_TAGS
+from tests.helpers import ROOT, read_scalars, tiny_config, tiny_overrides
+
+
+def test_warmup_then_cosine_values():
+    lr = WarmupCosine(0.1, total_steps=110, warmup_steps=10, min_lr=0.0)
+    values = []
+    for _ in range(111):
+        values.append(lr())
+        lr.step()
+    assert values[0] == 0.0 and values[5] == pytest.approx(0.05) and values[10] == pytest.approx(0.1)
+    assert values[60] == pytest.approx(0.05)  # halfway through the cosine
+    assert values[35] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 0.25)))
+    assert values[110] == pytest.approx(0.0, abs=1e-12)
+    resumed = WarmupCosine(0.1, total_steps=110, warmup_steps=10)
+    saved = WarmupCosine(0.1, total_steps=110, warmup_steps=10)
+    for _ in range(37):
+        saved.step()
+    resumed.set_state_dict(saved.state_dict())
+    assert resumed() == pytest.approx(values[37])
+
+
+def test_nam_recipe_warmup_is_2000_steps():
+    lr = WarmupCosine(0.01, total_steps=300 * 196, warmup_steps=2000)
+    for _ in range(1000):
+        lr.step()
+    assert lr() == pytest.approx(0.005)
+
+
+def test_sparsity_penalty_adds_lambda_sign_gamma_to_nam_scales_only():
+    lam = 1e-4
+    net = paddle_attn.create_model("resnet18_nam", num_classes=10)
+    for scale in nam_scales(net):  # signs of both kinds, so sign() is really exercised
+        scale.set_value(paddle.to_tensor(np.random.uniform(-1, 1, scale.shape).astype("float32")))
+    x, y = paddle.randn([4, 3, 32, 32]), paddle.randint(0, 10, [4])
+
+    def gradients():
+        net.clear_gradients()
+        paddle.nn.functional.cross_entropy(net(x), y).backward()
+        return {p.name: p.grad.numpy().copy() for p in net.parameters() if p.grad is not None}
+
+    plain = gradients()
+    hooks = add_nam_sparsity(net, lam)
+    penalized = gradients()
+    scales = {p.name: p for p in nam_scales(net)}
+    assert len(scales) == 8 and len(hooks) == 8
+    for name, grad in plain.items():
+        if name in scales:
+            np.testing.assert_allclose(penalized[name] - grad, lam * np.sign(scales[name].numpy()), rtol=0, atol=1e-9)
+        else:
+            np.testing.assert_array_equal(penalized[name], grad)
+    for hook in hooks:
+        hook.remove()
+    assert all(np.array_equal(g, plain[k]) for k, g in gradients().items())
+
+
+def test_train_and_eval_end_to_end(tmp_path):
+    overrides = tiny_overrides(tmp_path, epochs=2)
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", os.path.join(ROOT, "configs", "quickstart.yaml")]
+    run = subprocess.run(cmd + sum((["-o", o] for o in overrides), []), capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    run_dir = tmp_path / "run"
+    assert (run_dir / "config.yaml").is_file()
+    best, latest = ckpt.resolve(str(run_dir / "checkpoints" / "best")), ckpt.resolve(str(run_dir / "checkpoints" / "latest"))
+    for path in (best, latest):
+        assert sorted(os.listdir(path)) == ["model.pdopt", "model.pdparams", "state.json"]
+    assert ckpt.read_state(latest)["epoch"] == 2
+
+    # every documented tag, one point per step (5 steps x 2 epochs) or per epoch
+    scalars = read_scalars(str(run_dir / "vdl"))
+    assert set(scalars) == set(TRAIN_TAGS) | set(EVAL_TAGS)
+    assert all(len(scalars[tag]) == 10 for tag in TRAIN_TAGS)
+    assert all([step for step, _ in scalars[tag]] == [1, 2] for tag in EVAL_TAGS)
+
+    state = ckpt.read_state(best)
+    out = tmp_path / "eval.json"
+    evaluation = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "eval.py"), "--checkpoint", best,
+                                 "--json", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    assert evaluation.returncode == 0, evaluation.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["samples"] == 30
+    assert result["top1"] == pytest.approx(state["metrics"]["eval_acc_top1"], abs=1e-6)
+    assert result["top5"] == pytest.approx(state["metrics"]["eval_acc_top5"], abs=1e-6)
+    assert result["loss"] == pytest.approx(state["metrics"]["eval_loss"], rel=1e-4)
+    logged = dict(scalars["eval/top1"])[state["epoch"]]
+    assert result["top1"] == pytest.approx(logged, abs=1e-6)
+    assert f"top-1 {result['top1']:.4f}" in evaluation.stdout
+
+
+class StopAfterEpoch(Callback):
+    """Stands in for an interrupted run: asks fit to stop once `epoch` epochs are done."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            self.model.stop_training = True
+
+
+def final_weights(run_dir):
+    return ckpt.load_params(os.path.join(run_dir, "checkpoints", "latest"))
+
+
+def test_resume_continues_exactly_where_it_stopped(tmp_path):
+    whole = tiny_config(tmp_path, run="whole", epochs=3)
+    train(whole)
+    parted = tiny_config(tmp_path, run="parted", epochs=3)
+    train(parted, callbacks=[StopAfterEpoch(1)])
+    assert ckpt.read_state(ckpt.find_latest(str(tmp_path / "parted")))["epoch"] == 1
+    parted["train"]["resume"] = "auto"
+    train(parted)
+    assert ckpt.read_state(ckpt.find_latest(str(tmp_path / "parted")))["epoch"] == 3
+
+    whole_log, parted_log = read_scalars(str(tmp_path / "whole" / "vdl")), read_scalars(str(tmp_path / "parted" / "vdl"))
+    assert [s for s, _ in parted_log["train/lr"]] == list(range(1, 16))
+    np.testing.assert_allclose([v for _, v in parted_log["train/lr"]], [v for _, v in whole_log["train/lr"]], rtol=1e-6)
+    a, b = final_weights(str(tmp_path / "whole")), final_weights(str(tmp_path / "parted"))
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(b[key].numpy(), a[key].numpy(), rtol=1e-5, atol=1e-6, err_msg=key)
+    # best is the best epoch over the whole run, not just over the resumed part
+    top1 = dict(parted_log["eval/top1"])
+    best = ckpt.read_state(os.path.join(tmp_path / "parted", "checkpoints", "best"))
+    assert best["metrics"]["eval_acc_top1"] == pytest.approx(max(top1.values()), abs=1e-6)
+    assert best["epoch"] == min(e for e, v in top1.items() if v == max(top1.values()))
+
+
+def test_resume_at_the_end_does_nothing(tmp_path):
+    config = tiny_config(tmp_path, epochs=1)
+    train(config)
+    config["train"]["resume"] = "auto"
+    assert train(config)["epoch"] == 1
+    assert len(read_scalars(str(tmp_path / "run" / "vdl"))["train/lr"]) == 5
+
+
+def test_missing_cifar_file_says_where_it_comes_from(tmp_path):
+    config = tiny_config(tmp_path, "data.dataset=cifar100", "model.num_classes=100", f"data.data_file={tmp_path / 'c.tar.gz'}")
+    with pytest.raises(DataError, match=r"cifar100 data file '.*c.tar.gz' does not exist. Put CIFAR's python version, "
+                                        r"cifar-100-python.tar.gz \(from https://www.cs.toronto.edu/~kriz/cifar.html\)"):
+        build_dataset(config["data"], "train")
+
+
+def test_broken_cifar_file(tmp_path):
+    broken = tmp_path / "cifar-10-python.tar.gz"
+    broken.write_bytes(b"not a tar file")
+    config = tiny_config(tmp_path, "data.dataset=cifar10", f"data.data_file={broken}")
+    with pytest.raises(DataError, match=r"cannot load cifar10 from file '.*cifar-10-python.tar.gz'"):
+        build_dataset(config["data"], "test")
+
+
+def test_nam_recipe_augmentation_runs_on_cifar_images(tmp_path):
+    config = tiny_config(tmp_path)
+    image, label = build_dataset(config["data"], "train")[0]
+    assert image.shape == (3, 32, 32) and image.dtype == np.float32 and label.dtype == np.int64

@@ -1,0 +1,39 @@
+"""Evaluate a checkpoint: python tools/eval.py -c CONFIG [--checkpoint PATH] [--json out.json]
+
+Without --checkpoint, the run's best checkpoint (train.output_dir); without -c, the config saved
+beside the checkpoint's run. Prints top-1 and top-5.
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
+
+from paddle_attn import cli  # noqa: E402
+
+
+def main():
+    parser = cli.config_parser(__doc__, config_required=False)
+    parser.add_argument("--checkpoint", help="checkpoint directory or run directory (default: the run's best)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args()
+    from paddle_attn.checkpoint import resolve
+    from paddle_attn.training import evaluate
+
+    if args.config is None:
+        if args.checkpoint is None:
+            parser.error("give -c CONFIG, --checkpoint PATH, or both")
+        run_dir = os.path.dirname(os.path.dirname(resolve(args.checkpoint)))  # run/checkpoints/epoch_NNNN
+        args.config = os.path.join(run_dir, "config.yaml")
+    config = cli.config_from_args(args)
+    result = evaluate(config, args.checkpoint or config["train"]["output_dir"])
+    print(f"top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f}  "
+          f"({result['samples']} images, {result['checkpoint']})")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,21 @@
+"""Train a model from a YAML config: python tools/train.py -c configs/quickstart.yaml [-o train.epochs=3 ...]"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
+
+from paddle_attn import cli  # noqa: E402
+
+
+def main():
+    args = cli.config_parser(__doc__).parse_args()
+    config = cli.config_from_args(args)
+    from paddle_attn.training import train
+
+    result = train(config)
+    print(f"done: best eval top-1 {result['best_top1']:.4f}; checkpoints in {os.path.join(result['run_dir'], 'checkpoints')}")
+
+
+if __name__ == "__main__":
+    cli.run(main)
