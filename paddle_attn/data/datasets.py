@@ -1,0 +1,139 @@
+"""Data sets by config: CIFAR-10/100 from CIFAR's python tar.gz, the synthetic quick-start set,
+an image folder (one sub-folder per class) and a file list ("path label" lines)."""
+
+import os
+
+import numpy as np
+import paddle
+from PIL import Image, UnidentifiedImageError
+
+from paddle_attn.data.synthetic import CLASS_NAMES as SYNTHETIC_CLASSES
+from paddle_attn.data.synthetic import write_synthetic_cifar
+from paddle_attn.data.transforms import build_transform
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+CIFAR_FILES = {"cifar10": "cifar-10-python.tar.gz", "cifar100": "cifar-100-python.tar.gz"}
+CIFAR_HOME = "https://www.cs.toronto.edu/~kriz/cifar.html"
+
+
+class DataError(RuntimeError):
+    """Data that cannot be found or read; the message names the file."""
+
+
+def load_image(path):
+    """An RGB PIL image, or a DataError naming the file."""
+    try:
+        with Image.open(path) as img:
+            return img.convert("RGB")
+    except FileNotFoundError as err:
+        raise DataError(f"image file {path!r} does not exist") from err
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise DataError(f"{path!r} is not a readable image ({err})") from err
+
+
+class LabeledImageFiles(paddle.io.Dataset):
+    """(image path, label) pairs read on access, in the layout of every other data set here."""
+
+    def __init__(self, samples, class_names, transform=None):
+        self.samples, self.class_names, self.transform = samples, list(class_names), transform
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, index):
+        path, label = self.samples[index]
+        image = load_image(path)
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, np.array(label, dtype="int64")
+
+
+def image_folder(root, transform=None):
+    """root/<class>/<image>: classes in sorted order of their folder names."""
+    if not os.path.isdir(root):
+        raise DataError(f"image folder {root!r} does not exist")
+    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    samples = [
+        (os.path.join(root, name, file), label)
+        for label, name in enumerate(classes)
+        for file in sorted(os.listdir(os.path.join(root, name)))
+        if file.lower().endswith(IMAGE_EXTENSIONS)
+    ]
+    if not samples:
+        raise DataError(f"image folder {root!r} holds no images in class sub-folders ({', '.join(IMAGE_EXTENSIONS)})")
+    return LabeledImageFiles(samples, classes, transform)
+
+
+def file_list(list_path, transform=None):
+    """A text file of "path label" lines; relative paths are taken from the list's folder."""
+    base = os.path.dirname(os.path.abspath(list_path))
+    samples = []
+    try:
+        with open(list_path) as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                path, _, label = line.strip().rpartition(" ")
+                if not path or not label.lstrip("-").isdigit() or int(label) < 0:
+                    raise DataError(f"{list_path}:{number}: expected 'path label' with a label >= 0, got {line.strip()!r}")
+                samples.append((os.path.join(base, path), int(label)))
+    except OSError as err:
+        raise DataError(f"cannot read file list {list_path!r}: {err.strerror}") from err
+    if not samples:
+        raise DataError(f"file list {list_path!r} is empty")
+    classes = [str(i) for i in range(max(label for _, label in samples) + 1)]
+    return LabeledImageFiles(samples, classes, transform)
+
+
+def cifar(name, mode, data_file=None, transform=None):
+    """Paddle's Cifar10/Cifar100 from a local tar.gz, else Paddle's cache, else Paddle's download."""
+    dataset_class = paddle.vision.datasets.Cifar10 if name == "cifar10" else paddle.vision.datasets.Cifar100
+    expected = CIFAR_FILES[name]
+    if data_file is not None and not os.path.isfile(data_file):
+        raise DataError(
+            f"{name} data file {data_file!r} does not exist. Put CIFAR's python version, {expected} "
+            f"(from {CIFAR_HOME}), there, or set data.data_file to where it is."
+        )
+    try:
+        return dataset_class(data_file=data_file, mode=mode, transform=transform, download=data_file is None)
+    except Exception as err:  # downloads fail in many ways offline; tar and pickle errors for broken files
+        cache = os.path.expanduser(os.path.join("~", ".cache", "paddle", "dataset", "cifar", expected))
+        source = f"file {data_file!r}" if data_file else f"Paddle's cache {cache!r} (download failed)"
+        raise DataError(
+            f"cannot load {name} from {source}: {type(err).__name__}: {err}. Download {expected} from "
+            f"{CIFAR_HOME} and set data.data_file to its path (or put it at {cache})."
+        ) from err
+
+
+def build_dataset(data, mode):
+    """The `mode` ("train" or "test") split of the data set the config's `data` section describes."""
+    train = mode == "train"
+    transform = build_transform(data["transform"], train, data["image_size"], data["mean"], data["std"])
+    kind = data["dataset"]
+    if kind in CIFAR_FILES:
+        dataset = cifar(kind, mode, data["data_file"], transform)
+    elif kind == "synthetic":
+        path = data["data_file"] or os.path.join("data", "synthetic-cifar.tar.gz")
+        write_synthetic_cifar(path, data["synthetic_train_per_class"], data["synthetic_test_per_class"])
+        dataset = paddle.vision.datasets.Cifar10(data_file=path, mode=mode, transform=transform, download=False)
+    elif kind == "folder":
+        dataset = image_folder(os.path.join(data["root"], "train" if train else "test"), transform)
+    else:
+        dataset = file_list(data["train_list" if train else "test_list"], transform)
+    if len(dataset) == 0:
+        raise DataError(f"the {mode} split of {kind} is empty")
+    return dataset
+
+
+def class_names(data, dataset=None):
+    """Class names of the configured data set (`dataset`: its built split, for folders), where known."""
+    kind = data["dataset"]
+    if kind == "synthetic":
+        return list(SYNTHETIC_CLASSES)
+    if kind in CIFAR_FILES:
+        try:  # TEMP until class_names lands
+            from paddle_attn.data import class_names as names
+        except ImportError:
+            return None
+        return list(getattr(names, f"{kind.upper()}_CLASSES"))
+    return getattr(dataset, "class_names", None)

@@ -1,0 +1,66 @@
+"""A learnable stand-in for CIFAR-10, written in CIFAR's python tar.gz format so the real CIFAR code path reads it.
+
+Ten classes: five shapes (disc, square, triangle, cross, ring) in two colour families (warm, cool),
+each at a random position, size and shade on a noisy background. Deterministic for a given seed.
+"""
+
+import io
+import os
+import pickle
+import tarfile
+
+import numpy as np
+
+SHAPES = ("disc", "square", "triangle", "cross", "ring")
+CLASS_NAMES = tuple(f"{tone}_{shape}" for tone in ("warm", "cool") for shape in SHAPES)
+SIZE = 32
+
+
+def _shape_mask(shape, cy, cx, r):
+    y, x = np.mgrid[:SIZE, :SIZE].astype(np.float32)
+    dy, dx = y - cy, x - cx
+    if shape == "disc":
+        return dy**2 + dx**2 <= r**2
+    if shape == "square":
+        return (np.abs(dy) <= r * 0.8) & (np.abs(dx) <= r * 0.8)
+    if shape == "triangle":
+        return (dy <= r * 0.8) & (dy >= -r) & (np.abs(dx) <= (dy + r) * 0.6)
+    if shape == "cross":
+        return ((np.abs(dy) <= r * 0.3) & (np.abs(dx) <= r)) | ((np.abs(dx) <= r * 0.3) & (np.abs(dy) <= r))
+    return (dy**2 + dx**2 <= r**2) & (dy**2 + dx**2 >= (r * 0.55) ** 2)  # ring
+
+
+def make_images(count_per_class, seed):
+    """(images (N, 32, 32, 3) uint8, labels (N,)) with classes interleaved."""
+    rng = np.random.default_rng(seed)
+    n = count_per_class * len(CLASS_NAMES)
+    labels = np.arange(n) % len(CLASS_NAMES)
+    images = np.empty((n, SIZE, SIZE, 3), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        tone, shape = divmod(label, len(SHAPES))
+        background = rng.normal(110, 40, (SIZE, SIZE, 3))
+        r = rng.uniform(6, 11)
+        cy, cx = rng.uniform(r, SIZE - r, size=2)
+        warm = rng.uniform([180, 40, 0], [255, 140, 60])
+        colour = warm if tone == 0 else warm[::-1]  # cool: the warm colour with red and blue swapped
+        background[_shape_mask(SHAPES[shape], cy, cx, r)] = colour
+        images[i] = np.clip(background, 0, 255).astype(np.uint8)
+    return images, labels
+
+
+def write_synthetic_cifar(path, train_per_class=200, test_per_class=50, seed=0):
+    """Write the data set to `path` (CIFAR-10 layout: data_batch_1, test_batch) unless it is there; return path."""
+    if os.path.exists(path):
+        return path
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with tarfile.open(tmp, "w:gz") as tar:
+        for member, count, part_seed in (("data_batch_1", train_per_class, seed), ("test_batch", test_per_class, seed + 1)):
+            images, labels = make_images(count, part_seed)
+            batch = {b"data": images.transpose(0, 3, 1, 2).reshape(len(images), -1), b"labels": labels.tolist()}
+            payload = pickle.dumps(batch)
+            info = tarfile.TarInfo(f"synthetic-cifar/{member}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    os.replace(tmp, path)  # a half-written file never carries the final name
+    return path
