@@ -130,9 +130,9 @@ def load_model(path):
     from paddle_attn.models import create_model
 
     state = read_state(path)
-    spec = state.get("model")
-    if not spec or "name" not in spec:
-        raise CheckpointError(f"checkpoint {resolve(path)!r} does not name its model in {STATE_FILE}")
+    spec = state.get("model") if isinstance(state, dict) else None
+    if not isinstance(spec, dict) or not {"name", "num_classes", "stem"} <= set(spec):
+        raise CheckpointError(f"checkpoint {resolve(path)!r}: {STATE_FILE} lacks the model's name, num_classes or stem")
     net = create_model(spec["name"], num_classes=spec["num_classes"], stem=spec["stem"], **spec.get("kwargs", {}))
     params = load_params(path)
     check_compatible(net, params, resolve(path))

@@ -6,9 +6,10 @@ import sys
 from paddle_attn.checkpoint import CheckpointError
 from paddle_attn.config import ConfigError, load_config
 from paddle_attn.data.datasets import DataError
+from paddle_attn.training.guards import TrainingStopped
 
-# errors caused by the user's input: printed as one message and exit status 2
-USER_ERRORS = (ConfigError, CheckpointError, DataError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError)
+# errors caused by the user's input, and runs stopped early: printed as one message, exit status 2
+USER_ERRORS = (ConfigError, CheckpointError, DataError, TrainingStopped, OSError, ValueError)
 
 
 def config_parser(description, config_required=True):

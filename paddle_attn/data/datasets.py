@@ -7,6 +7,7 @@ import numpy as np
 import paddle
 from PIL import Image, UnidentifiedImageError
 
+from paddle_attn.data.class_names import for_dataset
 from paddle_attn.data.synthetic import CLASS_NAMES as SYNTHETIC_CLASSES
 from paddle_attn.data.synthetic import write_synthetic_cifar
 from paddle_attn.data.transforms import build_transform
@@ -32,7 +33,12 @@ def load_image(path):
 
 
 class LabeledImageFiles(paddle.io.Dataset):
-    """(image path, label) pairs read on access, in the layout of every other data set here."""
+    """(image path, label) pairs read on access, in the layout of every other data set here.
+
+    An unreadable file is not raised here: Paddle's DataLoader hangs (no workers) or loses the message
+    (workers) when a data set raises. It yields a blank image with label -1 - index instead, which
+    `CheckedLoader` turns into a DataError naming the file, in the main process.
+    """
 
     def __init__(self, samples, class_names, transform=None):
         self.samples, self.class_names, self.transform = samples, list(class_names), transform
@@ -42,10 +48,32 @@ class LabeledImageFiles(paddle.io.Dataset):
 
     def __getitem__(self, index):
         path, label = self.samples[index]
-        image = load_image(path)
+        try:
+            image = load_image(path)
+        except DataError:
+            image, label = Image.new("RGB", (32, 32)), -1 - index
         if self.transform is not None:
             image = self.transform(image)
         return image, np.array(label, dtype="int64")
+
+
+class CheckedLoader:
+    """Iterates a DataLoader and raises the DataError of any sample its data set marked unreadable."""
+
+    def __init__(self, loader):
+        self.loader, self.dataset, self.batch_sampler = loader, loader.dataset, loader.batch_sampler
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        for batch in self.loader:
+            labels = batch[1].numpy()
+            if (labels < 0).any():
+                path = self.dataset.samples[-1 - int(labels[labels < 0][0])][0]
+                load_image(path)  # raises the DataError naming the file
+                raise DataError(f"{path!r} could not be read by a loader worker")
+            yield batch
 
 
 def image_folder(root, transform=None):
@@ -127,13 +155,6 @@ def build_dataset(data, mode):
 
 def class_names(data, dataset=None):
     """Class names of the configured data set (`dataset`: its built split, for folders), where known."""
-    kind = data["dataset"]
-    if kind == "synthetic":
+    if data["dataset"] == "synthetic":
         return list(SYNTHETIC_CLASSES)
-    if kind in CIFAR_FILES:
-        try:  # TEMP until class_names lands
-            from paddle_attn.data import class_names as names
-        except ImportError:
-            return None
-        return list(getattr(names, f"{kind.upper()}_CLASSES"))
-    return getattr(dataset, "class_names", None)
+    return for_dataset(data["dataset"]) or getattr(dataset, "class_names", None)

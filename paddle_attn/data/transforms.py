@@ -20,6 +20,16 @@ class RandomApply:
         return self.transform(img) if random.random() < self.p else img
 
 
+class ResizeTo:
+    """Resize to (size, size) unless the image already has that size (CIFAR's 32x32 pass through untouched)."""
+
+    def __init__(self, size):
+        self.size, self.resize = size, T.Resize((size, size))
+
+    def __call__(self, img):
+        return img if getattr(img, "size", None) == (self.size, self.size) else self.resize(img)
+
+
 class ToCHWFloat:
     """HWC image (PIL or uint8 array) to a CHW float32 array in [0, 1]."""
 
@@ -45,7 +55,7 @@ def build_transform(preset, train, image_size=None, mean=None, std=None):
     tail = [ToCHWFloat(), T.Normalize(mean, std)]
     if preset == "cifar":
         size = image_size or 32
-        head = [T.Resize(size)] if size != 32 else []
+        head = [ResizeTo(size)]  # images of a folder or file list come in any size
         if train:
             head += [
                 T.RandomCrop(size, padding=4),
@@ -55,5 +65,4 @@ def build_transform(preset, train, image_size=None, mean=None, std=None):
                 T.RandomRotation(15),
             ]
         return T.Compose(head + tail)
-    size = image_size or 224
-    return T.Compose([T.Resize((size, size))] + tail)
+    return T.Compose([ResizeTo(image_size or 224)] + tail)

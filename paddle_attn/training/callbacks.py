@@ -47,6 +47,24 @@ class EpochSeed(Callback):
         paddle.seed(self.epoch_seed())
 
 
+class AverageBatchNormStats(Callback):
+    """Under data parallelism, average the BatchNorm running statistics over the ranks at each epoch's end.
+
+    DataParallel keeps the parameters equal but each rank's running mean/variance follow its own
+    shard; averaging them (timm's distribute_bn "reduce") makes evaluation and checkpoints rank-independent.
+    Not SyncBatchNorm: that is GPU-only in Paddle and would replace NAM's BatchNorm-based layers.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        world = paddle.distributed.get_world_size()
+        if world < 2:
+            return
+        for name, buffer in self.model.network.state_dict().items():
+            if name.endswith(("_mean", "_variance")):
+                paddle.distributed.all_reduce(buffer)
+                buffer.set_value(buffer / world)
+
+
 class EvalLossMean(Callback):
     """Puts the sample-weighted mean eval loss into the eval logs as `loss_mean`.
 
@@ -54,7 +72,7 @@ class EvalLossMean(Callback):
     in the list read `loss_mean` instead.
     """
 
-    mean = None
+    mean, samples = None, 0
 
     def on_eval_begin(self, logs=None):
         self._total, self._count, self.mean = 0.0, 0, None
@@ -65,9 +83,9 @@ class EvalLossMean(Callback):
 
     def on_eval_end(self, logs=None):
         if self._count:
-            self.mean = self._total / self._count
+            self.mean, self.samples = self._total / self._count, self._count
             if logs is not None:
-                logs["loss_mean"] = self.mean
+                logs["loss_mean"], logs["samples"] = self.mean, self.samples
 
 
 class VisualDLLogger(Callback):
@@ -135,6 +153,9 @@ class CheckpointSaver(Callback):
     def on_train_batch_end(self, step, logs=None):
         self.step += 1
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = self.epoch_offset + epoch  # epochs completed so far
+
     def on_epoch_end(self, epoch, logs=None):
         self.epoch = self.epoch_offset + epoch + 1
         self._train_logs = {k: float(np.mean(v)) for k, v in (logs or {}).items() if k in ("loss", "acc_top1", "acc_top5")}
@@ -144,8 +165,17 @@ class CheckpointSaver(Callback):
         if self._pending:
             metrics = {f"eval_{k}": float(logs[k]) for k in ("acc_top1", "acc_top5") if k in logs}
             if "loss_mean" in logs:
-                metrics["eval_loss"] = float(logs["loss_mean"])
+                metrics["eval_loss"], metrics["eval_samples"] = float(logs["loss_mean"]), int(logs["samples"])
             self._save(metrics)
+
+    def save_interrupted(self, step_in_epoch):
+        """A mid-epoch checkpoint after `step_in_epoch` steps of the current epoch; becomes `latest`."""
+        if not is_main_process():
+            return None
+        name = f"epoch_{self.epoch:04d}_step_{step_in_epoch:05d}"
+        self._write(name, {"step_in_epoch": step_in_epoch}, {})
+        ckpt.point(self.directory, "latest", name)
+        return os.path.join(self.directory, name)
 
     def _save(self, eval_metrics):
         self._pending = False
@@ -155,18 +185,21 @@ class CheckpointSaver(Callback):
         regular = self.epoch % self.save_freq == 0 or self.epoch == self.total_epochs
         if not (regular or improved) or not is_main_process():
             return
-        os.makedirs(self.directory, exist_ok=True)
         name = f"epoch_{self.epoch:04d}"
-        metrics = {**{f"train_{k}": v for k, v in self._train_logs.items()}, **eval_metrics}
-        state = {**self.run_state, "epoch": self.epoch, "step": self.step, "best_top1": self.best_top1, "metrics": metrics}
-        net = self.model.network
-        optimizer_state = ckpt.portable_optimizer_state(self.optimizer.state_dict(), net)
-        ckpt.save_checkpoint(self.directory, name, net.state_dict(), optimizer_state, state)
+        self._write(name, {"step_in_epoch": 0}, {**{f"train_{k}": v for k, v in self._train_logs.items()}, **eval_metrics})
         if regular:
             ckpt.point(self.directory, "latest", name)
         if improved:
             ckpt.point(self.directory, "best", name)
         self._remove_unreferenced()
+
+    def _write(self, name, position, metrics):
+        os.makedirs(self.directory, exist_ok=True)
+        state = {**self.run_state, "epoch": self.epoch, "step": self.step, **position, "best_top1": self.best_top1,
+                 "metrics": metrics}
+        net = self.model.network
+        optimizer_state = ckpt.portable_optimizer_state(self.optimizer.state_dict(), net)
+        ckpt.save_checkpoint(self.directory, name, net.state_dict(), optimizer_state, state)
 
     def _remove_unreferenced(self):
         keep = {os.path.basename(os.path.realpath(os.path.join(self.directory, link))) for link in ("latest", "best")}

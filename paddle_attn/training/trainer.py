@@ -8,16 +8,18 @@ from paddle.static import InputSpec
 
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.config import save_config
-from paddle_attn.data.datasets import build_dataset, class_names
+from paddle_attn.data.datasets import CheckedLoader, build_dataset, class_names
 from paddle_attn.models import create_model
-from paddle_attn.runtime import set_cpu_threads
-from paddle_attn.training.callbacks import CheckpointSaver, EpochSeed, EvalLossMean, VisualDLLogger, is_main_process
+from paddle_attn.runtime import available_cores, set_cpu_threads
+from paddle_attn.training.callbacks import AverageBatchNormStats, CheckpointSaver, EpochSeed, EvalLossMean, VisualDLLogger, is_main_process
+from paddle_attn.training.guards import StopOnNonFinite, StopOnSignal
+from paddle_attn.training.sampler import ResumableBatchSampler
 from paddle_attn.training.schedule import WarmupCosine
 from paddle_attn.training.sparsity import add_nam_sparsity
 
 
 def setup_runtime(train_cfg):
-    """Device, CPU threads and seed, in that order."""
+    """Device, process group (under paddle.distributed.launch), CPU threads and seed, in that order."""
     # Paddle's BatchNorm warns on every training call that it tracks running statistics; it always has
     warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
     warnings.filterwarnings("ignore", message="To copy construct from a tensor")  # Paddle's hapi on each batch
@@ -25,9 +27,28 @@ def setup_runtime(train_cfg):
     if device == "auto":
         device = "gpu" if paddle.device.cuda.device_count() > 0 else "cpu"
     paddle.set_device(device)
-    set_cpu_threads(train_cfg["threads"])
+    if world_size() > 1:
+        paddle.distributed.init_parallel_env()
+    # ranks on one machine share its cores
+    set_cpu_threads(train_cfg["threads"] or max(1, available_cores() // int(os.environ.get("PADDLE_LOCAL_SIZE", 1))))
     paddle.seed(train_cfg["seed"])
     return device
+
+
+def world_size():
+    return int(os.environ.get("PADDLE_TRAINERS_NUM", 1))
+
+
+def check_writable(directory):
+    """Fail before training, not at the first save, when the run directory cannot be written."""
+    probe = os.path.join(directory, f".write-test-{os.getpid()}")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as err:
+        raise PermissionError(f"cannot write to output directory {directory!r} (train.output_dir): {err.strerror}") from err
 
 
 def build_network(model_cfg):
@@ -54,9 +75,10 @@ def prepare(net, config, optimizer=None):
 
 
 def loader(dataset, batch_size, shuffle, num_workers, worker_init=None):
-    # DistributedBatchSampler: one shard per rank under paddle.distributed.launch, the whole set otherwise
-    sampler = paddle.io.DistributedBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle)
-    return paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers, worker_init_fn=worker_init)
+    # one shard per rank under paddle.distributed.launch, the whole set otherwise
+    sampler = ResumableBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle)
+    return CheckedLoader(paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
+                                              worker_init_fn=worker_init))
 
 
 def run_state(config, train_set):
@@ -80,9 +102,14 @@ def resume_point(train_cfg):
 
 
 def train(config, callbacks=()):
-    """Train as the config says, with any extra `paddle.callbacks.Callback`s; returns {"best_top1", "epoch", "run_dir"}."""
+    """Train as the config says, with any extra `paddle.callbacks.Callback`s; returns {"best_top1", "epoch", "run_dir"}.
+
+    Raises TrainingStopped (after saving a resumable checkpoint) on SIGINT/SIGTERM, NonFiniteLoss on a NaN loss.
+    """
     train_cfg = config["train"]
     run_dir = train_cfg["output_dir"]
+    if is_main_process():
+        check_writable(run_dir)
     setup_runtime(train_cfg)
     resume_from = resume_point(train_cfg)  # before anything is built: a bad path fails fast
 
@@ -107,7 +134,9 @@ def train(config, callbacks=()):
         optimizer_state = ckpt.load_params(resume_from, ckpt.OPTIMIZER_FILE)  # includes the LR schedule
         optimizer.set_state_dict(ckpt.restore_optimizer_state(optimizer_state, net))
         epoch, step, best_top1 = state["epoch"], state["step"], state["best_top1"]
-        print(f"resumed from {resume_from}: epoch {epoch}, step {step}, best top-1 {best_top1:.4f}")
+        train_loader.batch_sampler.skip_batches(state.get("step_in_epoch", 0))
+        print(f"resumed from {resume_from}: epoch {epoch} + {state.get('step_in_epoch', 0)} steps, "
+              f"step {step}, best top-1 {best_top1:.4f}")
     add_nam_sparsity(net, train_cfg["nam_sparsity"])
 
     if is_main_process():
@@ -115,19 +144,25 @@ def train(config, callbacks=()):
     seeding.epoch_offset = epoch
     saver = CheckpointSaver(run_dir, optimizer, train_cfg["save_freq"], train_cfg["epochs"], run_state(config, train_set),
                             epoch, best_top1, step)
-    # order matters: the LR steps after each batch; the eval loss mean is computed before it is logged and saved
-    callbacks = [paddle.callbacks.LRScheduler(by_step=True, by_epoch=False), seeding, EvalLossMean(), saver, *callbacks]
+    stop_on_signal = StopOnSignal(saver.save_interrupted)
+    logger = []
     if config["visualdl"]["enabled"]:
-        log_dir = config["visualdl"]["log_dir"] or os.path.join(run_dir, "vdl")
-        callbacks.append(VisualDLLogger(log_dir, scheduler, epoch, step))
+        logger = [VisualDLLogger(config["visualdl"]["log_dir"] or os.path.join(run_dir, "vdl"), scheduler, epoch, step)]
+    # order matters: the LR steps after each batch; a NaN stops the run before anything saves it; the eval
+    # loss mean is computed before it is logged and saved; a signal saves once the step is counted and logged
+    callbacks = [paddle.callbacks.LRScheduler(by_step=True, by_epoch=False), seeding,
+                 StopOnNonFinite(step, lambda: ckpt.find_latest(run_dir)), AverageBatchNormStats(), EvalLossMean(), saver, *logger,
+                 stop_on_signal, *callbacks]
     remaining = train_cfg["epochs"] - epoch
     if remaining <= 0:
         print(f"nothing to do: the checkpoint is at epoch {epoch} of {train_cfg['epochs']}")
-    else:
+        return {"best_top1": best_top1, "epoch": epoch, "run_dir": run_dir}
+    try:
         model.fit(train_loader, test_loader, epochs=remaining, log_freq=train_cfg["log_freq"],
                   verbose=train_cfg["verbose"], callbacks=callbacks)
-        best_top1 = saver.best_top1
-    return {"best_top1": best_top1, "epoch": max(epoch, train_cfg["epochs"]), "run_dir": run_dir}
+    finally:
+        stop_on_signal.restore()
+    return {"best_top1": saver.best_top1, "epoch": train_cfg["epochs"], "run_dir": run_dir}
 
 
 def evaluate(config, checkpoint_path):

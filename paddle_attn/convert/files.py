@@ -1,0 +1,49 @@
+"""A `.pth` file in, a `.pdparams` file (and optionally a paddle_attn checkpoint directory) out."""
+
+import contextlib
+import os
+
+import paddle
+
+from paddle_attn.checkpoint import save_checkpoint
+from paddle_attn.convert.errors import ConversionError
+from paddle_attn.convert.mapping import convert_state_dict
+from paddle_attn.convert.torch_reader import read_torch_state_dict
+
+IMAGE_SIZE = {"imagenet": 224, "cifar": 32}
+
+
+def convert_file(input_path, layout, output_path, checkpoint_dir=None, name=None, num_classes=None, stem=None,
+                 trusted=False):
+    """Convert the PyTorch checkpoint `input_path`, save its Paddle weights to `output_path` and, if
+    `checkpoint_dir` is given, as a paddle_attn checkpoint there too. Returns the model spec.
+
+    `trusted` lets the file unpickle objects other than tensors (see `read_torch_state_dict`).
+    """
+    state_dict = read_torch_state_dict(input_path, trusted)
+    converted = convert_state_dict(state_dict, layout, name, num_classes, stem, source=input_path)
+    params = converted.net.state_dict()
+    with _writing(output_path):
+        paddle.save(params, output_path)
+    if checkpoint_dir:
+        directory = os.path.abspath(checkpoint_dir)
+        with _writing(directory):
+            save_checkpoint(os.path.dirname(directory), os.path.basename(directory), params, None,
+                            checkpoint_state(converted.spec))
+    return converted.spec
+
+
+def checkpoint_state(spec):
+    """The `state.json` of a converted model: epoch 0, its spec, and the image pipeline its stem implies."""
+    transform = "imagenet" if spec["stem"] == "imagenet" else "cifar"
+    return {"epoch": 0, "model": spec, "data": {"transform": transform, "image_size": IMAGE_SIZE[transform]}}
+
+
+@contextlib.contextmanager
+def _writing(path):
+    """Create the parent folder of `path`; an OS error while writing becomes a ConversionError naming `path`."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        yield
+    except OSError as err:
+        raise ConversionError(f"cannot write {path!r}: {err.strerror or err}") from err

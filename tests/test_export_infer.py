@@ -1,0 +1,138 @@
+"""tools/export.py and tools/infer.py end to end on a small CIFAR-stem ResNet-18 with SE."""
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import paddle
+import pytest
+from PIL import Image
+
+import paddle_attn
+from paddle_attn.checkpoint import load_model, point, save_checkpoint
+from paddle_attn.data.class_names import CIFAR10_CLASSES
+from paddle_attn.data.transforms import build_transform
+from paddle_attn.predict import ExportedModel
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_tool(tool, *args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", tool), *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def assert_user_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def make_checkpoint(run_dir, name, params_of=None):
+    """A run with one checkpoint of `name`; `params_of`: save another network's weights under that name."""
+    paddle.seed(1)
+    net = paddle_attn.create_model(params_of or name, num_classes=10, stem="cifar")
+    state = {"epoch": 1, "step": 5, "best_top1": 0.5, "metrics": {"eval_top1": 0.5},
+             "model": {"name": name, "num_classes": 10, "stem": "cifar", "kwargs": {}},
+             "data": {"dataset": "cifar10", "transform": "cifar", "image_size": 32}}
+    directory = os.path.join(run_dir, "checkpoints")
+    os.makedirs(directory)
+    save_checkpoint(directory, "epoch_0001", net.state_dict(), None, state)
+    point(directory, "best", "epoch_0001")
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return make_checkpoint(str(tmp_path_factory.mktemp("run")), "resnet18_se")
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "inference"
+    result = run_tool("export.py", "--checkpoint", run_dir, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "exported resnet18_se (10 classes)" in result.stdout and "input [N, 3, 32, 32]" in result.stdout
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    for name, colour in (("red", (255, 0, 0)), ("green", (0, 255, 0)), ("blue", (0, 0, 255))):  # differ in class
+        Image.new("RGB", (32, 32), colour).save(folder / f"{name}.png")
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / "noise.png")
+    Image.fromarray(rng.integers(0, 256, (40, 48), dtype=np.uint8)).save(folder / "gray_48x40.png")  # needs RGB + resize
+    (folder / "notes.txt").write_text("not an image, and skipped in folders")
+    return folder
+
+
+def test_export_matches_the_dynamic_model(run_dir, exported):
+    net, _ = load_model(run_dir)
+    with open(os.path.join(exported, "model_info.json")) as f:
+        info = json.load(f)
+    assert info["image_size"] == 32 and info["transform"] == "cifar" and info["class_names"] == list(CIFAR10_CLASSES)
+    loaded = paddle.jit.load(os.path.join(exported, "inference"))
+    loaded.eval()
+    inference = ExportedModel(exported, threads=2)
+    for batch in (3, 1):  # the batch dimension is dynamic
+        x = np.random.rand(batch, 3, 32, 32).astype("float32")
+        expected = net(paddle.to_tensor(x)).numpy()
+        np.testing.assert_allclose(loaded(paddle.to_tensor(x)).numpy(), expected, atol=1e-5)
+        np.testing.assert_allclose(inference(x), expected, atol=1e-5)
+
+
+def dynamic_top1(run_dir, paths):
+    """The class the checkpoint's network predicts for each image, through the evaluation pipeline."""
+    net, _ = load_model(run_dir)
+    transform = build_transform("cifar", train=False, image_size=32)
+    arrays = [transform(Image.open(path).convert("RGB").resize((32, 32), Image.BILINEAR)) for path in paths]
+    logits = net(paddle.to_tensor(np.stack(arrays).astype("float32"))).numpy()
+    return [CIFAR10_CLASSES[i] for i in logits.argmax(axis=1)]
+
+
+def test_infer_on_the_export_predicts_the_dynamic_models_classes(run_dir, exported, images, tmp_path):
+    out = tmp_path / "predictions.json"
+    result = run_tool("infer.py", "--model", exported, images, "--top-k", 3, "--json", out)
+    assert result.returncode == 0, result.stderr
+    predictions = json.loads(out.read_text())["predictions"]
+    paths = sorted(str(path) for path in images.glob("*.png"))
+    assert [item["image"] for item in predictions] == paths  # notes.txt skipped
+    assert len(result.stdout.splitlines()) == len(paths)  # nothing but one line per image
+    assert [item["top_k"][0]["class"] for item in predictions] == dynamic_top1(run_dir, paths)
+    for item, line in zip(predictions, result.stdout.splitlines()):
+        probabilities = [top["probability"] for top in item["top_k"]]
+        assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
+        assert line.startswith(f"{item['image']}: {item['top_k'][0]['class']} ")
+    assert "5 image(s) in" in result.stderr
+
+
+def test_infer_from_a_checkpoint_with_a_labels_file(run_dir, images, tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(f"label_{i}\n" for i in range(10)))
+    image = images / "gray_48x40.png"
+    result = run_tool("infer.py", "--checkpoint", run_dir, image, "--labels", labels, "--top-k", 1)
+    assert result.returncode == 0, result.stderr
+    expected = CIFAR10_CLASSES.index(dynamic_top1(run_dir, [image])[0])
+    assert result.stdout.splitlines() == [f"{image}: label_{expected} " + result.stdout.split()[-1]]
+
+
+def test_bad_inputs_give_one_clear_message(exported, images, tmp_path):
+    foreign = make_checkpoint(str(tmp_path / "foreign"), "resnet18_se", params_of="resnet18")
+    cases = [
+        (("export.py", "--checkpoint", foreign, "--out", tmp_path / "x"),
+         ("does not fit the model", "missing (", "attention")),
+        (("export.py", "--checkpoint", tmp_path / "no_such_run", "--out", tmp_path / "x"), ("does not exist",)),
+        (("infer.py", "--model", exported, images / "notes.txt"), ("notes.txt", "is not a readable image")),
+        (("infer.py", "--model", exported, tmp_path / "missing.png"), ("missing.png", "does not exist")),
+        (("infer.py", "--model", exported, "--input-size", 64, images), ("exported for 32x32 inputs, not 64x64",)),
+    ]
+    with ThreadPoolExecutor(2) as pool:  # two cores
+        results = list(pool.map(lambda case: run_tool(*case[0]), cases))
+    for (_, fragments), result in zip(cases, results):
+        assert_user_error(result, *fragments)

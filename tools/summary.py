@@ -1,0 +1,48 @@
+"""Layer table, parameters and FLOPs of a registered network:
+python tools/summary.py --model resnet50_nam --num-classes 100 --stem cifar --input-size 32
+
+Prints `paddle.summary`'s table, then one line: total and trainable parameters ("trainable" is
+PyTorch's count; total adds BatchNorm's running statistics) and GFLOPs for one image, counted as
+multiply-adds by `paddle.flops`' rules (see paddle_attn/inspection.py for what they leave out).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
+
+from paddle_attn import cli  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="registered name, e.g. resnet50_nam (see paddle_attn.list_models())")
+    parser.add_argument("--num-classes", type=int, default=1000)
+    parser.add_argument("--stem", default="imagenet", choices=("imagenet", "cifar"))
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="image height = width (default: 32 for the cifar stem, else 224)")
+    parser.add_argument("--model-kwargs", default="{}",
+                        help='JSON keyword arguments for the network, e.g. \'{"attention_kwargs": {"mlp_bias": true}}\'')
+    args = parser.parse_args()
+    try:
+        model_kwargs = json.loads(args.model_kwargs)
+    except ValueError as err:
+        parser.error(f"--model-kwargs is not valid JSON: {err}")
+    if args.input_size is not None and args.input_size < 1:
+        parser.error("--input-size must be at least 1")
+    import paddle_attn
+    from paddle_attn.inspection import summarize
+
+    size = args.input_size if args.input_size is not None else (32 if args.stem == "cifar" else 224)
+    net = paddle_attn.create_model(args.model, num_classes=args.num_classes, stem=args.stem, **model_kwargs)
+    result = summarize(net, size)
+    uncounted = ", ".join(result["uncounted"]) or "none"
+    print(f"{args.model} ({args.num_classes} classes, {args.stem} stem, input 1x3x{size}x{size}): "
+          f"total params {result['total_params']:,}  trainable params {result['trainable_params']:,}  "
+          f"FLOPs {result['flops'] / 1e9:.3f} G (multiply-adds; layers counted as zero: {uncounted})")
+
+
+if __name__ == "__main__":
+    cli.run(main)
