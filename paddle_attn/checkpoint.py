@@ -93,9 +93,12 @@ def read_state(path):
     directory = resolve(path)
     try:
         with open(os.path.join(directory, STATE_FILE)) as f:
-            return json.load(f)
+            state = json.load(f)
     except (OSError, ValueError) as err:
         raise CheckpointError(f"checkpoint {directory!r}: cannot read {STATE_FILE}: {err}") from err
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {directory!r}: {STATE_FILE} holds a {type(state).__name__}, not a mapping")
+    return state
 
 
 def load_params(path, file=MODEL_FILE):

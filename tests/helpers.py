@@ -1,10 +1,10 @@
 """Shared by the tests: a tiny generated data set and a config that trains on it in seconds."""
 
-import glob
 import os
 
 from paddle_attn.config import load_config
 from paddle_attn.data.synthetic import write_synthetic_cifar
+from paddle_attn.run_logs import read_scalars
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,13 +23,6 @@ def tiny_config(tmp_path, *extra, **kwargs):
     return load_config(os.path.join(ROOT, "configs", "quickstart.yaml"), tiny_overrides(tmp_path, **kwargs) + list(extra))
 
 
-def read_scalars(log_dir):
-    """{tag: [(step, value), ...]} over every VisualDL file in `log_dir` (a resumed run adds a file)."""
-    from visualdl import LogReader
-
-    scalars = {}
-    for path in sorted(glob.glob(os.path.join(log_dir, "vdlrecords.*"))):
-        reader = LogReader(file_path=path)
-        for tag in reader.get_tags().get("scalar", []):
-            scalars.setdefault(tag, []).extend((record.id, record.value) for record in reader.get_data("scalar", tag))
-    return {tag: sorted(points) for tag, points in scalars.items()}
+def read_points(run_dir):
+    """{tag: [(step, value), ...]} of a run's VisualDL logs."""
+    return {tag: list(zip(steps, values)) for tag, (steps, values) in read_scalars(run_dir).items()}

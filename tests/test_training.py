@@ -13,8 +13,8 @@ import paddle_attn
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.data.datasets import DataError, build_dataset
 from paddle_attn.training import WarmupCosine, add_nam_sparsity, nam_scales, train
-from paddle_attn.training.callbacks import EVAL_TAGS, TRAIN_TAGS
-from tests.helpers import ROOT, read_scalars, tiny_config, tiny_overrides
+from paddle_attn.run_logs import EVAL_TAGS, TRAIN_TAGS
+from tests.helpers import ROOT, read_points, tiny_config, tiny_overrides
 
 
 def test_warmup_then_cosine_values():
@@ -82,7 +82,7 @@ def test_train_and_eval_end_to_end(tmp_path):
     assert ckpt.read_state(latest)["epoch"] == 2
 
     # every documented tag, one point per step (5 steps x 2 epochs) or per epoch
-    scalars = read_scalars(str(run_dir / "vdl"))
+    scalars = read_points(str(run_dir))
     assert set(scalars) == set(TRAIN_TAGS) | set(EVAL_TAGS)
     assert all(len(scalars[tag]) == 10 for tag in TRAIN_TAGS)
     assert all([step for step, _ in scalars[tag]] == [1, 2] for tag in EVAL_TAGS)
@@ -94,8 +94,8 @@ def test_train_and_eval_end_to_end(tmp_path):
     assert evaluation.returncode == 0, evaluation.stderr[-2000:]
     result = json.loads(out.read_text())
     assert result["samples"] == 30
-    assert result["top1"] == pytest.approx(state["metrics"]["eval_acc_top1"], abs=1e-6)
-    assert result["top5"] == pytest.approx(state["metrics"]["eval_acc_top5"], abs=1e-6)
+    assert result["top1"] == pytest.approx(state["metrics"]["eval_top1"], abs=1e-6)
+    assert result["top5"] == pytest.approx(state["metrics"]["eval_top5"], abs=1e-6)
     assert result["loss"] == pytest.approx(state["metrics"]["eval_loss"], rel=1e-4)
     logged = dict(scalars["eval/top1"])[state["epoch"]]
     assert result["top1"] == pytest.approx(logged, abs=1e-6)
@@ -128,7 +128,7 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
     train(parted)
     assert ckpt.read_state(ckpt.find_latest(str(tmp_path / "parted")))["epoch"] == 3
 
-    whole_log, parted_log = read_scalars(str(tmp_path / "whole" / "vdl")), read_scalars(str(tmp_path / "parted" / "vdl"))
+    whole_log, parted_log = read_points(str(tmp_path / "whole")), read_points(str(tmp_path / "parted"))
     assert [s for s, _ in parted_log["train/lr"]] == list(range(1, 16))
     np.testing.assert_allclose([v for _, v in parted_log["train/lr"]], [v for _, v in whole_log["train/lr"]], rtol=1e-6)
     a, b = final_weights(str(tmp_path / "whole")), final_weights(str(tmp_path / "parted"))
@@ -138,7 +138,7 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
     # best is the best epoch over the whole run, not just over the resumed part
     top1 = dict(parted_log["eval/top1"])
     best = ckpt.read_state(os.path.join(tmp_path / "parted", "checkpoints", "best"))
-    assert best["metrics"]["eval_acc_top1"] == pytest.approx(max(top1.values()), abs=1e-6)
+    assert best["metrics"]["eval_top1"] == pytest.approx(max(top1.values()), abs=1e-6)
     assert best["epoch"] == min(e for e, v in top1.items() if v == max(top1.values()))
 
 
@@ -147,7 +147,7 @@ def test_resume_at_the_end_does_nothing(tmp_path):
     train(config)
     config["train"]["resume"] = "auto"
     assert train(config)["epoch"] == 1
-    assert len(read_scalars(str(tmp_path / "run" / "vdl"))["train/lr"]) == 5
+    assert len(read_points(str(tmp_path / "run"))["train/lr"]) == 5
 
 
 def test_missing_cifar_file_says_where_it_comes_from(tmp_path):

@@ -12,10 +12,8 @@ import paddle
 from paddle.callbacks import Callback
 
 from paddle_attn import checkpoint as ckpt
+from paddle_attn.run_logs import EVAL_TAGS, TRAIN_TAGS  # noqa: F401  (the tags written here)
 
-# VisualDL scalar tags, one point per training step (train/*) or per epoch (eval/*)
-TRAIN_TAGS = ("train/loss", "train/top1", "train/top5", "train/lr")
-EVAL_TAGS = ("eval/loss", "eval/top1", "eval/top5")
 
 
 def is_main_process():
@@ -116,19 +114,21 @@ class VisualDLLogger(Callback):
         self.step += 1
         if self.writer is None:
             return
-        values = (float(np.mean(logs["loss"])), logs.get("acc_top1"), logs.get("acc_top5"), self._lr)
-        for tag, value in zip(TRAIN_TAGS, values):
-            if value is not None:
-                self.writer.add_scalar(tag, float(value), self.step)
+        values = {"train/loss": np.mean(logs["loss"]), "train/top1": logs.get("acc_top1"),
+                  "train/top5": logs.get("acc_top5"), "train/lr": self._lr}
+        self._write(values, self.step)
 
     def on_eval_end(self, logs=None):
         if self.writer is None:
             return
-        values = (logs.get("loss_mean"), logs.get("acc_top1"), logs.get("acc_top5"))
-        for tag, value in zip(EVAL_TAGS, values):
-            if value is not None:
-                self.writer.add_scalar(tag, float(value), self.epoch)
+        values = {"eval/loss": logs.get("loss_mean"), "eval/top1": logs.get("acc_top1"), "eval/top5": logs.get("acc_top5")}
+        self._write(values, self.epoch)
         self.writer.flush()
+
+    def _write(self, values, step):
+        for tag, value in values.items():
+            if value is not None:
+                self.writer.add_scalar(tag, float(value), step)
 
     def on_train_end(self, logs=None):
         if self.writer is not None:
@@ -158,12 +158,13 @@ class CheckpointSaver(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch = self.epoch_offset + epoch + 1
-        self._train_logs = {k: float(np.mean(v)) for k, v in (logs or {}).items() if k in ("loss", "acc_top1", "acc_top5")}
+        names = {"loss": "train_loss", "acc_top1": "train_top1", "acc_top5": "train_top5"}
+        self._train_logs = {names[k]: float(np.mean(v)) for k, v in (logs or {}).items() if k in names}
         self._pending = True
 
     def on_eval_end(self, logs=None):
         if self._pending:
-            metrics = {f"eval_{k}": float(logs[k]) for k in ("acc_top1", "acc_top5") if k in logs}
+            metrics = {f"eval_{k[4:]}": float(logs[k]) for k in ("acc_top1", "acc_top5") if k in logs}  # eval_top1
             if "loss_mean" in logs:
                 metrics["eval_loss"], metrics["eval_samples"] = float(logs["loss_mean"]), int(logs["samples"])
             self._save(metrics)
@@ -179,14 +180,14 @@ class CheckpointSaver(Callback):
 
     def _save(self, eval_metrics):
         self._pending = False
-        top1 = eval_metrics.get("eval_acc_top1", -1.0)
+        top1 = eval_metrics.get("eval_top1", -1.0)
         improved = top1 > self.best_top1
         self.best_top1 = max(self.best_top1, top1)
         regular = self.epoch % self.save_freq == 0 or self.epoch == self.total_epochs
         if not (regular or improved) or not is_main_process():
             return
         name = f"epoch_{self.epoch:04d}"
-        self._write(name, {"step_in_epoch": 0}, {**{f"train_{k}": v for k, v in self._train_logs.items()}, **eval_metrics})
+        self._write(name, {"step_in_epoch": 0}, {**self._train_logs, **eval_metrics})
         if regular:
             ckpt.point(self.directory, "latest", name)
         if improved:

@@ -1,0 +1,141 @@
+"""What both benchmarks share: the PyTorch reference networks, a peak-memory sampler, the machine's description."""
+
+import contextlib
+import ctypes
+import os
+import platform
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # run from a checkout
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # the PyTorch references (tests/torch_reference)
+
+
+def torch_reference(name, num_classes, stem="cifar"):
+    """The PyTorch network of the same layout as paddle_attn's `name` with a `stem` stem, or None.
+
+    Built from tests/torch_reference (the parity references); SE ResNets have no reference there, so
+    a minimal SE block (the same as paddle_attn's) is plugged into the reference ResNet here.
+    """
+    import torch.nn as nn
+    from torch_reference import build
+    from torch_reference.resnet import DEPTHS, ResNet
+
+    family, _, block = name.partition("_")
+    depth = int(family[len("resnet"):]) if family.startswith("resnet") else None
+    if family.startswith("epsanet"):
+        return build(name, num_classes=num_classes, stem=stem)
+    if depth not in DEPTHS:
+        return None
+    if block == "":
+        return build(name, num_classes=num_classes, stem=stem)
+    if block == "se":
+        class SE(nn.Module):
+            def __init__(self, channels, reduction=16):
+                super().__init__()
+                hidden = max(1, channels // reduction)
+                self.fc = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True),
+                                        nn.Conv2d(hidden, channels, 1), nn.Sigmoid())
+
+            def forward(self, x):
+                return x * self.fc(x)
+
+        return ResNet(depth, num_classes, stem, attention=[("se", SE)] * 4)
+    if stem != "cifar":  # the ECA, CBAM and NAM tutorials' networks have the CIFAR stem only
+        return None
+    try:
+        return build(name, num_classes=num_classes)
+    except ValueError:
+        return None
+
+
+class PeakMemory:
+    """Peak bytes in use by malloc (heap + mmapped blocks) while inside `with`, sampled every `interval` s.
+
+    Counts every allocation of the process, Paddle's and PyTorch's alike, from the level at entry:
+    the extra memory one training step or one inference batch needs. glibc only (None elsewhere).
+    """
+
+    def __init__(self, interval=0.002):
+        self.interval, self.peak, self._stop = interval, None, None
+        try:
+            class MallInfo2(ctypes.Structure):
+                _fields_ = [(n, ctypes.c_size_t) for n in
+                            "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallinfo2.restype = MallInfo2
+            self._info = libc.mallinfo2
+        except (OSError, AttributeError):
+            self._info = None
+
+    def in_use(self):
+        info = self._info()
+        return info.uordblks + info.hblkhd
+
+    def __enter__(self):
+        if self._info is None:
+            return self
+        self._base = self._peak = self.in_use()
+        self._stop = threading.Event()
+
+        def sample():
+            while not self._stop.wait(self.interval):
+                self._peak = max(self._peak, self.in_use())
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._info is None:
+            return False
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self._peak, self.in_use()) - self._base
+        return False
+
+
+def machine():
+    """One line about the CPU, its ISA extensions that matter here, and the load on it now."""
+    from paddle_attn.acceleration import cpu_info
+
+    vendor, flags = cpu_info()
+    model = ""
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model or vendor or platform.processor()}, {cores} cores, {'/'.join(isa) or 'no AVX2'}, load {load()}"
+
+
+def load():
+    with contextlib.suppress(OSError):
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    return "?"
+
+
+def versions():
+    import paddle
+
+    parts = [f"Python {platform.python_version()}", f"Paddle {paddle.__version__}"]
+    with contextlib.suppress(ImportError):
+        import torch
+
+        parts.append(f"PyTorch {torch.__version__}")
+    return ", ".join(parts)
+
+
+def timed(fn, steps):
+    """Seconds for `steps` calls of fn()."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return time.perf_counter() - start
+
+
+def mib(nbytes):
+    return "-" if nbytes is None else f"{nbytes / 2**20:.0f}"

@@ -1,0 +1,164 @@
+"""Interrupted, killed and diverging runs, and the clear errors of issue 5."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from paddle_attn import checkpoint as ckpt
+from paddle_attn.data.datasets import DataError
+from paddle_attn.training import train
+from tests.helpers import ROOT, read_points, tiny_config, tiny_overrides
+
+TRAIN = [sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", os.path.join(ROOT, "configs", "quickstart.yaml")]
+EVAL = [sys.executable, os.path.join(ROOT, "tools", "eval.py")]
+
+
+def start_training(tmp_path, *extra, epochs=3):
+    args = sum((["-o", o] for o in tiny_overrides(tmp_path, epochs=epochs) + list(extra)), [])
+    return subprocess.Popen(TRAIN + args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_training(tmp_path, *extra, epochs=3):
+    args = sum((["-o", o] for o in tiny_overrides(tmp_path, epochs=epochs) + list(extra)), [])
+    return subprocess.run(TRAIN + args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+
+def wait_for(condition, process, timeout=300, poll=0.002):
+    deadline = time.time() + timeout
+    while not condition():
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.time() < deadline, "timed out"
+        time.sleep(poll)
+
+
+def assert_resumes_to_the_end(tmp_path):
+    done = finish_training(tmp_path, "train.resume=auto")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resumed from" in done.stdout
+    state = ckpt.read_state(ckpt.find_latest(str(tmp_path / "run")))
+    assert (state["epoch"], state["step"], state["step_in_epoch"]) == (3, 15, 0)
+    steps = [s for s, _ in read_points(str(tmp_path / "run"))["train/lr"]]
+    assert steps == list(range(1, 16))  # every step logged once: no step lost, none repeated
+
+
+def test_sigterm_saves_at_the_step_and_resumes_there(tmp_path):
+    run = start_training(tmp_path)
+    checkpoints = tmp_path / "run" / "checkpoints"
+    wait_for(lambda: (checkpoints / "epoch_0001").is_dir(), run)
+    time.sleep(0.3)
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 2
+    assert "error: stopped by SIGTERM after step" in stderr and "Traceback" not in stderr
+    state = ckpt.read_state(str(checkpoints / "latest"))
+    assert state["epoch"] >= 1 and 1 <= state["step_in_epoch"] <= 5
+    assert state["step"] == state["epoch"] * 5 + state["step_in_epoch"]
+    assert os.path.basename(os.path.realpath(checkpoints / "latest")) == f"epoch_{state['epoch']:04d}_step_{state['step_in_epoch']:05d}"
+    assert_resumes_to_the_end(tmp_path)
+
+
+def test_sigkill_mid_epoch_resumes_from_the_last_checkpoint(tmp_path):
+    run = start_training(tmp_path)
+    wait_for(lambda: (tmp_path / "run" / "checkpoints" / "epoch_0001").is_dir(), run)
+    time.sleep(0.4)
+    run.kill()
+    run.communicate()
+    assert ckpt.read_state(ckpt.find_latest(str(tmp_path / "run")))["epoch"] >= 1
+    assert_resumes_to_the_end(tmp_path)
+
+
+def test_sigkill_mid_save_leaves_a_loadable_checkpoint(tmp_path):
+    run = start_training(tmp_path)
+    checkpoints = tmp_path / "run" / "checkpoints"
+    partial = checkpoints / ".epoch_0002.tmp"
+    wait_for(lambda: (partial / "model.pdparams").exists(), run, poll=0.0005)
+    run.kill()
+    run.communicate()
+    assert partial.is_dir(), "the kill should have landed during the save"
+    newest = ckpt.find_latest(str(tmp_path / "run"))
+    assert ckpt.read_state(newest)["epoch"] == 1
+    assert set(ckpt.load_params(newest)) and set(ckpt.load_params(newest, ckpt.OPTIMIZER_FILE))
+    assert_resumes_to_the_end(tmp_path)
+    assert not partial.exists()
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    first = finish_training(tmp_path, epochs=1)
+    assert first.returncode == 0, first.stderr[-2000:]
+    kept = ckpt.find_latest(str(tmp_path / "run"))
+    diverging = finish_training(tmp_path, "train.resume=auto", "lr.base=1.0e+30", epochs=2)
+    assert diverging.returncode == 2
+    assert "error: loss is nan at step" in diverging.stderr or "error: loss is inf at step" in diverging.stderr
+    assert f"The last good checkpoint is {kept}" in diverging.stderr and "Traceback" not in diverging.stderr
+    assert ckpt.find_latest(str(tmp_path / "run")) == kept
+    assert ckpt.read_state(kept)["epoch"] == 1
+
+
+def tiny_checkpoint(tmp_path, model="resnet18_nam"):
+    config = tiny_config(tmp_path, f"model.name={model}", run=model, epochs=1)
+    train(config)
+    return os.path.join(config["train"]["output_dir"], "checkpoints", "latest")
+
+
+def test_truncated_checkpoint(tmp_path):
+    path = tiny_checkpoint(tmp_path)
+    weights = os.path.join(path, "model.pdparams")
+    with open(weights, "r+b") as f:
+        f.truncate(os.path.getsize(weights) // 2)
+    result = subprocess.run(EVAL + ["--checkpoint", path], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"checkpoint file {os.path.realpath(weights)!r} is truncated or corrupt" in result.stderr
+
+
+def test_checkpoint_of_another_model_lists_the_tensors(tmp_path):
+    other = tiny_checkpoint(tmp_path, model="resnet18_se")
+    config = tiny_config(tmp_path, f"train.resume={other}", run="nam", epochs=2)
+    with pytest.raises(ckpt.CheckpointError, match=r"does not fit the model:\n  missing \(32\): layer1.0.attention.channel._mean"):
+        train(config)
+    with pytest.raises(ckpt.CheckpointError, match=r"unexpected \(32\): layer1.0.attention.se.fc1.bias"):
+        train(config)
+
+
+def test_checkpoint_of_another_class_count(tmp_path):
+    net_path = tiny_checkpoint(tmp_path)
+    state = ckpt.read_state(net_path)
+    params = {k: v for k, v in ckpt.load_params(net_path).items()}
+    params["fc.weight"], params["fc.bias"] = params["fc.weight"][:, :7], params["fc.bias"][:7]
+    ckpt.save_checkpoint(str(tmp_path), "seven", params, None, {**state, "step_in_epoch": 0})
+    config = tiny_config(tmp_path, f"train.resume={tmp_path / 'seven'}", run="ten", epochs=2)
+    with pytest.raises(ckpt.CheckpointError, match=r"misshapen \(2\): fc.weight: checkpoint \[512, 7\] vs model \[512, 10\], "
+                                                   r"fc.bias: checkpoint \[7\] vs model \[10\]"):
+        train(config)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_non_image_file_in_image_folder(tmp_path, workers):
+    for split in ("train", "test"):
+        for name in ("a", "b"):
+            os.makedirs(tmp_path / "images" / split / name)
+            for i in range(2):
+                Image.fromarray(np.full((20, 24, 3), 40 * i, np.uint8)).save(tmp_path / "images" / split / name / f"{i}.png")
+    (tmp_path / "images" / "train" / "b" / "notes.png").write_text("not an image")
+    config = tiny_config(tmp_path, "data.dataset=folder", f"data.root={tmp_path / 'images'}", "model.num_classes=2",
+                         f"data.num_workers={workers}", "train.batch_size=2", epochs=1)
+    with pytest.raises(DataError, match=r"images/train/b/notes.png' is not a readable image"):
+        train(config)
+
+
+def test_output_directory_that_cannot_be_written(tmp_path):
+    (tmp_path / "taken").write_text("a file where the run directory should go")
+    result = finish_training(tmp_path, f"train.output_dir={tmp_path / 'taken' / 'run'}", epochs=1)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"error: cannot write to output directory '{tmp_path / 'taken' / 'run'}' (train.output_dir)" in result.stderr
+
+
+def test_override_that_does_not_parse(tmp_path):
+    result = finish_training(tmp_path, "lr.base=[0.1", epochs=1)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "error: override 'lr.base=[0.1' does not parse as a YAML value" in result.stderr
