@@ -1,0 +1,212 @@
+"""Training speed on the CPU: paddle_attn in each of its modes against the PyTorch reference, interleaved.
+
+    python benchmarks/train_speed.py                                  # resnet50_nam and resnet50, batch 64, 32x32
+    python benchmarks/train_speed.py --models resnet50,resnet50_se,resnet50_eca,resnet50_cbam,resnet50_nam,epsanet50
+    python benchmarks/train_speed.py --no-tuning --paddle-modes dygraph   # Paddle as it is out of the box
+
+Every runner (one network, one mode) is built first, warmed up, then timed for --steps optimizer steps
+per repeat, the runners taking turns in each repeat so that a change of load on the machine touches
+them all. Prints images/s (best repeat and median), ms per step, the peak extra memory of a step, and
+the ratios paddle_attn / PyTorch: against PyTorch fp32 (NCHW) and against PyTorch's best mode measured
+(channels_last, and bf16 autocast where the CPU has native bf16). The inputs are random images already
+in memory, so the figures are the network's and the framework's, not the data loader's.
+
+Paddle modes (paddle_attn.acceleration.TrainStep): dygraph, static (paddle.jit.to_static), static_onednn
+(that program on oneDNN kernels) and, where the CPU has AVX-512 BF16 or AMX, dygraph_bf16 and
+static_onednn_bf16. Unless --no-tuning, the process first applies paddle_attn.acceleration.speed_up_cpu():
+all cores, MKL's AVX2 path on AMD CPUs, freed memory kept for reuse (these apply to PyTorch too).
+"""
+
+import argparse
+import json
+import statistics
+
+import common  # noqa: F401  (sets sys.path)
+import numpy as np
+
+DEFAULT_MODELS = "resnet50_nam,resnet50"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated paddle_attn model names (default {DEFAULT_MODELS})")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--num-classes", type=int, default=100)
+    parser.add_argument("--stem", default="cifar", choices=("cifar", "imagenet"))
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per runner per repeat (default 3)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per runner first (default 2)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed rounds, runners interleaved (default 2)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for both frameworks (default: all cores)")
+    parser.add_argument("--paddle-modes", default="auto",
+                        help="comma-separated TrainStep modes; auto: dygraph,static_onednn (+ bf16 modes where supported)")
+    parser.add_argument("--torch-modes", default="auto",
+                        help="comma-separated: fp32, fp32_cl (channels_last), bf16_cl (autocast + channels_last); "
+                             "auto: fp32,fp32_cl (+ bf16_cl where the CPU has native bf16); none: no PyTorch")
+    parser.add_argument("--no-tuning", action="store_true", help="skip speed_up_cpu(): Paddle's defaults except --threads")
+    parser.add_argument("--json", help="also write every figure to this JSON file")
+    return parser.parse_args()
+
+
+def paddle_runner(name, mode, args):
+    import paddle
+
+    import paddle_attn
+    from paddle_attn.acceleration import TrainStep
+
+    net = paddle_attn.create_model(name, num_classes=args.num_classes, stem=args.stem)
+    optimizer = paddle.optimizer.Momentum(0.01, 0.9, net.parameters(), weight_decay=5e-4)
+    step = TrainStep(net, paddle.nn.CrossEntropyLoss(), optimizer, mode)
+    rng = np.random.default_rng(0)
+    images = paddle.to_tensor(rng.standard_normal((args.batch, 3, args.image_size, args.image_size), dtype=np.float32))
+    labels = paddle.to_tensor(rng.integers(0, args.num_classes, args.batch))
+    return lambda: float(step(images, labels))
+
+
+def torch_runner(name, mode, args):
+    import torch
+
+    from common import torch_reference
+
+    net = torch_reference(name, args.num_classes, args.stem)
+    if net is None:
+        return None
+    channels_last = mode.endswith("_cl")
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    net.train()
+    optimizer = torch.optim.SGD(net.parameters(), 0.01, momentum=0.9, weight_decay=5e-4)
+    rng = np.random.default_rng(0)
+    images = torch.from_numpy(rng.standard_normal((args.batch, 3, args.image_size, args.image_size), dtype=np.float32))
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    labels = torch.from_numpy(rng.integers(0, args.num_classes, args.batch))
+    bf16 = mode.startswith("bf16")
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = net(images)
+        loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    return step
+
+
+def resolve_modes(args):
+    from paddle_attn.acceleration import bf16_supported
+
+    paddle_modes = args.paddle_modes
+    if paddle_modes == "auto":
+        paddle_modes = "dygraph,static_onednn" + (",dygraph_bf16,static_onednn_bf16" if bf16_supported() else "")
+    torch_modes = args.torch_modes
+    if torch_modes == "auto":
+        torch_modes = "fp32,fp32_cl"
+        try:
+            import torch
+
+            if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+                torch_modes += ",bf16_cl"
+        except (ImportError, AttributeError, RuntimeError):
+            torch_modes = "none"
+    torch_modes = [] if torch_modes == "none" else torch_modes.split(",")
+    return paddle_modes.split(","), torch_modes
+
+
+def main():
+    args = parse_args()
+    from paddle_attn import acceleration, set_cpu_threads
+
+    # before anything runs a conv: MKL reads its CPU type once
+    tuning = {"threads": set_cpu_threads(args.threads)} if args.no_tuning else acceleration.speed_up_cpu(args.threads)
+    threads = tuning["threads"]
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from common import PeakMemory, machine, mib, timed, versions
+
+    paddle_modes, torch_modes = resolve_modes(args)
+    print(f"machine: {machine()}")
+    print(f"{versions()}; settings: {tuning}; bf16 native: {acceleration.bf16_supported()}")
+    print(f"batch {args.batch}, {args.image_size}x{args.image_size}, {args.stem} stem, {args.num_classes} classes; "
+          f"{args.warmup} warm-up + {args.repeats} x {args.steps} timed steps per runner, interleaved", flush=True)
+
+    runners = []  # (model, framework, mode, step)
+    for name in args.models.split(","):
+        for mode in paddle_modes:
+            runners.append((name, "paddle_attn", mode, paddle_runner(name, mode, args)))
+        for mode in torch_modes:
+            step = torch_runner(name, mode, args)
+            if step is None:
+                print(f"  (no PyTorch reference for {name} with the {args.stem} stem)")
+            else:
+                runners.append((name, "pytorch", mode, step))
+
+    for name, framework, mode, step in runners:
+        for _ in range(args.warmup):
+            loss = step()
+        if not np.isfinite(loss):
+            raise RuntimeError(f"{framework} {name} {mode}: loss {loss} after warm-up")
+        print(f"  warmed up {framework:11s} {name} {mode}", flush=True)
+
+    results = {(n, f, m): {"img_s": [], "peak": 0} for n, f, m, _ in runners}
+    for rep in range(args.repeats):
+        for name, framework, mode, step in runners:
+            with PeakMemory() as memory:
+                seconds = timed(step, args.steps)
+            record = results[(name, framework, mode)]
+            record["img_s"].append(args.batch * args.steps / seconds)
+            record["peak"] = max(record["peak"], memory.peak or 0)
+        print(f"  repeat {rep + 1}/{args.repeats} done, load {common.load()}", flush=True)
+
+    rows = report(args, results)
+    print(f"load after: {common.load()}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine(), "versions": versions(), "settings": tuning, "args": vars(args), "rows": rows}, f, indent=2)
+
+
+def report(args, results):
+    rows = []
+    for (name, framework, mode), record in results.items():
+        best = max(record["img_s"])
+        rows.append({"model": name, "framework": framework, "mode": mode, "img_s": best,
+                     "img_s_median": statistics.median(record["img_s"]), "ms_step": 1000 * args.batch / best,
+                     "peak_mib": record["peak"] / 2**20})
+    by_key = {(r["model"], r["framework"], r["mode"]): r for r in rows}
+    for row in rows:
+        torch_rows = [r for r in rows if r["model"] == row["model"] and r["framework"] == "pytorch"]
+        fp32 = by_key.get((row["model"], "pytorch", "fp32"))
+        row["vs_torch_fp32"] = row["img_s"] / fp32["img_s"] if fp32 else None
+        row["vs_torch_best"] = row["img_s"] / max(r["img_s"] for r in torch_rows) if torch_rows else None
+        plain = by_key.get(("resnet50" if row["model"].startswith(("resnet50", "epsanet50")) else row["model"].split("_")[0],
+                            row["framework"], row["mode"]))
+        row["vs_plain_step_time"] = plain["img_s"] / row["img_s"] if plain and plain is not row else None
+
+    def ratio(value):
+        return "-" if value is None else f"{value:.2f}x"
+
+    print()
+    print(f"{'model':14s} {'framework':11s} {'mode':19s} {'img/s':>7s} {'median':>7s} {'ms/step':>8s} {'peak MiB':>8s} "
+          f"{'/torch fp32':>11s} {'/torch best':>11s} {'step/plain':>10s}")
+    for r in rows:
+        print(f"{r['model']:14s} {r['framework']:11s} {r['mode']:19s} {r['img_s']:7.1f} {r['img_s_median']:7.1f} "
+              f"{r['ms_step']:8.0f} {mib(r['peak_mib'] * 2**20):>8s} {ratio(r['vs_torch_fp32']):>11s} "
+              f"{ratio(r['vs_torch_best']):>11s} {ratio(r['vs_plain_step_time']):>10s}")
+    print("\nimg/s: best repeat; /torch: paddle_attn's img/s over PyTorch's (same model, same run); "
+          "step/plain: step time over plain resnet50's in the same framework and mode")
+    return rows
+
+
+if __name__ == "__main__":
+    import common
+
+    main()
