@@ -1,6 +1,8 @@
 """Shared by the tests: a tiny generated data set and a config that trains on it in seconds."""
 
 import os
+import subprocess
+import sys
 
 from paddle_attn.config import load_config
 from paddle_attn.data.synthetic import write_synthetic_cifar
@@ -26,3 +28,17 @@ def tiny_config(tmp_path, *extra, **kwargs):
 def read_points(run_dir):
     """{tag: [(step, value), ...]} of a run's VisualDL logs."""
     return {tag: list(zip(steps, values)) for tag, (steps, values) in read_scalars(run_dir).items()}
+
+
+def run_tool(tool, *args):
+    """tools/<tool> as a subprocess from the repository root."""
+    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", tool), *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def assert_user_error(result, *fragments):
+    """A tool's clean failure: exit status 2, no traceback, the given fragments in stderr."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr

@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -16,21 +14,7 @@ from paddle_attn.checkpoint import load_model, point, save_checkpoint
 from paddle_attn.data.class_names import CIFAR10_CLASSES
 from paddle_attn.data.transforms import build_transform
 from paddle_attn.predict import ExportedModel
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run_tool(tool, *args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", tool), *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
-
-
-def assert_user_error(result, *fragments):
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr, result.stderr
-
+from tests.helpers import assert_user_error, run_tool
 
 def make_checkpoint(run_dir, name, params_of=None):
     """A run with one checkpoint of `name`; `params_of`: save another network's weights under that name."""

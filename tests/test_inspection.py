@@ -2,8 +2,6 @@
 
 import csv
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import paddle
@@ -16,21 +14,7 @@ from paddle_attn.checkpoint import point, save_checkpoint
 from paddle_attn.comparison import registry_entries
 from paddle_attn.inspection import count_flops, count_params
 from paddle_attn.run_logs import read_scalars
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run_tool(tool, *args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", tool), *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
-
-
-def assert_user_error(result, *fragments):
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr
-
+from tests.helpers import assert_user_error, run_tool
 
 def test_summary_prints_the_tutorials_counts():
     cases = [  # model, classes, stem, input size, the tutorial's total / trainable count
