@@ -14,7 +14,7 @@ from paddle_attn.checkpoint import point, save_checkpoint
 from paddle_attn.comparison import registry_entries
 from paddle_attn.inspection import count_flops, count_params
 from paddle_attn.run_logs import read_scalars
-from tests.helpers import assert_user_error, run_tool
+from tests.helpers import ROOT, assert_user_error, run_tool
 
 def test_summary_prints_the_tutorials_counts():
     cases = [  # model, classes, stem, input size, the tutorial's total / trainable count
@@ -130,3 +130,9 @@ def test_plot_curves_draws_runs_side_by_side(tmp_path):
 
 def test_plot_curves_reports_a_run_without_logs(tmp_path):
     assert_user_error(run_tool("plot_curves.py", tmp_path), "no VisualDL log")
+
+
+def test_summary_of_a_config():
+    result = run_tool("summary.py", "-c", os.path.join(ROOT, "configs", "resnet50_nam_cifar100.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "resnet50_nam (100 classes, cifar stem, input 1x3x32x32): total params 23,818,788" in result.stdout

@@ -18,7 +18,8 @@ from paddle_attn import cli  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="registered name, e.g. resnet50_nam (see paddle_attn.list_models())")
+    parser.add_argument("--model", help="registered name, e.g. resnet50_nam (see paddle_attn.list_models())")
+    parser.add_argument("-c", "--config", help="take the model, classes, stem and image size from this run config")
     parser.add_argument("--num-classes", type=int, default=1000)
     parser.add_argument("--stem", default="imagenet", choices=("imagenet", "cifar"))
     parser.add_argument("--input-size", type=int, default=None,
@@ -26,6 +27,8 @@ def main():
     parser.add_argument("--model-kwargs", default="{}",
                         help='JSON keyword arguments for the network, e.g. \'{"attention_kwargs": {"mlp_bias": true}}\'')
     args = parser.parse_args()
+    if (args.model is None) == (args.config is None):
+        parser.error("give --model NAME or -c CONFIG")
     try:
         model_kwargs = json.loads(args.model_kwargs)
     except ValueError as err:
@@ -33,8 +36,14 @@ def main():
     if args.input_size is not None and args.input_size < 1:
         parser.error("--input-size must be at least 1")
     import paddle_attn
+    from paddle_attn.config import load_config
     from paddle_attn.inspection import summarize
 
+    if args.config:
+        config = load_config(args.config)
+        model, data = config["model"], config["data"]
+        args.model, args.num_classes, args.stem, model_kwargs = model["name"], model["num_classes"], model["stem"], model["kwargs"]
+        args.input_size = args.input_size or data["image_size"]
     size = args.input_size if args.input_size is not None else (32 if args.stem == "cifar" else 224)
     net = paddle_attn.create_model(args.model, num_classes=args.num_classes, stem=args.stem, **model_kwargs)
     result = summarize(net, size)
