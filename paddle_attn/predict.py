@@ -1,8 +1,7 @@
 """Top-k classes of image files, through an exported model (Paddle Inference) or a checkpoint.
 
 Images get the evaluation pipeline, `build_transform(preset, train=False, image_size)`, after
-conversion to RGB; an image the pipeline leaves at another size (the CIFAR preset only normalizes)
-is first resized to image_size x image_size.
+conversion to RGB; both presets resize to image_size x image_size.
 """
 
 import contextlib
@@ -12,7 +11,6 @@ import sys
 
 import numpy as np
 import paddle
-from PIL import Image
 
 from paddle_attn.checkpoint import load_model
 from paddle_attn.data.datasets import IMAGE_EXTENSIONS, DataError, load_image
@@ -110,7 +108,7 @@ def predict(model, paths, top_k=5, batch_size=16, class_names=None):
         batch, images = [], []
         for path in paths[start:start + batch_size]:
             try:
-                images.append(prepare(load_image(path), transform, size))
+                images.append(transform(load_image(path)).astype("float32"))
                 batch.append(path)
             except DataError as err:
                 errors.append(str(err))
@@ -122,14 +120,6 @@ def predict(model, paths, top_k=5, batch_size=16, class_names=None):
             predictions.append({"image": path, "top_k": [
                 {"class": names[i], "index": int(i), "probability": float(row[i])} for i in best]})
     return predictions, errors
-
-
-def prepare(image, transform, size):
-    """A CHW float32 array of `size` x `size` from an RGB PIL image."""
-    array = transform(image)
-    if array.shape[1:] != (size, size):
-        array = transform(image.resize((size, size), Image.BILINEAR))
-    return array.astype("float32")
 
 
 def softmax(logits):
