@@ -11,18 +11,20 @@ the ratios paddle_attn / PyTorch: against PyTorch fp32 (NCHW) and against PyTorc
 (channels_last, and bf16 autocast where the CPU has native bf16). The inputs are random images already
 in memory, so the figures are the network's and the framework's, not the data loader's.
 
-Paddle modes (paddle_attn.acceleration.TrainStep): dygraph, static (paddle.jit.to_static), static_onednn
-(that program on oneDNN kernels) and, where the CPU has AVX-512 BF16 or AMX, dygraph_bf16 and
-static_onednn_bf16. Unless --no-tuning, the process first applies paddle_attn.acceleration.speed_up_cpu():
-all cores, MKL's AVX2 path on AMD CPUs, freed memory kept for reuse (these apply to PyTorch too).
+Paddle modes (paddle_attn.acceleration.TrainStep): dygraph, static (paddle.jit.to_static) and, where the
+CPU has AVX-512 BF16 or AMX, dygraph_bf16 and static_bf16. Unless --no-tuning, the process first applies
+paddle_attn.acceleration.speed_up_cpu(): all cores, MKL's AVX2 path on AMD CPUs, freed memory kept for
+reuse (the allocator setting applies to PyTorch too, being process-wide).
 """
 
 import argparse
 import json
+import os
+import resource
 import statistics
 
-import common  # noqa: F401  (sets sys.path)
 import numpy as np
+from common import PeakMemory, load, machine, mib, timed, torch_reference, versions  # common sets sys.path
 
 DEFAULT_MODELS = "resnet50_nam,resnet50"
 
@@ -39,7 +41,7 @@ def parse_args():
     parser.add_argument("--repeats", type=int, default=2, help="timed rounds, runners interleaved (default 2)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for both frameworks (default: all cores)")
     parser.add_argument("--paddle-modes", default="auto",
-                        help="comma-separated TrainStep modes; auto: dygraph,static_onednn (+ bf16 modes where supported)")
+                        help="comma-separated TrainStep modes; auto: dygraph (+ dygraph_bf16 where bf16 is native)")
     parser.add_argument("--torch-modes", default="auto",
                         help="comma-separated: fp32, fp32_cl (channels_last), bf16_cl (autocast + channels_last); "
                              "auto: fp32,fp32_cl (+ bf16_cl where the CPU has native bf16); none: no PyTorch")
@@ -65,8 +67,6 @@ def paddle_runner(name, mode, args):
 
 def torch_runner(name, mode, args):
     import torch
-
-    from common import torch_reference
 
     net = torch_reference(name, args.num_classes, args.stem)
     if net is None:
@@ -100,7 +100,7 @@ def resolve_modes(args):
 
     paddle_modes = args.paddle_modes
     if paddle_modes == "auto":
-        paddle_modes = "dygraph,static_onednn" + (",dygraph_bf16,static_onednn_bf16" if bf16_supported() else "")
+        paddle_modes = "dygraph" + (",dygraph_bf16" if bf16_supported() else "")
     torch_modes = args.torch_modes
     if torch_modes == "auto":
         torch_modes = "fp32,fp32_cl"
@@ -117,6 +117,8 @@ def resolve_modes(args):
 
 def main():
     args = parse_args()
+    if args.no_tuning:
+        os.environ.setdefault("PADDLE_ATTN_FAST_BLAS", "0")  # before paddle_attn's import sets MKL's CPU type
     from paddle_attn import acceleration, set_cpu_threads
 
     # before anything runs a conv: MKL reads its CPU type once
@@ -131,8 +133,6 @@ def main():
     import warnings
 
     warnings.filterwarnings("ignore")
-    from common import PeakMemory, machine, mib, timed, versions
-
     paddle_modes, torch_modes = resolve_modes(args)
     print(f"machine: {machine()}")
     print(f"{versions()}; settings: {tuning}; bf16 native: {acceleration.bf16_supported()}")
@@ -165,10 +165,11 @@ def main():
             record = results[(name, framework, mode)]
             record["img_s"].append(args.batch * args.steps / seconds)
             record["peak"] = max(record["peak"], memory.peak or 0)
-        print(f"  repeat {rep + 1}/{args.repeats} done, load {common.load()}", flush=True)
+            print(f"    {framework:11s} {name} {mode}: {record['img_s'][-1]:.1f} img/s", flush=True)
+        print(f"  repeat {rep + 1}/{args.repeats} done, load {load()}", flush=True)
 
     rows = report(args, results)
-    print(f"load after: {common.load()}")
+    print(f"load after: {load()}; process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine(), "versions": versions(), "settings": tuning, "args": vars(args), "rows": rows}, f, indent=2)
@@ -207,6 +208,4 @@ def report(args, results):
 
 
 if __name__ == "__main__":
-    import common
-
     main()

@@ -13,8 +13,12 @@ except ImportError as err:  # one clear sentence instead of a traceback deep ins
         "(or `pip install -e \".[cpu]\"`), or install `paddlepaddle-gpu` by Paddle's guide on a GPU machine."
     ) from err
 
+from paddle_attn.acceleration import enable_fast_blas, speed_up_cpu
 from paddle_attn.models import create_model, list_models, register_model
 from paddle_attn.runtime import set_cpu_threads
 
+# MKL reads its CPU type once, at its first call: on AMD CPUs point it at its AVX2 path before any conv runs
+enable_fast_blas()
+
 __version__ = "0.1.0"
-__all__ = ["create_model", "list_models", "register_model", "set_cpu_threads", "__version__"]
+__all__ = ["create_model", "list_models", "register_model", "set_cpu_threads", "speed_up_cpu", "__version__"]

@@ -2,7 +2,7 @@
 
     from paddle_attn import acceleration
     acceleration.speed_up_cpu()                        # before the first forward pass: threads, BLAS, allocator
-    step = acceleration.TrainStep(net, loss_fn, optimizer, mode="static_onednn")
+    step = acceleration.TrainStep(net, loss_fn, optimizer)   # mode "dygraph"; "dygraph_bf16" on AMX CPUs
     loss = step(images, labels)
 
 What each setting does, and why (figures on the project's 2-core machine in the README's speed table):
@@ -12,17 +12,23 @@ What each setting does, and why (figures on the project's 2-core machine in the 
   its generic SSE path; `MKL_DEBUG_CPU_TYPE=5` makes it take its AVX2 path (sgemm 2.5x faster). Set on
   AMD only (on Intel it would cap MKL at AVX2) and only when the user has not set it.
 - `keep_freed_memory`: Paddle's CPU allocator returns every large tensor to glibc, which unmaps it and
-  maps fresh pages for the next one: every activation then costs a page fault per 4 KiB (an out-of-place
-  ReLU on a 16 MiB tensor: 13 ms, of which 12 are page faults; in place: 1 ms). `mallopt` keeps freed
-  memory in the heap for reuse: elementwise ops 3-5x faster, resident memory stays at its peak.
+  maps fresh pages for the next one: every new activation then costs a page fault per 4 KiB (an
+  out-of-place ReLU on a 16 MiB tensor: 12.7 ms; in place: 1.0 ms). `mallopt` keeps freed memory in
+  the heap for reuse (that ReLU: 3.2 ms): elementwise ops 3-5x faster; resident memory stays at its peak.
 - `TrainStep(mode="static")`: the network as a PIR program (`paddle.jit.to_static`), same parameters.
-- `TrainStep(mode="static_onednn")`: that program with Paddle's `onednn_placement_pass`, so convs,
-  BatchNorm, ReLU and their gradients run oneDNN kernels as in Paddle Inference. Paddle's dygraph has
-  no route to those kernels (`FLAGS_use_onednn` and `FLAGS_tracer_onednn_ops_on` are read by the old
-  static executor only).
-- `bf16_autocast`: `paddle.amp.auto_cast(dtype="bfloat16")`, only where the CPU computes bf16
-  natively (AVX-512 BF16 or AMX); elsewhere Paddle has no bf16 CPU kernels worth using.
-- `inference_config`: Paddle Inference with oneDNN (and bf16 where the CPU has it).
+  Same numbers, same speed as dygraph here: the time is in the kernels, not in Python.
+- `static_forward(net, onednn=True)`: evaluation (eval mode) as a PIR program through Paddle's
+  `onednn_placement_pass`, without exporting. Same logits; on the 2-core AVX2 machine no faster than
+  dygraph (no conv+BN/ReLU fusion, layout conversions between ops): `export_predictor` is the fast path.
+  Not for training: Paddle 3.3's oneDNN BatchNorm does not update its running statistics there, the
+  attention blocks' elementwise gradients abort the process, and on AVX2 CPUs the BatchNorm and ReLU
+  gradients fall back to oneDNN's reference kernels (the saved activations are plain NCHW, the conv
+  gradients blocked nChw8c): ResNet-18 trains 2.2x slower than in dygraph. Paddle's dygraph has no
+  route to oneDNN kernels (`FLAGS_use_onednn`, `FLAGS_tracer_onednn_ops_on` change nothing there).
+- `bf16_autocast`: `paddle.amp.auto_cast(dtype="bfloat16")`, offered only where the CPU computes bf16
+  natively (AVX-512 BF16 or AMX): elsewhere neither Paddle nor oneDNN has fast bf16 kernels.
+- `inference_config`, `create_predictor`, `export_predictor`: Paddle Inference with oneDNN (conv+BN
+  folding, conv+ReLU fusion), bf16 where the CPU has it: the fast path for evaluation and prediction.
 """
 
 import contextlib
@@ -35,7 +41,7 @@ import paddle
 
 from paddle_attn.runtime import set_cpu_threads
 
-TRAIN_MODES = ("dygraph", "static", "static_onednn", "dygraph_bf16", "static_onednn_bf16")
+TRAIN_MODES = ("dygraph", "static", "dygraph_bf16", "static_bf16")
 
 _applied = {}
 
@@ -81,9 +87,11 @@ def enable_fast_blas():
     """On AMD CPUs, set MKL_DEBUG_CPU_TYPE=5 (MKL's AVX2 path) unless already set. Returns True if set now.
 
     MKL reads it at its first call, so this must run before the first conv or matmul of the process
-    (importing paddle_attn does it). On Intel CPUs it does nothing.
+    (importing paddle_attn does it). On Intel CPUs it does nothing; PADDLE_ATTN_FAST_BLAS=0 turns it off.
     """
     vendor, flags = cpu_info()
+    if os.environ.get("PADDLE_ATTN_FAST_BLAS") == "0":  # opt out, e.g. to measure MKL's own choice
+        return False
     if vendor != "AuthenticAMD" or "avx2" not in flags or "MKL_DEBUG_CPU_TYPE" in os.environ:
         return False
     os.environ["MKL_DEBUG_CPU_TYPE"] = "5"
@@ -125,7 +133,7 @@ def speed_up_cpu(threads=None, fast_blas=True, malloc=True):
     return applied
 
 
-# --- oneDNN in training: static programs through Paddle's onednn_placement_pass ------------------
+# --- oneDNN in static programs: Paddle's onednn_placement_pass (evaluation) ----------------------
 
 _onednn_depth = 0
 _pass_patched = False
@@ -237,9 +245,9 @@ def bf16_autocast(enabled=True, level="O1"):
 class TrainStep:
     """One optimizer step, `loss = step(images, labels)`, in one of `TRAIN_MODES`:
 
-    "dygraph" (Paddle's eager mode), "static" (the network as a PIR program), "static_onednn" (that
-    program on oneDNN kernels), and their bf16 variants where `bf16_supported()`. The network keeps
-    its parameters and names in every mode: checkpoints, `state_dict` and the optimizer are unchanged.
+    "dygraph" (Paddle's eager mode), "static" (the network's forward as a PIR program), and their
+    bf16-autocast variants where `bf16_supported()`. The network itself is not changed: checkpoints,
+    `state_dict` and the optimizer see the same parameters in every mode.
     """
 
     def __init__(self, net, loss_fn, optimizer, mode="dygraph"):
@@ -250,11 +258,10 @@ class TrainStep:
         self.net, self.loss_fn, self.optimizer, self.mode = net, loss_fn, optimizer, mode
         self.bf16 = mode.endswith("bf16")
         self.forward = net if mode.startswith("dygraph") else to_static(net)
-        self.onednn = "onednn" in mode
 
     def __call__(self, images, labels):
         self.net.train()
-        with onednn_programs() if self.onednn else contextlib.nullcontext(), bf16_autocast(self.bf16):
+        with bf16_autocast(self.bf16):
             logits = self.forward(images)
         loss = self.loss_fn(logits.astype("float32"), labels)
         loss.backward()
@@ -264,15 +271,19 @@ class TrainStep:
 
 
 def to_static(net):
-    """The network as a PIR program for any batch size, sharing `net`'s parameters."""
-    return paddle.jit.to_static(net, full_graph=True)
+    """`net`'s forward as a PIR program for any batch size, sharing its parameters; `net` itself stays dygraph."""
+    return paddle.jit.to_static(net.forward, full_graph=True)
 
 
 def static_forward(net, onednn=True):
-    """A callable running `net` as a static program (oneDNN ops if `onednn`), e.g. for evaluation in eval mode."""
+    """A callable running `net` (put it in eval mode) as a static program on oneDNN kernels if `onednn`:
+    evaluation at Paddle Inference's speed without exporting. The logits equal dygraph's within 1e-6."""
     static_net = to_static(net)
 
     def forward(images):
+        if onednn and net.training:
+            raise ValueError("static_forward(onednn=True) is for evaluation: put the network in eval mode "
+                             "(Paddle 3.3's oneDNN BatchNorm does not update its running statistics in training)")
         with onednn_programs() if onednn else contextlib.nullcontext():
             return static_net(images)
 
@@ -328,3 +339,25 @@ class Predictor:
         self.input.copy_from_cpu(images)
         self.predictor.run()
         return self.output.copy_to_cpu()
+
+
+def export_predictor(net, image_size, **kwargs):
+    """`net` (put in eval mode here) saved to a temporary directory and loaded into a Paddle Inference
+    `Predictor` (see `inference_config` for kwargs): evaluation during training at Paddle Inference's speed.
+
+    The export costs a few seconds (resnet50: ~3 s); the predictor keeps no link to `net`, so build a
+    new one after each training epoch. The network is put back in the mode it was in.
+    """
+    import tempfile
+
+    from paddle.static import InputSpec
+
+    was_training = net.training
+    net.eval()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            prefix = os.path.join(tmp, "inference")
+            paddle.jit.save(net, prefix, input_spec=[InputSpec([None, 3, image_size, image_size], "float32", "image")])
+            return create_predictor(*_program_files(prefix), **kwargs)
+    finally:
+        net.train(was_training)

@@ -1,5 +1,6 @@
 """What every attention block shares: an NCHW input check and `forward(x) = x * gate(x)`."""
 
+import paddle
 import paddle.nn as nn
 
 
@@ -23,4 +24,16 @@ class AttentionGate(nn.Layer):
 
     def forward(self, x):
         check_nchw(x, self)
-        return x * self.gate(x)
+        return apply_gate(x, self.gate(x))
+
+
+def apply_gate(x, gate):
+    """`x * gate` for a gate broadcastable to `x`.
+
+    A gate that is broadcast across channels, (N, 1, H, W) like CBAM's spatial map, is first expanded
+    to x's shape: Paddle 3.3's CPU multiply broadcasts that case ~5x slower than a same-shape multiply,
+    forward and backward (206 ms against 44 ms for 64x512x16x16, measured here). Same values.
+    """
+    if gate.shape[1] == 1 and x.shape[1] != 1:
+        gate = paddle.broadcast_to(gate, x.shape)
+    return x * gate

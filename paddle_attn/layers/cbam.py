@@ -51,7 +51,8 @@ class SpatialAttention(AttentionGate):
         self.bn = nn.BatchNorm2D(1, momentum=0.99) if batch_norm else None
 
     def gate(self, x):
-        mean, peak = x.mean(axis=1, keepdim=True), channel_max(x)
+        # sum / C, not x.mean(axis=1): the same values, and a backward ~2x faster on Paddle 3.3's CPU
+        mean, peak = x.sum(axis=1, keepdim=True) / x.shape[1], channel_max(x)
         y = self.conv(paddle.concat([peak, mean] if self.max_first else [mean, peak], axis=1))
         if self.bn is not None:
             y = self.bn(y)

@@ -31,6 +31,7 @@ class EfficientChannelAttention(AttentionGate):
 
     def gate(self, x):
         c = x.shape[1]
-        # (N, C) pooled -> (N, 1, C): a reshape, not a transpose, puts channels on the conv's length axis
-        y = self.conv(x.mean(axis=[2, 3]).reshape([-1, 1, c]))
+        # (N, C, 1, 1) pooled -> (N, 1, C): a reshape, not a transpose, puts channels on the conv's length axis.
+        # adaptive_avg_pool2d, not x.mean(axis=[2, 3]): same values, and a backward ~10x faster on Paddle's CPU
+        y = self.conv(F.adaptive_avg_pool2d(x, 1).reshape([-1, 1, c]))
         return F.sigmoid(y).reshape([-1, c, 1, 1])

@@ -31,9 +31,15 @@ class PSAModule(nn.Layer):
 
     def forward(self, x):
         check_nchw(x, self)
-        feats = paddle.stack([getattr(self, f"conv_{i}")(x) for i in range(1, self.scales + 1)], axis=1)
-        _, s, c, h, w = feats.shape
+        # the scales in output order (kernel 9 first), concatenated on channels and viewed as (N, S, C, H, W):
+        # the same tensor as stack-then-flip, without a flip or a stack (their backward passes cost ~5x
+        # the rest of this tail on Paddle's CPU); the SE and the softmax treat every scale alike, so the
+        # order they see does not change a value
+        feats = paddle.concat([getattr(self, f"conv_{i}")(x) for i in range(self.scales, 0, -1)], axis=1)
+        _, sc, h, w = feats.shape
+        s, c = self.scales, sc // self.scales
+        feats = feats.reshape([-1, s, c, h, w])
         # one SE pass scores every scale: fold the scale axis into the batch, softmax across scales
         weights = self.se(feats.reshape([-1, c, h, w])).reshape([-1, s, c, 1, 1])
         out = feats * nn.functional.softmax(weights, axis=1)
-        return out.flip(axis=[1]).reshape([-1, s * c, h, w])
+        return out.reshape([-1, sc, h, w])
