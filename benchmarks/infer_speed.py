@@ -22,14 +22,14 @@ together and the agreement is a harsh test; --checkpoint gives a trained network
 
 import argparse
 import os
-import resource
 import statistics
 import tempfile
 import time
 import warnings
 
 import numpy as np
-from common import PeakMemory, load, machine, mib, torch_reference, versions  # common sets sys.path
+from common import (KEEP_FREED_MEMORY, Isolated, PeakMemory, glibc_tunables, load, machine, mib,  # common sets sys.path
+                    torch_reference, versions)
 
 DEFAULT_MODELS = "resnet50_nam"
 
@@ -67,15 +67,71 @@ def test_images(count, size):
     return np.ascontiguousarray(images)
 
 
-def paddle_runners(net, name, args, export_dir):
+class Runners:
+    """Named inference callables (numpy images -> numpy logits) of one framework, in one process of their own."""
+
+    def __init__(self, runners, args):
+        self.runners, self.args = dict(runners), args
+        rng = np.random.default_rng(0)
+        size = args["image_size"]
+        self.batch = rng.standard_normal((args["batch"], 3, size, size), dtype=np.float32)
+        self.single = self.batch[:1].copy()
+
+    def modes(self):
+        return list(self.runners)
+
+    def warm_up(self):
+        for fn in self.runners.values():  # twice each: oneDNN builds its primitives per shape
+            fn(self.batch), fn(self.single), fn(self.batch), fn(self.single)
+
+    def top1(self, mode, images):
+        fn, step = self.runners[mode], self.args["batch"]
+        return np.concatenate([fn(images[i:i + step]).argmax(1) for i in range(0, len(images), step)])
+
+    def throughput(self, mode, steps):
+        """(img/s, peak extra malloc bytes) over `steps` batches."""
+        fn = self.runners[mode]
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            for _ in range(steps):
+                fn(self.batch)
+            seconds = time.perf_counter() - start
+        return len(self.batch) * steps / seconds, memory.peak
+
+    def latency_ms(self, mode, runs):
+        fn, times = self.runners[mode], []
+        for _ in range(runs):
+            start = time.perf_counter()
+            fn(self.single)
+            times.append(time.perf_counter() - start)
+        return 1000 * statistics.median(times)
+
+
+def paddle_side(name, args):
+    """paddle_attn's runners for `name` (or the checkpoint's network): dygraph, static oneDNN, Paddle Inference."""
+    if not args["no_tuning"]:
+        from paddle_attn.acceleration import speed_up_cpu
+
+        speed_up_cpu(args["threads"])
     import paddle
     from paddle.static import InputSpec
 
+    import paddle_attn
     from paddle_attn import acceleration
 
+    paddle_attn.set_cpu_threads(args["threads"])
+    if args["checkpoint"]:
+        from paddle_attn.checkpoint import load_model
+
+        net, _ = load_model(args["checkpoint"])
+    else:
+        paddle.seed(0)
+        net = paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"])
     net.eval()
-    prefix = os.path.join(export_dir, name)
-    paddle.jit.save(net, prefix, input_spec=[InputSpec([None, 3, args.image_size, args.image_size], "float32", "image")])
+    export_dir = tempfile.TemporaryDirectory(prefix="infer_speed_")  # removed when this process ends
+    prefix = os.path.join(export_dir.name, name)
+    size = args["image_size"]
+    paddle.jit.save(net, prefix, input_spec=[InputSpec([None, 3, size, size], "float32", "image")])
     program = prefix + (".json" if os.path.exists(prefix + ".json") else ".pdmodel")
     params = prefix + ".pdiparams"
 
@@ -83,23 +139,25 @@ def paddle_runners(net, name, args, export_dir):
         with paddle.no_grad():
             return net(paddle.to_tensor(images)).numpy()
 
+    static_onednn = acceleration.static_forward(net)
     runners = [("dygraph", dygraph),
-               ("static_onednn", lambda images, fwd=acceleration.static_forward(net): fwd(paddle.to_tensor(images)).numpy()),
-               ("pi_native", acceleration.create_predictor(program, params, threads=args.threads, onednn=False)),
-               ("pi_onednn", acceleration.create_predictor(program, params, threads=args.threads, onednn=True))]
+               ("static_onednn", lambda images: static_onednn(paddle.to_tensor(images)).numpy()),
+               ("pi_native", acceleration.create_predictor(program, params, threads=args["threads"], onednn=False)),
+               ("pi_onednn", acceleration.create_predictor(program, params, threads=args["threads"], onednn=True))]
     if acceleration.bf16_supported():
-        runners.append(("pi_onednn_bf16", acceleration.create_predictor(program, params, threads=args.threads,
+        runners.append(("pi_onednn_bf16", acceleration.create_predictor(program, params, threads=args["threads"],
                                                                          precision="bf16")))
-    return runners
+    side = Runners(runners, args)
+    side.export_dir = export_dir
+    return side
 
 
-def torch_runners(name, args, modes):
+def torch_side(name, modes, args):
+    """The PyTorch reference of `name` in eval mode, in each of `modes`."""
     import torch
 
-    net = torch_reference(name, args.num_classes, args.stem)
-    if net is None:
-        print(f"  (no PyTorch reference for {name} with the {args.stem} stem)")
-        return []
+    torch.set_num_threads(args["threads"])
+    net = torch_reference(name, args["num_classes"], args["stem"])
     net.eval()
     runners = []
     for mode in modes:
@@ -114,7 +172,17 @@ def torch_runners(name, args, modes):
                 return model(x).float().numpy()
 
         runners.append((mode, run))
-    return runners
+    return Runners(runners, args)
+
+
+def torch_modes_for(requested):
+    if requested != "auto":
+        return [] if requested == "none" else requested.split(",")
+    try:
+        import torch
+    except ImportError:
+        return []
+    return ["fp32", "fp32_cl"] + (["bf16_cl"] if torch.ops.mkldnn._is_mkldnn_bf16_supported() else [])
 
 
 def main():
@@ -126,77 +194,53 @@ def main():
     tuning = {"threads": set_cpu_threads(args.threads)} if args.no_tuning else acceleration.speed_up_cpu(args.threads)
     args.threads = tuning["threads"]
     warnings.filterwarnings("ignore")
-    import paddle
-
-    import paddle_attn
-
-    torch_modes = args.torch_modes
-    try:
-        import torch
-
-        torch.set_num_threads(args.threads)
-        if torch_modes == "auto":
-            torch_modes = "fp32,fp32_cl" + (",bf16_cl" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "")
-    except ImportError:
-        torch_modes = "none"
-    torch_modes = [] if torch_modes == "none" else torch_modes.split(",")
-
+    torch_modes = [] if args.checkpoint else torch_modes_for(args.torch_modes)
     print(f"machine: {machine()}")
     print(f"{versions()}; settings: {tuning}; bf16 native: {acceleration.bf16_supported()}")
-    print(f"batch {args.batch} and 1, {args.image_size}x{args.image_size}, {args.stem} stem", flush=True)
+    print(f"batch {args.batch} and 1, {args.image_size}x{args.image_size}, {args.stem} stem; each framework in a "
+          "process of its own", flush=True)
 
-    models = []
     if args.checkpoint:
-        from paddle_attn.checkpoint import load_model
+        from paddle_attn.checkpoint import read_state, resolve
 
-        net, state = load_model(args.checkpoint)
-        spec = state["model"]
-        args.num_classes, args.stem = spec["num_classes"], spec["stem"]
-        models.append((spec["name"], net))
+        spec = read_state(resolve(args.checkpoint))["model"]
+        args.num_classes, args.stem, names = spec["num_classes"], spec["stem"], [spec["name"]]
     else:
-        for name in args.models.split(","):
-            paddle.seed(0)
-            models.append((name, paddle_attn.create_model(name, num_classes=args.num_classes, stem=args.stem)))
-
-    rng = np.random.default_rng(0)
-    batch = rng.standard_normal((args.batch, 3, args.image_size, args.image_size), dtype=np.float32)
-    single = batch[:1].copy()
+        names = args.models.split(",")
+    settings = vars(args)
     agreement_set = test_images(args.agreement_images, args.image_size)
     rows = []
-    with tempfile.TemporaryDirectory() as export_dir:
-        for name, net in models:
-            runners = [("paddle_attn", mode, fn) for mode, fn in paddle_runners(net, name, args, export_dir)]
-            if not args.checkpoint:
-                runners += [("pytorch", mode, fn) for mode, fn in torch_runners(name, args, torch_modes)]
-            reference = None
-            for framework, mode, fn in runners:
-                fn(batch), fn(single)  # warm-up: oneDNN primitives for both shapes
-                fn(batch), fn(single)
-            for framework, mode, fn in runners:
-                top1 = np.concatenate([fn(agreement_set[i:i + args.batch]).argmax(1)
-                                       for i in range(0, len(agreement_set), args.batch)])
-                if mode == "dygraph":
-                    reference = top1
-                rows.append({"model": name, "framework": framework, "mode": mode, "fn": fn, "img_s": [],
-                             "peak": 0, "agree": float((top1 == reference).mean()) if framework == "paddle_attn" else None})
-            for rep in range(args.repeats):
-                for row in (r for r in rows if r["model"] == name):
-                    with PeakMemory() as memory:
-                        start = time.perf_counter()
-                        for _ in range(args.steps):
-                            row["fn"](batch)
-                        row["img_s"].append(args.batch * args.steps / (time.perf_counter() - start))
-                    row["peak"] = max(row["peak"], memory.peak or 0)
-                print(f"  {name}: repeat {rep + 1}/{args.repeats}, load {load()}", flush=True)
-            for row in (r for r in rows if r["model"] == name):
-                times = []
-                for _ in range(args.latency_runs):
-                    start = time.perf_counter()
-                    row["fn"](single)
-                    times.append(time.perf_counter() - start)
-                row["latency_ms"] = 1000 * statistics.median(times)
+    for name in names:
+        sides = [("paddle_attn", Isolated(paddle_side, name, settings))]
+        if torch_modes and torch_reference(name, args.num_classes, args.stem) is not None:
+            with glibc_tunables(None if args.no_tuning else KEEP_FREED_MEMORY):
+                sides.append(("pytorch", Isolated(torch_side, name, torch_modes, settings)))
+        elif torch_modes:
+            print(f"  (no PyTorch reference for {name} with the {args.stem} stem)")
+        for _, side in sides:
+            side.call("warm_up")
+        reference = sides[0][1].call("top1", "dygraph", agreement_set)
+        model_rows = []
+        for framework, side in sides:
+            for mode in side.call("modes"):
+                agree = None  # the PyTorch references carry other random weights
+                if framework == "paddle_attn":
+                    agree = float((side.call("top1", mode, agreement_set) == reference).mean())
+                model_rows.append({"model": name, "framework": framework, "mode": mode, "side": side,
+                                   "img_s": [], "peak": 0, "agree": agree})
+        for rep in range(args.repeats):
+            for row in model_rows:
+                img_s, peak = row["side"].call("throughput", row["mode"], args.steps)
+                row["img_s"].append(img_s)
+                row["peak"] = max(row["peak"], peak or 0)
+            print(f"  {name}: repeat {rep + 1}/{args.repeats}, load {load()}", flush=True)
+        for row in model_rows:
+            row["latency_ms"] = row.pop("side").call("latency_ms", row["mode"], args.latency_runs)
+        for _, side in sides:
+            side.close()
+        rows += model_rows
     report(rows)
-    print(f"load after: {load()}; process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"load after: {load()}")
 
 
 def report(rows):

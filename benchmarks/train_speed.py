@@ -4,9 +4,10 @@
     python benchmarks/train_speed.py --models resnet50,resnet50_se,resnet50_eca,resnet50_cbam,resnet50_nam,epsanet50
     python benchmarks/train_speed.py --no-tuning --paddle-modes dygraph   # Paddle as it is out of the box
 
-Every runner (one network, one mode) is built first, warmed up, then timed for --steps optimizer steps
-per repeat, the runners taking turns in each repeat so that a change of load on the machine touches
-them all. Prints images/s (best repeat and median), ms per step, the peak extra memory of a step, and
+Each model's runners (one framework and mode each) are built in processes of their own (PyTorch and
+Paddle in one process slow each other down), warmed up, then timed for --steps optimizer steps per
+repeat, taking turns in each repeat so that a change of load on the machine touches them all; one
+model's runners at a time (each holds GBs at batch 64), so step/plain compares models timed in turn. Prints images/s (best repeat and median), ms per step, the peak extra memory of a step, and
 the ratios paddle_attn / PyTorch: against PyTorch fp32 (NCHW) and against PyTorch's best mode measured
 (channels_last, and bf16 autocast where the CPU has native bf16). The inputs are random images already
 in memory, so the figures are the network's and the framework's, not the data loader's.
@@ -14,7 +15,7 @@ in memory, so the figures are the network's and the framework's, not the data lo
 Paddle modes (paddle_attn.acceleration.TrainStep): dygraph, static (paddle.jit.to_static) and, where the
 CPU has AVX-512 BF16 or AMX, dygraph_bf16 and static_bf16. Unless --no-tuning, the process first applies
 paddle_attn.acceleration.speed_up_cpu(): all cores, MKL's AVX2 path on AMD CPUs, freed memory kept for
-reuse (the allocator setting applies to PyTorch too, being process-wide).
+reuse (the PyTorch runners get the same allocator setting, through GLIBC_TUNABLES).
 """
 
 import argparse
@@ -24,7 +25,10 @@ import resource
 import statistics
 
 import numpy as np
-from common import PeakMemory, load, machine, mib, timed, torch_reference, versions  # common sets sys.path
+import time
+
+from common import (KEEP_FREED_MEMORY, Isolated, PeakMemory, glibc_tunables, load, machine, mib, torch_reference,  # common sets sys.path
+                    versions)
 
 DEFAULT_MODELS = "resnet50_nam,resnet50"
 
@@ -50,49 +54,81 @@ def parse_args():
     return parser.parse_args()
 
 
-def paddle_runner(name, mode, args):
-    import paddle
+class PaddleTrainer:
+    """paddle_attn's network stepping in one `TrainStep` mode, in its own process (see common.Isolated)."""
 
-    import paddle_attn
-    from paddle_attn.acceleration import TrainStep
+    def __init__(self, name, mode, args):
+        if not args["no_tuning"]:
+            from paddle_attn.acceleration import speed_up_cpu
 
-    net = paddle_attn.create_model(name, num_classes=args.num_classes, stem=args.stem)
-    optimizer = paddle.optimizer.Momentum(0.01, 0.9, net.parameters(), weight_decay=5e-4)
-    step = TrainStep(net, paddle.nn.CrossEntropyLoss(), optimizer, mode)
-    rng = np.random.default_rng(0)
-    images = paddle.to_tensor(rng.standard_normal((args.batch, 3, args.image_size, args.image_size), dtype=np.float32))
-    labels = paddle.to_tensor(rng.integers(0, args.num_classes, args.batch))
-    return lambda: float(step(images, labels))
+            speed_up_cpu(args["threads"])  # before the first conv: MKL reads its CPU type once
+        import paddle
+
+        import paddle_attn
+        from paddle_attn.acceleration import TrainStep
+
+        paddle_attn.set_cpu_threads(args["threads"])
+        net = paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"])
+        optimizer = paddle.optimizer.Momentum(0.01, 0.9, net.parameters(), weight_decay=5e-4)
+        self.step = TrainStep(net, paddle.nn.CrossEntropyLoss(), optimizer, mode)
+        images, labels = batch(args)
+        self.images, self.labels = paddle.to_tensor(images), paddle.to_tensor(labels)
+
+    def __call__(self):
+        return float(self.step(self.images, self.labels))
+
+    def run(self, steps):
+        return run_steps(self, steps)
 
 
-def torch_runner(name, mode, args):
-    import torch
+class TorchTrainer:
+    """The PyTorch reference of the same network, fp32 / channels_last / bf16 autocast, in its own process."""
 
-    net = torch_reference(name, args.num_classes, args.stem)
-    if net is None:
-        return None
-    channels_last = mode.endswith("_cl")
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    net.train()
-    optimizer = torch.optim.SGD(net.parameters(), 0.01, momentum=0.9, weight_decay=5e-4)
-    rng = np.random.default_rng(0)
-    images = torch.from_numpy(rng.standard_normal((args.batch, 3, args.image_size, args.image_size), dtype=np.float32))
-    if channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
-    labels = torch.from_numpy(rng.integers(0, args.num_classes, args.batch))
-    bf16 = mode.startswith("bf16")
+    def __init__(self, name, mode, args):
+        import torch
 
-    def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = net(images)
-        loss = torch.nn.functional.cross_entropy(logits.float(), labels)
-        optimizer.zero_grad(set_to_none=True)
+        torch.set_num_threads(args["threads"])
+        net = torch_reference(name, args["num_classes"], args["stem"])
+        self.channels_last, self.bf16 = mode.endswith("_cl"), mode.startswith("bf16")
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        net.train()
+        self.net, self.torch = net, torch
+        self.optimizer = torch.optim.SGD(net.parameters(), 0.01, momentum=0.9, weight_decay=5e-4)
+        images, labels = batch(args)
+        self.images, self.labels = torch.from_numpy(images), torch.from_numpy(labels)
+        if self.channels_last:
+            self.images = self.images.contiguous(memory_format=torch.channels_last)
+
+    def __call__(self):
+        torch = self.torch
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.net(self.images)
+        loss = torch.nn.functional.cross_entropy(logits.float(), self.labels)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        self.optimizer.step()
         return float(loss.detach())
 
-    return step
+    def run(self, steps):
+        return run_steps(self, steps)
+
+
+def batch(args):
+    rng = np.random.default_rng(0)
+    size = args["image_size"]
+    return (rng.standard_normal((args["batch"], 3, size, size), dtype=np.float32),
+            rng.integers(0, args["num_classes"], args["batch"]))
+
+
+def run_steps(step, steps):
+    """(seconds, peak extra malloc bytes, last loss) of `steps` calls."""
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss = step()
+        seconds = time.perf_counter() - start
+    return seconds, memory.peak, loss
 
 
 def resolve_modes(args):
@@ -124,12 +160,6 @@ def main():
     # before anything runs a conv: MKL reads its CPU type once
     tuning = {"threads": set_cpu_threads(args.threads)} if args.no_tuning else acceleration.speed_up_cpu(args.threads)
     threads = tuning["threads"]
-    try:
-        import torch
-
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
     import warnings
 
     warnings.filterwarnings("ignore")
@@ -139,34 +169,36 @@ def main():
     print(f"batch {args.batch}, {args.image_size}x{args.image_size}, {args.stem} stem, {args.num_classes} classes; "
           f"{args.warmup} warm-up + {args.repeats} x {args.steps} timed steps per runner, interleaved", flush=True)
 
-    runners = []  # (model, framework, mode, step)
-    for name in args.models.split(","):
+    settings = vars(args)
+    settings["threads"] = threads
+    results = {}
+    for name in args.models.split(","):  # one model's runners alive at a time: each holds GBs at batch 64
+        runners = []  # (framework, mode, Isolated runner)
         for mode in paddle_modes:
-            runners.append((name, "paddle_attn", mode, paddle_runner(name, mode, args)))
+            runners.append(("paddle_attn", mode, Isolated(PaddleTrainer, name, mode, settings)))
         for mode in torch_modes:
-            step = torch_runner(name, mode, args)
-            if step is None:
+            if torch_reference(name, args.num_classes, args.stem) is None:
                 print(f"  (no PyTorch reference for {name} with the {args.stem} stem)")
-            else:
-                runners.append((name, "pytorch", mode, step))
-
-    for name, framework, mode, step in runners:
-        for _ in range(args.warmup):
-            loss = step()
-        if not np.isfinite(loss):
-            raise RuntimeError(f"{framework} {name} {mode}: loss {loss} after warm-up")
-        print(f"  warmed up {framework:11s} {name} {mode}", flush=True)
-
-    results = {(n, f, m): {"img_s": [], "peak": 0} for n, f, m, _ in runners}
-    for rep in range(args.repeats):
-        for name, framework, mode, step in runners:
-            with PeakMemory() as memory:
-                seconds = timed(step, args.steps)
-            record = results[(name, framework, mode)]
-            record["img_s"].append(args.batch * args.steps / seconds)
-            record["peak"] = max(record["peak"], memory.peak or 0)
-            print(f"    {framework:11s} {name} {mode}: {record['img_s'][-1]:.1f} img/s", flush=True)
-        print(f"  repeat {rep + 1}/{args.repeats} done, load {load()}", flush=True)
+                continue
+            with glibc_tunables(None if args.no_tuning else KEEP_FREED_MEMORY):
+                runners.append(("pytorch", mode, Isolated(TorchTrainer, name, mode, settings)))
+        try:
+            for framework, mode, runner in runners:
+                _, _, loss = runner.call("run", args.warmup)
+                if not np.isfinite(loss):
+                    raise RuntimeError(f"{framework} {name} {mode}: loss {loss} after warm-up")
+            print(f"  {name}: built and warmed up", flush=True)
+            for rep in range(args.repeats):
+                for framework, mode, runner in runners:
+                    seconds, peak, _ = runner.call("run", args.steps)
+                    record = results.setdefault((name, framework, mode), {"img_s": [], "peak": 0})
+                    record["img_s"].append(args.batch * args.steps / seconds)
+                    record["peak"] = max(record["peak"], peak or 0)
+                    print(f"    {framework:11s} {name} {mode}: {record['img_s'][-1]:.1f} img/s", flush=True)
+                print(f"  {name}: repeat {rep + 1}/{args.repeats} done, load {load()}", flush=True)
+        finally:
+            for *_, runner in runners:
+                runner.close()
 
     rows = report(args, results)
     print(f"load after: {load()}; process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")

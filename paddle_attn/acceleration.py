@@ -36,6 +36,7 @@ import ctypes
 import ctypes.util
 import os
 import platform
+import sys
 
 import paddle
 
@@ -333,12 +334,32 @@ class Predictor:
         self.predictor = paddle.inference.create_predictor(config)
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
         self.output = self.predictor.get_output_handle(self.predictor.get_output_names()[0])
+        self._ran = False
 
     def __call__(self, images):
         self.input.reshape(list(images.shape))
         self.input.copy_from_cpu(images)
-        self.predictor.run()
+        if self._ran:
+            self.predictor.run()
+        else:
+            with _stdout_to_stderr():  # the first run's oneDNN kernel checks print debug lines on stdout
+                self.predictor.run()
+            self._ran = True
         return self.output.copy_to_cpu()
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send what C++ code writes to file descriptor 1 to descriptor 2 meanwhile."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        ctypes.CDLL(None).fflush(None)  # C stdio buffers what it writes to a pipe
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def export_predictor(net, image_size, **kwargs):

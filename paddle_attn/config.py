@@ -63,6 +63,8 @@ SCHEMA = {
         "seed": (42, int, None),
         "threads": (None, (int, type(None)), lambda v: v is None or v >= 1 or "must be >= 1"),
         "device": ("auto", str, DEVICES),
+        # evaluation on the CPU: "inference" (the network exported to Paddle Inference, oneDNN) or "dygraph"
+        "eval_backend": ("inference", str, ("inference", "dygraph")),
         "nam_sparsity": (0.0, _NUMBER, lambda v: v >= 0 or "must be >= 0"),  # NAM eq. 4 lambda; authors: 1e-4
         "verbose": (1, int, (0, 1, 2)),
     },

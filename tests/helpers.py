@@ -42,3 +42,23 @@ def assert_user_error(result, *fragments):
     assert "Traceback" not in result.stderr, result.stderr
     for fragment in fragments:
         assert fragment in result.stderr, result.stderr
+
+
+def make_checkpoint(run_dir, name, params_of=None, top1=0.5):
+    """A run with one checkpoint (`best`) of `name`, CIFAR stem, 10 classes; `params_of`: save another
+    network's weights under that name."""
+    import paddle
+
+    import paddle_attn
+    from paddle_attn.checkpoint import point, save_checkpoint
+
+    paddle.seed(1)
+    net = paddle_attn.create_model(params_of or name, num_classes=10, stem="cifar")
+    state = {"epoch": 1, "step": 5, "best_top1": top1, "metrics": {"eval_top1": top1},
+             "model": {"name": name, "num_classes": 10, "stem": "cifar", "kwargs": {}},
+             "data": {"dataset": "cifar10", "transform": "cifar", "image_size": 32}}
+    directory = os.path.join(run_dir, "checkpoints")
+    os.makedirs(directory)
+    save_checkpoint(directory, "epoch_0001", net.state_dict(), None, state)
+    point(directory, "best", "epoch_0001")
+    return str(run_dir)

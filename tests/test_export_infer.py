@@ -9,26 +9,11 @@ import paddle
 import pytest
 from PIL import Image
 
-import paddle_attn
-from paddle_attn.checkpoint import load_model, point, save_checkpoint
+from paddle_attn.checkpoint import load_model
 from paddle_attn.data.class_names import CIFAR10_CLASSES
 from paddle_attn.data.transforms import build_transform
 from paddle_attn.predict import ExportedModel
-from tests.helpers import assert_user_error, run_tool
-
-def make_checkpoint(run_dir, name, params_of=None):
-    """A run with one checkpoint of `name`; `params_of`: save another network's weights under that name."""
-    paddle.seed(1)
-    net = paddle_attn.create_model(params_of or name, num_classes=10, stem="cifar")
-    state = {"epoch": 1, "step": 5, "best_top1": 0.5, "metrics": {"eval_top1": 0.5},
-             "model": {"name": name, "num_classes": 10, "stem": "cifar", "kwargs": {}},
-             "data": {"dataset": "cifar10", "transform": "cifar", "image_size": 32}}
-    directory = os.path.join(run_dir, "checkpoints")
-    os.makedirs(directory)
-    save_checkpoint(directory, "epoch_0001", net.state_dict(), None, state)
-    point(directory, "best", "epoch_0001")
-    return run_dir
-
+from tests.helpers import assert_user_error, make_checkpoint, run_tool
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
@@ -106,6 +91,22 @@ def test_infer_from_a_checkpoint_with_a_labels_file(run_dir, images, tmp_path):
     assert result.stdout.splitlines() == [f"{image}: label_{expected} " + result.stdout.split()[-1]]
 
 
+def test_infer_from_a_checkpoint_runs_paddle_inference_with_dygraphs_numbers(run_dir, images, tmp_path):
+    results = {}
+    for flags in ((), ("--dygraph",)):
+        out = tmp_path / f"predictions{len(flags)}.json"
+        result = run_tool("infer.py", "--checkpoint", run_dir, images, "--top-k", 10, "--json", out, *flags)
+        assert result.returncode == 0, result.stderr
+        results[flags] = json.loads(out.read_text())["predictions"]
+    fast, plain = results[()], results[("--dygraph",)]
+    assert [item["image"] for item in fast] == [item["image"] for item in plain]
+    for a, b in zip(fast, plain):
+        assert a["top_k"][0]["class"] == b["top_k"][0]["class"]
+        by_index = {top["index"]: top["probability"] for top in b["top_k"]}
+        for top in a["top_k"]:
+            assert abs(top["probability"] - by_index[top["index"]]) < 1e-5
+
+
 def test_bad_inputs_give_one_clear_message(exported, images, tmp_path):
     foreign = make_checkpoint(str(tmp_path / "foreign"), "resnet18_se", params_of="resnet18")
     cases = [
@@ -115,6 +116,7 @@ def test_bad_inputs_give_one_clear_message(exported, images, tmp_path):
         (("infer.py", "--model", exported, images / "notes.txt"), ("notes.txt", "is not a readable image")),
         (("infer.py", "--model", exported, tmp_path / "missing.png"), ("missing.png", "does not exist")),
         (("infer.py", "--model", exported, "--input-size", 64, images), ("exported for 32x32 inputs, not 64x64",)),
+        (("infer.py", "--model", exported, "--dygraph", images), ("--dygraph needs a checkpoint",)),
     ]
     with ThreadPoolExecutor(2) as pool:  # two cores
         results = list(pool.map(lambda case: run_tool(*case[0]), cases))

@@ -10,11 +10,10 @@ import pytest
 from PIL import Image
 
 import paddle_attn
-from paddle_attn.checkpoint import point, save_checkpoint
 from paddle_attn.comparison import registry_entries
 from paddle_attn.inspection import count_flops, count_params
 from paddle_attn.run_logs import read_scalars
-from tests.helpers import ROOT, assert_user_error, run_tool
+from tests.helpers import ROOT, assert_user_error, make_checkpoint, run_tool
 
 def test_summary_prints_the_tutorials_counts():
     cases = [  # model, classes, stem, input size, the tutorial's total / trainable count
@@ -65,19 +64,8 @@ def test_registry_entries_expand_patterns_once():
         registry_entries(["resnet19"], 10, "cifar")
 
 
-def make_run(run_dir, name, top1):
-    net = paddle_attn.create_model(name, num_classes=10, stem="cifar")
-    state = {"epoch": 1, "step": 5, "best_top1": top1, "metrics": {"eval_top1": top1},
-             "model": {"name": name, "num_classes": 10, "stem": "cifar", "kwargs": {}},
-             "data": {"dataset": "cifar10", "transform": "cifar", "image_size": 32}}
-    directory = os.path.join(run_dir, "checkpoints")
-    os.makedirs(directory)
-    save_checkpoint(directory, "epoch_0001", net.state_dict(), None, state)
-    point(directory, "best", "epoch_0001")
-
-
 def test_compare_writes_markdown_csv_and_png(tmp_path):
-    make_run(tmp_path / "se_run", "resnet18_se", 0.4321)
+    make_checkpoint(tmp_path / "se_run", "resnet18_se", top1=0.4321)
     out = tmp_path / "compare"
     result = run_tool("compare.py", "--models", "resnet18", "--num-classes", 10, "--results", tmp_path / "se_run",
                       "--batch-size", 2, "--input-size", 32, "--warmup", 0, "--iterations", 1, "--out", out)

@@ -12,7 +12,7 @@ from paddle.callbacks import Callback
 import paddle_attn
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.data.datasets import DataError, build_dataset
-from paddle_attn.training import WarmupCosine, add_nam_sparsity, nam_scales, train
+from paddle_attn.training import WarmupCosine, add_nam_sparsity, evaluate, inference_eval, nam_scales, train
 from paddle_attn.run_logs import EVAL_TAGS, TRAIN_TAGS
 from tests.helpers import ROOT, read_points, tiny_config, tiny_overrides
 
@@ -140,6 +140,22 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
     best = ckpt.read_state(os.path.join(tmp_path / "parted", "checkpoints", "best"))
     assert best["metrics"]["eval_top1"] == pytest.approx(max(top1.values()), abs=1e-6)
     assert best["epoch"] == min(e for e, v in top1.items() if v == max(top1.values()))
+
+
+def test_inference_evaluation_gives_dygraphs_metrics(tmp_path, monkeypatch):
+    config = tiny_config(tmp_path, epochs=1)
+    train(config)
+    exports = []
+    export = inference_eval.export_predictor
+    monkeypatch.setattr(inference_eval, "export_predictor", lambda *a, **k: exports.append(a) or export(*a, **k))
+    fast = evaluate(config, config["train"]["output_dir"])
+    assert len(exports) == 1  # Paddle Inference is the default on the CPU
+    config["train"]["eval_backend"] = "dygraph"
+    plain = evaluate(config, config["train"]["output_dir"])
+    assert len(exports) == 1
+    assert fast["samples"] == plain["samples"] == 30
+    assert (fast["top1"], fast["top5"]) == (plain["top1"], plain["top5"])
+    assert fast["loss"] == pytest.approx(plain["loss"], rel=1e-5)
 
 
 def test_resume_at_the_end_does_nothing(tmp_path):

@@ -41,7 +41,7 @@ def main():
     from paddle_attn import comparison
     from paddle_attn.plots import plot_comparison
 
-    threads = paddle_attn.set_cpu_threads(args.threads)
+    threads = paddle_attn.speed_up_cpu(args.threads)["threads"]
     patterns = args.models if args.models is not None else ([] if args.results else ["*"])
     entries = comparison.registry_entries(patterns, args.num_classes, args.stem)
     entries += [comparison.run_entry(run) for run in args.results]

@@ -2,8 +2,9 @@
 python tools/infer.py --model output/run/inference photos/ cat.png [--top-k 5] [--json out.json]
 python tools/infer.py --checkpoint output/run cat.png [--input-size 64]
 
---model: an export of tools/export.py, run by Paddle Inference (oneDNN on the CPU);
---checkpoint: the network in dygraph. Folders are searched recursively for images. Class names:
+--model: an export of tools/export.py, run by Paddle Inference (oneDNN on the CPU, bf16 where the CPU
+computes it natively unless --precision fp32); --checkpoint: the network, exported on the fly to Paddle
+Inference (--dygraph: run in Paddle's dygraph instead). Folders are searched recursively for images. Class names:
 --labels (one per line), else the model's (CIFAR-10/100 built in), else class indices.
 Prints one line per image; unreadable files are named on stderr and make the exit status 2.
 """
@@ -30,6 +31,9 @@ def main():
     parser.add_argument("--input-size", type=int, default=None, help="image height = width (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                        help="Paddle Inference precision (default auto: bf16 on CPUs with AVX-512 BF16 or AMX, else fp32)")
+    parser.add_argument("--dygraph", action="store_true", help="with --checkpoint: no Paddle Inference, Paddle's dygraph")
     parser.add_argument("--json", help="also write the predictions to this JSON file")
     args = parser.parse_args()
     if args.top_k < 1 or args.batch_size < 1:
@@ -37,10 +41,10 @@ def main():
     import paddle_attn
     from paddle_attn import predict
 
-    threads = paddle_attn.set_cpu_threads(args.threads)
+    threads = paddle_attn.speed_up_cpu(args.threads)["threads"]
     paths = predict.find_images(args.images)
     labels = predict.read_labels(args.labels) if args.labels else None
-    model = predict.open_model(args.model, args.checkpoint, args.input_size, threads)
+    model = predict.open_model(args.model, args.checkpoint, args.input_size, threads, args.precision, args.dygraph)
     start = time.perf_counter()
     predictions, errors = predict.predict(model, paths, args.top_k, args.batch_size, labels)
     seconds = time.perf_counter() - start

@@ -10,16 +10,20 @@ from paddle_attn import checkpoint as ckpt
 from paddle_attn.config import save_config
 from paddle_attn.data.datasets import CheckedLoader, build_dataset, class_names
 from paddle_attn.models import create_model
-from paddle_attn.runtime import available_cores, set_cpu_threads
+from paddle_attn.acceleration import speed_up_cpu
+from paddle_attn.runtime import available_cores
 from paddle_attn.training.callbacks import AverageBatchNormStats, CheckpointSaver, EpochSeed, EvalLossMean, VisualDLLogger, is_main_process
 from paddle_attn.training.guards import StopOnNonFinite, StopOnSignal
+from paddle_attn.training.inference_eval import InferenceEvaluation, Model
 from paddle_attn.training.sampler import ResumableBatchSampler
 from paddle_attn.training.schedule import WarmupCosine
 from paddle_attn.training.sparsity import add_nam_sparsity
 
 
 def setup_runtime(train_cfg):
-    """Device, process group (under paddle.distributed.launch), CPU threads and seed, in that order."""
+    """Device, process group (under paddle.distributed.launch), CPU settings and seed, in that order.
+
+    Returns the device and the CPU settings applied (`acceleration.speed_up_cpu`)."""
     # Paddle's BatchNorm warns on every training call that it tracks running statistics; it always has
     warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
     warnings.filterwarnings("ignore", message="To copy construct from a tensor")  # Paddle's hapi on each batch
@@ -30,9 +34,17 @@ def setup_runtime(train_cfg):
     if world_size() > 1:
         paddle.distributed.init_parallel_env()
     # ranks on one machine share its cores
-    set_cpu_threads(train_cfg["threads"] or max(1, available_cores() // int(os.environ.get("PADDLE_LOCAL_SIZE", 1))))
+    cpu = speed_up_cpu(train_cfg["threads"] or max(1, available_cores() // int(os.environ.get("PADDLE_LOCAL_SIZE", 1))))
     paddle.seed(train_cfg["seed"])
-    return device
+    return device, cpu
+
+
+def inference_evaluation(config, device, cpu):
+    """The callback that evaluates through Paddle Inference, where the config asks for it and it applies
+    (the CPU, one process: under data parallelism Paddle's eval gathers the ranks' outputs), else None."""
+    if config["train"]["eval_backend"] != "inference" or device != "cpu" or world_size() > 1:
+        return None
+    return InferenceEvaluation(config["data"]["image_size"], threads=cpu["threads"])
 
 
 def world_size():
@@ -69,7 +81,7 @@ def build_optimizer(config, scheduler, parameters):
 def prepare(net, config, optimizer=None):
     """paddle.Model with the tutorials' loss and top-1/top-5 accuracy."""
     size = config["data"]["image_size"]
-    model = paddle.Model(net, InputSpec([None, 3, size, size], "float32", "image"), InputSpec([None], "int64", "label"))
+    model = Model(net, InputSpec([None, 3, size, size], "float32", "image"), InputSpec([None], "int64", "label"))
     model.prepare(optimizer, paddle.nn.CrossEntropyLoss(), paddle.metric.Accuracy(topk=(1, 5)))
     return model
 
@@ -110,7 +122,7 @@ def train(config, callbacks=()):
     run_dir = train_cfg["output_dir"]
     if is_main_process():
         check_writable(run_dir)
-    setup_runtime(train_cfg)
+    device, cpu = setup_runtime(train_cfg)
     resume_from = resume_point(train_cfg)  # before anything is built: a bad path fails fast
 
     train_set, test_set = build_dataset(config["data"], "train"), build_dataset(config["data"], "test")
@@ -150,7 +162,8 @@ def train(config, callbacks=()):
         logger = [VisualDLLogger(config["visualdl"]["log_dir"] or os.path.join(run_dir, "vdl"), scheduler, epoch, step)]
     # order matters: the LR steps after each batch; a NaN stops the run before anything saves it; the eval
     # loss mean is computed before it is logged and saved; a signal saves once the step is counted and logged
-    callbacks = [paddle.callbacks.LRScheduler(by_step=True, by_epoch=False), seeding,
+    fast_eval = inference_evaluation(config, device, cpu)
+    callbacks = [paddle.callbacks.LRScheduler(by_step=True, by_epoch=False), seeding, *([fast_eval] if fast_eval else []),
                  StopOnNonFinite(step, lambda: ckpt.find_latest(run_dir)), AverageBatchNormStats(), EvalLossMean(), saver, *logger,
                  stop_on_signal, *callbacks]
     remaining = train_cfg["epochs"] - epoch
@@ -167,12 +180,14 @@ def train(config, callbacks=()):
 
 def evaluate(config, checkpoint_path):
     """Top-1, top-5 and mean loss of a checkpoint on the configured test split."""
-    setup_runtime(config["train"])
+    device, cpu = setup_runtime(config["train"])
     net, state = ckpt.load_model(checkpoint_path)
     model = prepare(net, config)
     test_set = build_dataset(config["data"], "test")
     mean_loss = EvalLossMean()
+    fast_eval = inference_evaluation(config, device, cpu)
     logs = model.evaluate(loader(test_set, config["train"]["eval_batch_size"] or config["train"]["batch_size"], False,
-                                 config["data"]["num_workers"]), verbose=0, callbacks=[mean_loss])
+                                 config["data"]["num_workers"]), verbose=0,
+                          callbacks=[*([fast_eval] if fast_eval else []), mean_loss])
     return {"checkpoint": ckpt.resolve(checkpoint_path), "epoch": state.get("epoch"), "samples": len(test_set),
             "top1": float(logs["acc_top1"]), "top5": float(logs["acc_top5"]), "loss": mean_loss.mean}
