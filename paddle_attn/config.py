@@ -57,7 +57,6 @@ SCHEMA = {
         "eval_batch_size": (None, (int, type(None)), lambda v: v is None or v >= 1 or "must be >= 1"),
         "output_dir": ("output/run", str, None),
         "save_freq": (1, int, lambda v: v >= 1 or "must be >= 1"),
-        "eval_freq": (1, int, lambda v: v >= 1 or "must be >= 1"),
         "log_freq": (10, int, lambda v: v >= 1 or "must be >= 1"),
         "resume": (None, _OPTIONAL_STR, None),  # a checkpoint path, or "auto": the latest in output_dir
         "seed": (42, int, None),

@@ -29,7 +29,7 @@ class ExportedModel:
 
 class CheckpointModel:
     """A checkpoint's network, eval mode, for inputs of `image_size` (default: the training size): exported
-    on the fly to Paddle Inference with oneDNN (a few seconds, then 2-3x faster), or in dygraph if `dygraph`."""
+    on the fly to Paddle Inference with oneDNN (a few seconds, then ~2.4x faster), or in dygraph if `dygraph`."""
 
     def __init__(self, checkpoint, image_size=None, threads=None, precision="auto", dygraph=False):
         self.net, state = load_model(checkpoint)
