@@ -12,45 +12,21 @@ import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # run from a checkout
-sys.path.insert(0, os.path.join(ROOT, "tests"))  # the PyTorch references (tests/torch_reference)
 
 
 def torch_reference(name, num_classes, stem="cifar"):
     """The PyTorch network of the same layout as paddle_attn's `name` with a `stem` stem, or None.
 
-    Built from tests/torch_reference (the parity references); SE ResNets have no reference there, so
-    a minimal SE block (the same as paddle_attn's) is plugged into the reference ResNet here.
+    Built from `torch_reference/` (the references tests/test_convert.py checks against
+    paddle_attn's networks); the ECA, CBAM and NAM tutorials' networks have the CIFAR stem only.
     """
-    import torch.nn as nn
-    from torch_reference import build
-    from torch_reference.resnet import DEPTHS, ResNet
+    from torch_reference import BUILDERS, build  # imports torch only, not Paddle
 
-    family, _, block = name.partition("_")
-    depth = int(family[len("resnet"):]) if family.startswith("resnet") else None
-    if family.startswith("epsanet"):
-        return build(name, num_classes=num_classes, stem=stem)
-    if depth not in DEPTHS:
+    if name not in BUILDERS:
         return None
-    if block == "":
-        return build(name, num_classes=num_classes, stem=stem)
-    if block == "se":
-        class SE(nn.Module):
-            def __init__(self, channels, reduction=16):
-                super().__init__()
-                hidden = max(1, channels // reduction)
-                self.fc = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True),
-                                        nn.Conv2d(hidden, channels, 1), nn.Sigmoid())
-
-            def forward(self, x):
-                return x * self.fc(x)
-
-        return ResNet(depth, num_classes, stem, attention=[("se", SE)] * 4)
-    if stem != "cifar":  # the ECA, CBAM and NAM tutorials' networks have the CIFAR stem only
-        return None
-    try:
-        return build(name, num_classes=num_classes)
-    except ValueError:
-        return None
+    if name.split("_")[-1] in ("eca", "cbam", "nam"):
+        return build(name, num_classes=num_classes) if stem == "cifar" else None
+    return build(name, num_classes=num_classes, stem=stem)
 
 
 class PeakMemory:
@@ -100,7 +76,7 @@ class PeakMemory:
         return False
 
 
-# paddle_attn.acceleration.keep_freed_memory's mallopt settings, as glibc reads them at a process's start:
+# paddle_attn.cpu.keep_freed_memory's mallopt settings, as glibc reads them at a process's start:
 # the PyTorch runners get the same allocator as paddle_attn's without importing Paddle
 KEEP_FREED_MEMORY = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647"
 
@@ -172,7 +148,7 @@ def _serve(conn, factory, args):
 
 def machine():
     """One line about the CPU, its ISA extensions that matter here, and the load on it now."""
-    from paddle_attn.acceleration import cpu_info
+    from paddle_attn.cpu import cpu_info
 
     vendor, flags = cpu_info()
     model = ""

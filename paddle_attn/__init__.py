@@ -1,24 +1,24 @@
-"""paddle_attn: CNN attention blocks (SE, ECA, CBAM, NAM, PSA) and the ResNets built on them."""
+"""paddle_attn: CNN attention blocks (SE, ECA, CBAM, NAM, PSA) and the ResNets built on them.
+
+Importing it changes nothing outside the package: CPU settings are applied by the entry points
+(`tools/*.py`) or by calling `paddle_attn.cpu.apply_cpu_settings()` yourself.
+"""
 
 import warnings
 
-# Paddle 3.3 warns on import that it has no compiler cache for custom C++ ops, which this package never builds
-warnings.filterwarnings("ignore", message="No ccache found")
-
 try:
-    import paddle  # noqa: F401
+    with warnings.catch_warnings():  # Paddle warns on import that it has no compiler cache for C++ ops, never built here
+        warnings.filterwarnings("ignore", message="No ccache found")
+        import paddle  # noqa: F401
 except ImportError as err:  # one clear sentence instead of a traceback deep inside a layer
     raise ImportError(
         "paddle_attn needs PaddlePaddle 3.x: run `pip install paddlepaddle` "
         "(or `pip install -e \".[cpu]\"`), or install `paddlepaddle-gpu` by Paddle's guide on a GPU machine."
     ) from err
 
-from paddle_attn.acceleration import enable_fast_blas, speed_up_cpu
-from paddle_attn.models import create_model, list_models, register_model
-from paddle_attn.runtime import set_cpu_threads
-
-# MKL reads its CPU type once, at its first call: on AMD CPUs point it at its AVX2 path before any conv runs
-enable_fast_blas()
+from paddle_attn.cpu import apply_cpu_settings, set_cpu_threads
+from paddle_attn.models import create_model, create_model_from_spec, list_models, register_model
 
 __version__ = "0.1.0"
-__all__ = ["create_model", "list_models", "register_model", "set_cpu_threads", "speed_up_cpu", "__version__"]
+__all__ = ["apply_cpu_settings", "create_model", "create_model_from_spec", "list_models", "register_model",
+           "set_cpu_threads", "__version__"]

@@ -15,11 +15,10 @@ import shutil
 
 import paddle
 
+from paddle_attn.errors import CheckpointError, ModelError
+
 MODEL_FILE, OPTIMIZER_FILE, STATE_FILE = "model.pdparams", "model.pdopt", "state.json"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, incomplete, corrupt or of another model."""
+SHOWN_PER_KIND = 10
 
 
 def save_checkpoint(directory, name, model_state, optimizer_state, state):
@@ -42,7 +41,7 @@ def save_checkpoint(directory, name, model_state, optimizer_state, state):
     return final
 
 
-def point(directory, link, target):
+def set_link(directory, link, target):
     """Make `directory/link` a symlink to `target` (a sibling name), replacing any old one atomically."""
     tmp = os.path.join(directory, f".{link}.tmp")
     if os.path.lexists(tmp):
@@ -105,24 +104,41 @@ def load_params(path, file=MODEL_FILE):
     """A state dict saved in the checkpoint at `path` (model weights by default)."""
     file_path = os.path.join(resolve(path), file)
     try:
-        return paddle.load(file_path)
+        params = paddle.load(file_path)
     except Exception as err:  # paddle.load raises many types on truncated or foreign files
         raise CheckpointError(f"checkpoint file {file_path!r} is truncated or corrupt ({type(err).__name__}: {err})") from err
+    if not isinstance(params, dict):  # a pickle of something else loads without complaint
+        raise CheckpointError(f"checkpoint file {file_path!r} holds a {type(params).__name__}, not a dict of tensors")
+    return params
 
 
-def check_compatible(net, params, source):
-    """Raise a CheckpointError listing every missing, unexpected or misshapen tensor."""
-    expected = net.state_dict()
+def check_tensors(net, params, title, origins=None, source="checkpoint", error=CheckpointError):
+    """Raise `error` headed by `title`, naming every missing, unexpected or misshapen tensor of `params` for `net`.
+
+    `origins[key]`, if given, is the name a tensor had where it came from (a PyTorch name), shown beside
+    the Paddle name; `source` names the side the shapes came from ("checkpoint", "converted").
+    """
+    origins = origins or {}
+    expected = {key: list(value.shape) for key, value in net.state_dict().items()}
+
+    def named(key):
+        origin = origins.get(key, key)
+        return key if origin == key else f"{key} (PyTorch {origin})"
+
+    def shape(value):
+        return list(getattr(value, "shape", None) or [])
+
     missing = sorted(set(expected) - set(params))
-    unexpected = sorted(set(params) - set(expected))
-    misshapen = [f"{k}: checkpoint {list(params[k].shape)} vs model {list(expected[k].shape)}"
-                 for k in expected if k in params and list(params[k].shape) != list(expected[k].shape)]
+    unexpected = [named(key) for key in sorted(set(params) - set(expected))]
+    misshapen = [f"{named(key)}: {source} {shape(params[key])} vs model {expected[key]}"
+                 for key in expected if key in params and shape(params[key]) != expected[key]]
     if missing or unexpected or misshapen:
-        lines = [f"checkpoint {source!r} does not fit the model:"]
-        for title, items in (("missing", missing), ("unexpected", unexpected), ("misshapen", misshapen)):
+        lines = [f"{title}:"]
+        for kind, items in (("missing", missing), ("unexpected", unexpected), ("misshapen", misshapen)):
             if items:
-                lines.append(f"  {title} ({len(items)}): " + ", ".join(items[:10]) + (" ..." if len(items) > 10 else ""))
-        raise CheckpointError("\n".join(lines))
+                more = " ..." if len(items) > SHOWN_PER_KIND else ""
+                lines.append(f"  {kind} ({len(items)}): " + ", ".join(items[:SHOWN_PER_KIND]) + more)
+        raise error("\n".join(lines))
 
 
 def load_model(path):
@@ -130,15 +146,18 @@ def load_model(path):
 
     Returns `(net, state)`, `state` being the checkpoint's `state.json`.
     """
-    from paddle_attn.models import create_model
+    from paddle_attn.models import create_model_from_spec
 
     state = read_state(path)
-    spec = state.get("model") if isinstance(state, dict) else None
+    spec = state.get("model")
     if not isinstance(spec, dict) or not {"name", "num_classes", "stem"} <= set(spec):
         raise CheckpointError(f"checkpoint {resolve(path)!r}: {STATE_FILE} lacks the model's name, num_classes or stem")
-    net = create_model(spec["name"], num_classes=spec["num_classes"], stem=spec["stem"], **spec.get("kwargs", {}))
+    try:
+        net = create_model_from_spec(spec)
+    except ModelError as err:  # a hand-edited spec
+        raise CheckpointError(f"checkpoint {resolve(path)!r}: {STATE_FILE} names a model that cannot be built: {err}") from err
     params = load_params(path)
-    check_compatible(net, params, resolve(path))
+    check_tensors(net, params, f"checkpoint {resolve(path)!r} does not fit the model")
     net.set_state_dict(params)
     net.eval()
     return net, state

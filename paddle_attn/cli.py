@@ -1,16 +1,11 @@
-"""What every tools/*.py shares: `-c/-o` config arguments and user errors as one line, not a traceback."""
+"""What every tools/*.py shares: `-c/-o` config arguments, CPU settings, and user errors as one line, not a traceback."""
 
 import argparse
 import sys
 
-from paddle_attn.checkpoint import CheckpointError
-from paddle_attn.config import ConfigError, load_config
-from paddle_attn.data.datasets import DataError
-from paddle_attn.training.guards import TrainingStopped
-
-# errors caused by the user's input, and runs stopped early: printed as one message, exit status 2
-USER_ERRORS = (ConfigError, CheckpointError, DataError, TrainingStopped, OSError, ValueError)
-
+from paddle_attn.config import load_config
+from paddle_attn.cpu import apply_cpu_settings
+from paddle_attn.errors import UserError
 
 def config_parser(description, config_required=True):
     parser = argparse.ArgumentParser(description=description)
@@ -24,13 +19,34 @@ def config_from_args(args):
     return load_config(args.config, args.override)
 
 
+def set_up_process(threads=None, fast_blas=True, keep_freed=True):
+    """An entry point's process-wide CPU settings (see `cpu.apply_cpu_settings`), before any conv runs."""
+    return apply_cpu_settings(threads, fast_blas, keep_freed)
+
+
+def set_up_process_for(config):
+    """`set_up_process` with the config's `train.threads`, `train.fast_blas` and `train.keep_freed_memory`."""
+    train = config["train"]
+    return set_up_process(train["threads"], train["fast_blas"], train["keep_freed_memory"])
+
+
 def run(main):
-    """Call `main()`; report a user error as `error: ...` on stderr and exit 2, Ctrl-C as exit 130."""
+    """Call `main()`; a `UserError` prints `error: ...` on stderr and exits 2, Ctrl-C exits 130.
+
+    Anything else is a bug and keeps its traceback.
+    """
     try:
         return main()
-    except USER_ERRORS as err:
+    except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def progress_printer(verb, unit):
+    """A `progress(done, total)` callback printing "<verb> done/total <unit>" on stderr, for long work."""
+    def progress(done, total):
+        print(f"{verb} {done}/{total} {unit}", file=sys.stderr, flush=True)
+    return progress

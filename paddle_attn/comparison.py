@@ -6,9 +6,10 @@ Written as a Markdown table, a CSV file and a PNG scatter plot (`plots.plot_comp
 import csv
 import os
 
-from paddle_attn.checkpoint import CheckpointError, read_state
+from paddle_attn.checkpoint import read_state
+from paddle_attn.errors import CheckpointError, ModelError
 from paddle_attn.inspection import count_flops, count_params, measure_speed
-from paddle_attn.models import create_model, list_models
+from paddle_attn.models import create_model_from_spec, list_models
 
 CSV_COLUMNS = ("model", "network", "num_classes", "stem", "params", "total_params", "flops",
                "ms_per_batch", "images_per_s", "top1")
@@ -20,7 +21,7 @@ def registry_entries(patterns, num_classes, stem):
     for pattern in patterns:
         matched = list_models(pattern)
         if not matched:
-            raise ValueError(f"no registered model matches {pattern!r}; `paddle_attn.list_models()` lists them")
+            raise ModelError(f"no registered model matches {pattern!r}; `paddle_attn.list_models()` lists them")
         names += [name for name in matched if name not in names]
     spec = {"num_classes": num_classes, "stem": stem, "kwargs": {}}
     return [{"label": name, "model": {"name": name, **spec}, "top1": None} for name in names]
@@ -40,7 +41,7 @@ def compare(entries, batch_size, image_size, warmup, iterations, progress=None):
     rows = []
     for index, entry in enumerate(entries, start=1):
         spec = entry["model"]
-        net = create_model(spec["name"], num_classes=spec["num_classes"], stem=spec["stem"], **spec.get("kwargs", {}))
+        net = create_model_from_spec(spec)
         total, trainable = count_params(net)
         flops, _ = count_flops(net, [1, 3, image_size, image_size])
         ms_per_batch, images_per_s = measure_speed(net, batch_size, image_size, warmup, iterations)

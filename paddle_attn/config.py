@@ -6,10 +6,11 @@ valid choices.
 """
 
 import copy
-import difflib
 import os
 
 import yaml
+
+from paddle_attn.errors import ConfigError, ModelError, did_you_mean
 
 OPTIMIZERS = ("momentum", "sgd", "adam", "adamw")
 DATASETS = ("cifar10", "cifar100", "folder", "filelist", "synthetic")
@@ -60,7 +61,11 @@ SCHEMA = {
         "log_freq": (10, int, lambda v: v >= 1 or "must be >= 1"),
         "resume": (None, _OPTIONAL_STR, None),  # a checkpoint path, or "auto": the latest in output_dir
         "seed": (42, int, None),
-        "threads": (None, (int, type(None)), lambda v: v is None or v >= 1 or "must be >= 1"),
+        "threads": (None, (int, type(None)), lambda v: v is None or v >= 1 or "must be >= 1"),  # None: cores / ranks
+        "fast_blas": (True, bool, None),  # MKL's AVX2 path on AMD CPUs (cpu.use_fast_blas), set by the tools
+        "keep_freed_memory": (True, bool, None),  # glibc keeps freed memory (cpu.keep_freed_memory), set by the tools
+        # a new run into an output_dir that holds one: false stops with a message, true moves the old run aside
+        "move_existing_run": (False, bool, None),
         "device": ("auto", str, DEVICES),
         # evaluation on the CPU: "inference" (the network exported to Paddle Inference, oneDNN) or "dygraph"
         "eval_backend": ("inference", str, ("inference", "dygraph")),
@@ -72,10 +77,6 @@ SCHEMA = {
         "log_dir": (None, _OPTIONAL_STR, None),  # default: <output_dir>/vdl
     },
 }
-
-
-class ConfigError(ValueError):
-    """A config that cannot run; the message names the key, its source and the valid choices."""
 
 
 def defaults():
@@ -130,7 +131,7 @@ def _flatten_file(path):
 
 def _check_section(section, source):
     if section not in SCHEMA:
-        raise ConfigError(f"{source}: unknown section {section!r}{_suggest(section, SCHEMA)}; sections: {', '.join(SCHEMA)}")
+        raise ConfigError(f"{source}: unknown section {section!r}{did_you_mean(section, SCHEMA)}; sections: {', '.join(SCHEMA)}")
 
 
 def _assign(config, sources, section, key, value, source):
@@ -138,7 +139,7 @@ def _assign(config, sources, section, key, value, source):
     top, _, rest = key.partition(".")
     if top not in SCHEMA[section]:
         raise ConfigError(
-            f"{source}: unknown key {section}.{top}{_suggest(top, SCHEMA[section])}; "
+            f"{source}: unknown key {section}.{top}{did_you_mean(top, SCHEMA[section])}; "
             f"keys of {section}: {', '.join(SCHEMA[section])}"
         )
     if rest:  # a nested key inside a dict-valued setting, e.g. model.kwargs.attention_kwargs.reduction
@@ -166,7 +167,7 @@ def _validate(config, sources):
                 raise ConfigError(f"{where}: {section}.{key} must be {names}, got {value!r}")
             if isinstance(rule, tuple) and value not in rule:
                 raise ConfigError(
-                    f"{where}: {section}.{key} is {value!r}{_suggest(str(value), rule)}; valid choices: {', '.join(map(str, rule))}"
+                    f"{where}: {section}.{key} is {value!r}{did_you_mean(str(value), rule)}; valid choices: {', '.join(map(str, rule))}"
                 )
             if callable(rule):
                 verdict = rule(value)
@@ -176,13 +177,17 @@ def _validate(config, sources):
 
 
 def _validate_relations(config, sources):
-    from paddle_attn.models import list_models
+    from paddle_attn.models import check_model_kwargs, list_models
 
     name = config["model"]["name"]
     if name not in list_models():
         where = sources.get("model.name", "defaults")
-        raise ConfigError(f"{where}: model.name {name!r} is not a registered model{_suggest(name, list_models())}; "
+        raise ConfigError(f"{where}: model.name {name!r} is not a registered model{did_you_mean(name, list_models())}; "
                           f"see paddle_attn.list_models()")
+    try:
+        check_model_kwargs(name, config["model"]["kwargs"])
+    except ModelError as err:
+        raise ConfigError(f"{sources.get('model.kwargs', 'defaults')}: model.kwargs: {err}") from err
     data = config["data"]
     needs = {"folder": ("root",), "filelist": ("train_list", "test_list")}.get(data["dataset"], ())
     for key in needs:
@@ -210,8 +215,3 @@ def _as_float(value):
         except ValueError:
             return value
     return value
-
-
-def _suggest(word, choices):
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=3, cutoff=0.6)
-    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""

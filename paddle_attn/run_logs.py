@@ -7,6 +7,8 @@ oldest first, a later file's value replacing an earlier one at the same step.
 
 import os
 
+from paddle_attn.errors import DataError
+
 TRAIN_TAGS = ("train/top1", "train/top5", "train/loss", "train/lr")
 EVAL_TAGS = ("eval/top1", "eval/top5", "eval/loss")
 LOG_PREFIX = "vdlrecords."
@@ -15,13 +17,13 @@ LOG_PREFIX = "vdlrecords."
 def log_files(run_dir):
     """The VisualDL log files of a run (in `run_dir/vdl/` or `run_dir` itself), oldest first."""
     if not os.path.exists(run_dir):
-        raise FileNotFoundError(f"run directory {run_dir!r} does not exist")
+        raise DataError(f"run directory {run_dir!r} does not exist")
     for directory in (os.path.join(run_dir, "vdl"), run_dir):
         if os.path.isdir(directory):
             files = [name for name in os.listdir(directory) if name.startswith(LOG_PREFIX) and name.endswith(".log")]
             if files:
                 return [os.path.join(directory, name) for name in sorted(files, key=_log_time)]
-    raise FileNotFoundError(f"no VisualDL log ({LOG_PREFIX}*.log) in {run_dir!r} or its vdl/ folder")
+    raise DataError(f"no VisualDL log ({LOG_PREFIX}*.log) in {run_dir!r} or its vdl/ folder")
 
 
 def read_scalars(run_dir, tags=TRAIN_TAGS + EVAL_TAGS):

@@ -62,3 +62,12 @@ def make_checkpoint(run_dir, name, params_of=None, top1=0.5):
     save_checkpoint(directory, "epoch_0001", net.state_dict(), None, state)
     point(directory, "best", "epoch_0001")
     return str(run_dir)
+
+
+def assert_close_to_scale(actual, expected, rtol):
+    """max |actual - expected| <= rtol * max |expected|: relative to the output's scale, not elementwise."""
+    import numpy as np
+
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    scale = max(np.abs(expected).max(), 1e-6)
+    assert np.abs(actual - expected).max() <= rtol * scale, (np.abs(actual - expected).max(), scale)

@@ -16,7 +16,7 @@ def test_shipped_configs_validate(name):
 
 
 def test_overrides_parse_as_yaml_scalars_and_nest():
-    config = load_config(None, ["train.epochs=3", "lr.base=1e-3", "visualdl.enabled=false",
+    config = load_config(None, ["train.epochs=3", "lr.base=1e-3", "visualdl.enabled=false", "model.name=resnet18_se",
                                 "model.kwargs.attention_kwargs.reduction=8", "data.mean=[0.5, 0.5, 0.5]"])
     assert config["train"]["epochs"] == 3 and config["lr"]["base"] == 1e-3 and config["visualdl"]["enabled"] is False
     assert config["model"]["kwargs"] == {"attention_kwargs": {"reduction": 8}}
@@ -59,6 +59,12 @@ def test_config_file_errors_name_key_file_and_choices(tmp_path, text, message):
     ("lr.schedule=step", r"command line -o: lr.schedule is 'step'; valid choices: cosine, constant"),
     ("train.nam_sparsity=-1e-4", r"command line -o: train.nam_sparsity must be >= 0"),
     ("model.stem.x=1", r"model.stem is not a mapping"),
+    # nested model arguments are checked against the network and its attention layer before anything is built
+    ("model.kwargs.attention_kwargs.reductio=8",
+     r"command line -o: model.kwargs: NormalizationAttention has no option 'reductio'; its options: pixel_attention"),
+    ("model.kwargs.stage_attention_kwargs.kernel_size=[3, 5]", r"must give 4 values, one per stage"),
+    ("model.kwargs.attention=x", r"model.kwargs: unknown argument 'attention' \(did you mean 'attention_kwargs'\?\); the network takes"),
+    ("model.kwargs.attention_kwargs=3", r"attention_kwargs must be a mapping"),
 ])
 def test_override_errors(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -37,11 +37,10 @@ def main():
         parser.error("--batch-size, --iterations and --input-size must be at least 1, --warmup at least 0")
     import paddle
 
-    import paddle_attn
     from paddle_attn import comparison
     from paddle_attn.plots import plot_comparison
 
-    threads = paddle_attn.speed_up_cpu(args.threads)["threads"]
+    threads = cli.set_up_process(args.threads)["threads"]
     patterns = args.models if args.models is not None else ([] if args.results else ["*"])
     entries = comparison.registry_entries(patterns, args.num_classes, args.stem)
     entries += [comparison.run_entry(run) for run in args.results]

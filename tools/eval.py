@@ -27,6 +27,7 @@ def main():
         run_dir = os.path.dirname(os.path.dirname(resolve(args.checkpoint)))  # run/checkpoints/epoch_NNNN
         args.config = os.path.join(run_dir, "config.yaml")
     config = cli.config_from_args(args)
+    cli.set_up_process_for(config)
     result = evaluate(config, args.checkpoint or config["train"]["output_dir"])
     print(f"top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f}  "
           f"({result['samples']} images, {result['checkpoint']})")

@@ -21,7 +21,7 @@ def main():
     parser.add_argument("--out", required=True, help="directory for the exported model")
     parser.add_argument("--input-size", type=int, default=None, help="image height = width (default: the training size)")
     args = parser.parse_args()
-    from paddle_attn.export import export
+    from paddle_attn.inference.export import export
 
     info = export(args.checkpoint, args.out, args.input_size)
     size = info["image_size"]

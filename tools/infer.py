@@ -2,8 +2,8 @@
 python tools/infer.py --model output/run/inference photos/ cat.png [--top-k 5] [--json out.json]
 python tools/infer.py --checkpoint output/run cat.png [--input-size 64]
 
---model: an export of tools/export.py, run by Paddle Inference (oneDNN on the CPU, bf16 where the CPU
-computes it natively unless --precision fp32); --checkpoint: the network, exported on the fly to Paddle
+--model: an export of tools/export.py, run by Paddle Inference (oneDNN on the CPU, fp32 unless
+--precision bf16, which needs a CPU with AVX-512 BF16 or AMX); --checkpoint: the network, exported on the fly to Paddle
 Inference (--dygraph: run in Paddle's dygraph instead). Folders are searched recursively for images. Class names:
 --labels (one per line), else the model's (CIFAR-10/100 built in), else class indices.
 Prints one line per image; unreadable files are named on stderr and make the exit status 2.
@@ -31,22 +31,25 @@ def main():
     parser.add_argument("--input-size", type=int, default=None, help="image height = width (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core)")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
-                        help="Paddle Inference precision (default auto: bf16 on CPUs with AVX-512 BF16 or AMX, else fp32)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                        help="Paddle Inference precision (default fp32, the same numbers on every CPU; "
+                             "bf16 on CPUs with AVX-512 BF16 or AMX)")
     parser.add_argument("--dygraph", action="store_true", help="with --checkpoint: no Paddle Inference, Paddle's dygraph")
     parser.add_argument("--json", help="also write the predictions to this JSON file")
     args = parser.parse_args()
     if args.top_k < 1 or args.batch_size < 1:
         parser.error("--top-k and --batch-size must be at least 1")
-    import paddle_attn
-    from paddle_attn import predict
+    threads = cli.set_up_process(args.threads)["threads"]
+    from paddle_attn.data.class_names import read_class_names
+    from paddle_attn.data.images import find_images
+    from paddle_attn.inference import predict
 
-    threads = paddle_attn.speed_up_cpu(args.threads)["threads"]
-    paths = predict.find_images(args.images)
-    labels = predict.read_labels(args.labels) if args.labels else None
+    paths = find_images(args.images)
+    labels = read_class_names(args.labels) if args.labels else None
     model = predict.open_model(args.model, args.checkpoint, args.input_size, threads, args.precision, args.dygraph)
     start = time.perf_counter()
-    predictions, errors = predict.predict(model, paths, args.top_k, args.batch_size, labels)
+    progress = cli.progress_printer("predicted", "images") if len(paths) > 4 * args.batch_size else None
+    predictions, errors = predict.predict(model, paths, args.top_k, args.batch_size, labels, progress)
     seconds = time.perf_counter() - start
     for item in predictions:
         print(f"{item['image']}: " + ", ".join(f"{top['class']} {top['probability']:.4f}" for top in item["top_k"]))

@@ -27,6 +27,7 @@ def main():
     if not 0 <= args.smooth < 1:
         parser.error("--smooth must be in [0, 1)")
     from paddle_attn.plots import plot_curves
+    from paddle_attn.errors import DataError
     from paddle_attn.run_logs import read_scalars
 
     names = args.names or [os.path.basename(os.path.normpath(run)) for run in args.runs]
@@ -36,7 +37,7 @@ def main():
     for name, run in zip(names, args.runs):
         runs[name] = read_scalars(run)
         if not runs[name]:
-            raise ValueError(f"the VisualDL log of {run!r} holds none of the train/ or eval/ tags")
+            raise DataError(f"the VisualDL log of {run!r} holds none of the train/ or eval/ tags")
         print(f"{name}: " + ", ".join(f"{tag} ({len(steps)})" for tag, (steps, _) in runs[name].items()))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     plot_curves(runs, args.out, args.smooth)

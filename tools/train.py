@@ -11,6 +11,7 @@ from paddle_attn import cli  # noqa: E402
 def main():
     args = cli.config_parser(__doc__).parse_args()
     config = cli.config_from_args(args)
+    cli.set_up_process_for(config)  # before the first conv: MKL reads its CPU type once
     from paddle_attn.training import train
 
     result = train(config)

@@ -8,7 +8,6 @@
 torch is needed only to read `.pth` files; `convert_state_dict` also takes numpy arrays.
 """
 
-from paddle_attn.convert.check import check_tensors
 from paddle_attn.convert.errors import ConversionError
 from paddle_attn.convert.files import checkpoint_state, convert_file
 from paddle_attn.convert.layouts import LAYOUTS, Layout, get_layout
@@ -17,7 +16,7 @@ from paddle_attn.convert.spec import infer_model_spec
 from paddle_attn.convert.torch_reader import read_torch_state_dict, unwrap_state_dict
 
 __all__ = [
-    "LAYOUTS", "ConversionError", "Converted", "Layout", "check_tensors", "checkpoint_state", "convert_file",
+    "LAYOUTS", "ConversionError", "Converted", "Layout", "checkpoint_state", "convert_file",
     "convert_state_dict", "get_layout", "infer_model_spec", "map_state_dict", "read_torch_state_dict",
     "unwrap_state_dict",
 ]

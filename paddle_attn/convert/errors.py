@@ -1,6 +1,6 @@
 """The converter's one error type."""
 
-from paddle_attn.checkpoint import CheckpointError
+from paddle_attn.errors import CheckpointError
 
 
 class ConversionError(CheckpointError):

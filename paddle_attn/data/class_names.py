@@ -1,4 +1,6 @@
-"""Class names of the built-in data sets, in label order (CIFAR's batches.meta / meta files)."""
+"""Class names: the built-in data sets' in label order (CIFAR's batches.meta / meta files), or a user's labels file."""
+
+from paddle_attn.errors import DataError
 
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -24,3 +26,15 @@ def for_dataset(dataset):
     """The class names of a built-in data set by its config name ("cifar10", "cifar100"), else None."""
     names = BUILT_IN.get(dataset)
     return list(names) if names else None
+
+
+def read_class_names(path):
+    """Class names from a text file, one per line, in label order."""
+    try:
+        with open(path) as f:
+            names = [line.strip() for line in f if line.strip()]
+    except OSError as err:
+        raise DataError(f"cannot read labels file {path!r}: {err.strerror}") from err
+    if not names:
+        raise DataError(f"labels file {path!r} holds no class names")
+    return names

@@ -5,31 +5,17 @@ import os
 
 import numpy as np
 import paddle
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from paddle_attn.data.class_names import for_dataset
+from paddle_attn.data.images import IMAGE_EXTENSIONS, load_image
 from paddle_attn.data.synthetic import CLASS_NAMES as SYNTHETIC_CLASSES
 from paddle_attn.data.synthetic import write_synthetic_cifar
 from paddle_attn.data.transforms import build_transform
+from paddle_attn.errors import DataError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 CIFAR_FILES = {"cifar10": "cifar-10-python.tar.gz", "cifar100": "cifar-100-python.tar.gz"}
 CIFAR_HOME = "https://www.cs.toronto.edu/~kriz/cifar.html"
-
-
-class DataError(RuntimeError):
-    """Data that cannot be found or read; the message names the file."""
-
-
-def load_image(path):
-    """An RGB PIL image, or a DataError naming the file."""
-    try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except FileNotFoundError as err:
-        raise DataError(f"image file {path!r} does not exist") from err
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise DataError(f"{path!r} is not a readable image ({err})") from err
 
 
 class LabeledImageFiles(paddle.io.Dataset):
@@ -37,7 +23,7 @@ class LabeledImageFiles(paddle.io.Dataset):
 
     An unreadable file is not raised here: Paddle's DataLoader hangs (no workers) or loses the message
     (workers) when a data set raises. It yields a blank image with label -1 - index instead, which
-    `CheckedLoader` turns into a DataError naming the file, in the main process.
+    `loader.ErrorReportingLoader` turns into a DataError naming the file, in the main process.
     """
 
     def __init__(self, samples, class_names, transform=None):
@@ -55,25 +41,6 @@ class LabeledImageFiles(paddle.io.Dataset):
         if self.transform is not None:
             image = self.transform(image)
         return image, np.array(label, dtype="int64")
-
-
-class CheckedLoader:
-    """Iterates a DataLoader and raises the DataError of any sample its data set marked unreadable."""
-
-    def __init__(self, loader):
-        self.loader, self.dataset, self.batch_sampler = loader, loader.dataset, loader.batch_sampler
-
-    def __len__(self):
-        return len(self.loader)
-
-    def __iter__(self):
-        for batch in self.loader:
-            labels = batch[1].numpy()
-            if (labels < 0).any():
-                path = self.dataset.samples[-1 - int(labels[labels < 0][0])][0]
-                load_image(path)  # raises the DataError naming the file
-                raise DataError(f"{path!r} could not be read by a loader worker")
-            yield batch
 
 
 def image_folder(root, transform=None):

@@ -5,6 +5,7 @@ each at a random position, size and shade on a noisy background. Deterministic f
 """
 
 import io
+import json
 import os
 import pickle
 import tarfile
@@ -14,6 +15,7 @@ import numpy as np
 SHAPES = ("disc", "square", "triangle", "cross", "ring")
 CLASS_NAMES = tuple(f"{tone}_{shape}" for tone in ("warm", "cool") for shape in SHAPES)
 SIZE = 32
+META_MEMBER = "synthetic-cifar/meta.json"  # the parameters a file was made with, first in the archive
 
 
 def _shape_mask(shape, cy, cx, r):
@@ -49,18 +51,39 @@ def make_images(count_per_class, seed):
 
 
 def write_synthetic_cifar(path, train_per_class=200, test_per_class=50, seed=0):
-    """Write the data set to `path` (CIFAR-10 layout: data_batch_1, test_batch) unless it is there; return path."""
+    """Write the data set to `path` (CIFAR-10 layout: data_batch_1, test_batch) unless a file made with the same
+    parameters is there; a file made with other ones (or not by this function) is replaced. Returns path."""
+    params = {"train_per_class": train_per_class, "test_per_class": test_per_class, "seed": seed}
     if os.path.exists(path):
-        return path
+        made_with = read_parameters(path)
+        if made_with == params:
+            return path
+        print(f"regenerating {path}: it was made with {made_with or 'unknown parameters'}, the config asks for {params}")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"
     with tarfile.open(tmp, "w:gz") as tar:
+        _add_member(tar, META_MEMBER, json.dumps(params).encode())
         for member, count, part_seed in (("data_batch_1", train_per_class, seed), ("test_batch", test_per_class, seed + 1)):
             images, labels = make_images(count, part_seed)
             batch = {b"data": images.transpose(0, 3, 1, 2).reshape(len(images), -1), b"labels": labels.tolist()}
-            payload = pickle.dumps(batch)
-            info = tarfile.TarInfo(f"synthetic-cifar/{member}")
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
+            _add_member(tar, f"synthetic-cifar/{member}", pickle.dumps(batch))
     os.replace(tmp, path)  # a half-written file never carries the final name
     return path
+
+
+def read_parameters(path):
+    """The parameters the file at `path` was generated with, or None if it holds none (another file, an old one)."""
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            first = tar.next()
+            if first is None or first.name != META_MEMBER:
+                return None
+            return json.loads(tar.extractfile(first).read())
+    except (OSError, tarfile.TarError, ValueError):
+        return None
+
+
+def _add_member(tar, name, payload):
+    info = tarfile.TarInfo(name)
+    info.size = len(payload)
+    tar.addfile(info, io.BytesIO(payload))

@@ -5,9 +5,13 @@ import random
 import numpy as np
 import paddle.vision.transforms as T
 
+from paddle_attn.errors import ConfigError
+
 CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.1942, 0.1918, 0.1958)  # NAM tutorial
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)       # EPSANet tutorial
 PRESETS = {"cifar": (CIFAR100_MEAN, CIFAR100_STD), "imagenet": (IMAGENET_MEAN, IMAGENET_STD)}
+# the evaluation pipeline (preset, image size) of weights that name only their stem, e.g. converted ones
+STEM_PIPELINES = {"cifar": ("cifar", 32), "imagenet": ("imagenet", 224)}
 
 
 class RandomApply:
@@ -49,7 +53,7 @@ def build_transform(preset, train, image_size=None, mean=None, std=None):
     normalized by the preset's mean/std unless others are given.
     """
     if preset not in PRESETS:
-        raise ValueError(f"unknown transform preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        raise ConfigError(f"unknown transform preset {preset!r}; choose one of {', '.join(PRESETS)}")
     mean = mean or PRESETS[preset][0]
     std = std or PRESETS[preset][1]
     tail = [ToCHWFloat(), T.Normalize(mean, std)]

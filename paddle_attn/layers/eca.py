@@ -5,6 +5,7 @@ import math
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from paddle_attn.errors import ModelError
 from paddle_attn.layers.attention import AttentionGate
 
 
@@ -25,7 +26,7 @@ class EfficientChannelAttention(AttentionGate):
         super().__init__()
         k = eca_kernel_size(channels, b, gamma) if kernel_size is None else int(kernel_size)
         if k < 1 or k % 2 == 0:
-            raise ValueError(f"ECA kernel_size must be a positive odd number, got {k}")
+            raise ModelError(f"ECA kernel_size must be a positive odd number, got {k}")
         self.kernel_size = k
         self.conv = nn.Conv1D(1, 1, kernel_size=k, padding=k // 2, bias_attr=False)
 

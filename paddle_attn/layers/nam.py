@@ -1,20 +1,36 @@
 """Normalization-based Attention Module (Liu et al., NAM, arXiv:2111.12419)."""
 
+import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from paddle_attn.errors import ModelError
 from paddle_attn.layers.attention import AttentionGate, check_nchw
 
 
 class _ScaleWeightedNorm(AttentionGate):
-    """The gate of both NAM branches, mixed into a BatchNorm: sigmoid(W * BN(x)), W = |gamma| / sum|gamma| (NAM eq. 2, 3).
+    """The gate of both NAM branches: sigmoid(W * BN(x)), W = |gamma| / sum|gamma| (NAM eq. 2, 3).
 
-    W folds into the BatchNorm's affine (scale gamma*W, shift beta*W), so the gate costs one
-    BatchNorm and one sigmoid. `detach_weights=True` treats W as a constant, as the authors'
-    code does (`weight.data`); the default, False, lets gradients through W, as the NAM tutorial does.
-    The layer is its own BatchNorm so that its scales sit where `paddle.summary`, the
-    sparsity penalty and converted checkpoints expect them.
+    It owns a BatchNorm's tensors (`weight` = gamma, `bias`, `_mean`, `_variance`, under BatchNorm's
+    names, so checkpoints, converted weights and `paddle.summary` counts see what they always saw) but
+    is not a BatchNorm: `SyncBatchNorm.convert_sync_batchnorm` and "no weight decay on norms" rules
+    leave this gate alone. W folds into the normalization's affine (scale gamma*W, shift beta*W), so
+    the gate costs one batch-norm and one sigmoid. `detach_weights=True` treats W as a constant, as the
+    authors' code does (`weight.data`); the default, False, lets gradients through W, as the NAM tutorial does.
     """
+
+    def __init__(self, num_features, detach_weights, data_format, momentum=0.9, epsilon=1e-5):
+        super().__init__()
+        self.detach_weights, self._data_format = detach_weights, data_format
+        self._momentum, self._epsilon = momentum, epsilon  # Paddle's BatchNorm defaults
+        shape = [num_features]
+        self.weight = self.create_parameter(shape, default_initializer=nn.initializer.Constant(1.0))
+        self.bias = self.create_parameter(shape, is_bias=True)
+        for name, value in (("_mean", 0.0), ("_variance", 1.0)):  # running statistics, not trained
+            stat = self.create_parameter(shape, attr=paddle.ParamAttr(initializer=nn.initializer.Constant(value),
+                                                                      trainable=False))
+            stat.stop_gradient = True
+            setattr(self, name, stat)
 
     def _weighted_norm_gate(self, x):
         scale = self.weight.abs()
@@ -29,27 +45,25 @@ class _ScaleWeightedNorm(AttentionGate):
         return F.sigmoid(y)
 
 
-class NAMChannelAttention(_ScaleWeightedNorm, nn.BatchNorm2D):
-    """NAM's channel branch: a BatchNorm2D over channels whose normalized scales weight its own output."""
+class NAMChannelAttention(_ScaleWeightedNorm):
+    """NAM's channel branch: a batch-norm over channels whose normalized scales weight its own output."""
 
     def __init__(self, channels, detach_weights=False):
-        nn.BatchNorm2D.__init__(self, channels)
-        self.detach_weights = detach_weights
+        super().__init__(channels, detach_weights, "NCHW")
 
     def gate(self, x):
         return self._weighted_norm_gate(x)
 
 
-class NAMPixelAttention(_ScaleWeightedNorm, nn.BatchNorm1D):
+class NAMPixelAttention(_ScaleWeightedNorm):
     """NAM's pixel branch (eq. 3, described but never released by the authors): the same gate with
-    a BatchNorm over the H*W pixel positions, so it is built for one feature-map size."""
+    a batch-norm over the H*W pixel positions, so it is built for one feature-map size."""
 
     def __init__(self, spatial_size, detach_weights=False):
         h, w = (spatial_size, spatial_size) if isinstance(spatial_size, int) else spatial_size
         # (N, C, H*W) in "NLC" layout: pixels are the normalized channels, statistics over N and C
-        nn.BatchNorm1D.__init__(self, int(h) * int(w), data_format="NLC")
+        super().__init__(int(h) * int(w), detach_weights, "NLC")
         self.spatial_size = (int(h), int(w))
-        self.detach_weights = detach_weights
 
     def gate(self, x):
         c, h, w = x.shape[1:]
@@ -71,7 +85,7 @@ class NormalizationAttention(nn.Layer):
     def __init__(self, channels, pixel_attention=False, spatial_size=None, detach_weights=False):
         super().__init__()
         if pixel_attention and spatial_size is None:
-            raise ValueError("NAM's pixel attention needs spatial_size, the (H, W) of its input feature maps")
+            raise ModelError("NAM's pixel attention needs spatial_size, the (H, W) of its input feature maps")
         self.channel = NAMChannelAttention(channels, detach_weights)
         self.pixel = NAMPixelAttention(spatial_size, detach_weights) if pixel_attention else None
 

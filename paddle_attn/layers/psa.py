@@ -3,6 +3,7 @@
 import paddle
 import paddle.nn as nn
 
+from paddle_attn.errors import ModelError
 from paddle_attn.layers.attention import check_nchw
 from paddle_attn.layers.se import SEWeightModule
 
@@ -19,10 +20,10 @@ class PSAModule(nn.Layer):
     def __init__(self, in_channels, out_channels, stride=1, conv_kernels=(3, 5, 7, 9), conv_groups=(1, 4, 8, 16)):
         super().__init__()
         if len(conv_kernels) != len(conv_groups):
-            raise ValueError(f"conv_kernels {conv_kernels} and conv_groups {conv_groups} differ in length")
+            raise ModelError(f"conv_kernels {conv_kernels} and conv_groups {conv_groups} differ in length")
         self.scales = len(conv_kernels)
         if out_channels % self.scales:
-            raise ValueError(f"PSA out_channels ({out_channels}) must divide into {self.scales} scales")
+            raise ModelError(f"PSA out_channels ({out_channels}) must divide into {self.scales} scales")
         self.split_channels = out_channels // self.scales
         for i, (k, g) in enumerate(zip(conv_kernels, conv_groups), start=1):
             conv = nn.Conv2D(in_channels, self.split_channels, k, stride=stride, padding=k // 2, groups=g, bias_attr=False)

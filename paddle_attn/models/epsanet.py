@@ -6,7 +6,7 @@ import paddle.nn as nn
 
 from paddle_attn.layers import PSAModule
 from paddle_attn.models.registry import register_model
-from paddle_attn.models.resnet import Bottleneck, ResNet
+from paddle_attn.models.resnet import Bottleneck, ResNet, check_network_kwargs
 
 
 def init_epsanet_weights(net):
@@ -24,6 +24,7 @@ def _epsanet_builder(layers):
         net = ResNet(Bottleneck, layers, num_classes, stem, conv_layer=PSAModule, **kwargs)
         return init_epsanet_weights(net)
 
+    build.check_kwargs = lambda kwargs: check_network_kwargs(kwargs, attention=None, fixed=("conv_layer",))
     return build
 
 

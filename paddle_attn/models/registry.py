@@ -1,13 +1,19 @@
-"""One registry of networks by name: `create_model(name, ...)`, `list_models()`."""
+"""One registry of networks by name: `create_model(name, ...)`, `create_model_from_spec(spec)`, `list_models()`."""
 
 import difflib
 import fnmatch
+
+from paddle_attn.errors import ModelError
 
 _MODELS = {}
 
 
 def register_model(name, builder):
-    """Register `builder(num_classes=..., stem=..., **kwargs) -> paddle.nn.Layer` under `name`."""
+    """Register `builder(num_classes=..., stem=..., **kwargs) -> paddle.nn.Layer` under `name`.
+
+    A builder may carry `builder.check_kwargs(kwargs)`, raising ModelError for arguments it would
+    refuse, so configs are checked before anything is built (see `check_model_kwargs`).
+    """
     if name in _MODELS:
         raise ValueError(f"model name {name!r} is registered twice")
     _MODELS[name] = builder
@@ -25,11 +31,30 @@ def create_model(name, num_classes=1000, stem="imagenet", **kwargs):
     `stem="imagenet"`: 7x7 stride-2 conv + 3x3 max-pool; `stem="cifar"`: 3x3 stride-1 conv, no pool.
     Other keyword arguments go to the network (see `ResNet`).
     """
+    return _builder(name)(num_classes=num_classes, stem=stem, **kwargs)
+
+
+def create_model_from_spec(spec):
+    """The network a spec describes: {"name", "num_classes", "stem", "kwargs"}, as configs and checkpoints hold it."""
+    kwargs = spec.get("kwargs") or {}
+    if not isinstance(kwargs, dict):
+        raise ModelError(f"a model spec's kwargs must be a mapping, got {kwargs!r}")
+    return create_model(spec["name"], num_classes=spec["num_classes"], stem=spec["stem"], **kwargs)
+
+
+def check_model_kwargs(name, kwargs):
+    """Raise ModelError if `create_model(name, **kwargs)` would refuse `kwargs`, without building anything."""
+    check = getattr(_builder(name), "check_kwargs", None)
+    if check is not None:
+        check(kwargs)
+
+
+def _builder(name):
     if name not in _MODELS:
         close = difflib.get_close_matches(str(name), _MODELS, n=5, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model {name!r}.{hint} `paddle_attn.list_models()` lists all {len(_MODELS)}.")
-    return _MODELS[name](num_classes=num_classes, stem=stem, **kwargs)
+        raise ModelError(f"unknown model {name!r}.{hint} `paddle_attn.list_models()` lists all {len(_MODELS)}.")
+    return _MODELS[name]
 
 
 def _natural_key(name):

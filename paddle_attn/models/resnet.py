@@ -5,10 +5,12 @@ added, as in every tutorial this package mirrors.
 """
 
 import functools
+import inspect
 
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from paddle_attn.errors import ModelError, did_you_mean
 from paddle_attn.layers import ATTENTION_LAYERS
 from paddle_attn.models.registry import register_model
 
@@ -96,17 +98,14 @@ class ResNet(nn.Layer):
                  stage_attention_kwargs=None, conv_layer=conv3x3, in_channels=3):
         super().__init__()
         if stem not in STEMS:
-            raise ValueError(f"stem must be one of {', '.join(map(repr, STEMS))}, got {stem!r}")
+            raise ModelError(f"stem must be one of {', '.join(map(repr, STEMS))}, got {stem!r}")
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+            raise ModelError(f"num_classes must be an integer >= 1, got {num_classes!r}")
         if len(layers) != STAGES:
-            raise ValueError(f"layers must give {STAGES} stage depths, got {layers!r}")
+            raise ModelError(f"layers must give {STAGES} stage depths, got {layers!r}")
+        check_network_kwargs({"attention_kwargs": attention_kwargs, "stage_attention_kwargs": stage_attention_kwargs},
+                             attention)
         stage_attention_kwargs = dict(stage_attention_kwargs or {})
-        for key, values in stage_attention_kwargs.items():
-            if isinstance(values, str) or len(values) != STAGES:
-                raise ValueError(f"stage_attention_kwargs[{key!r}] must give {STAGES} values, one per stage, got {values!r}")
-        if attention is None and (attention_kwargs or stage_attention_kwargs):
-            raise ValueError("attention_kwargs given to a ResNet without attention")
 
         self.stem = stem
         if stem == "imagenet":
@@ -158,12 +157,44 @@ DEPTHS = {
 }
 
 
+# ResNet arguments a registered builder sets itself: not a user's to give
+_BUILDER_ARGUMENTS = ("self", "block", "layers", "num_classes", "stem", "attention")
+
+
+def check_network_kwargs(kwargs, attention, fixed=()):
+    """Raise ModelError for a keyword argument `ResNet` (with `attention`) would refuse, naming it and the valid ones.
+
+    `fixed`: further arguments the builder sets itself (EPSANet's `conv_layer`).
+    """
+    allowed = [p for p in inspect.signature(ResNet.__init__).parameters if p not in _BUILDER_ARGUMENTS + tuple(fixed)]
+    for key in kwargs:
+        if key not in allowed:
+            raise ModelError(f"unknown argument {key!r}{did_you_mean(key, allowed)}; the network takes: {', '.join(allowed)}")
+    options = kwargs.get("attention_kwargs") or {}
+    per_stage = kwargs.get("stage_attention_kwargs") or {}
+    for name, value in (("attention_kwargs", options), ("stage_attention_kwargs", per_stage)):
+        if not isinstance(value, dict):
+            raise ModelError(f"{name} must be a mapping of option names to values, got {value!r}")
+    if attention is None and (options or per_stage):
+        raise ModelError("attention_kwargs given to a ResNet without attention")
+    for key, values in per_stage.items():
+        if isinstance(values, (str, dict)) or not hasattr(values, "__len__") or len(values) != STAGES:
+            raise ModelError(f"stage_attention_kwargs[{key!r}] must give {STAGES} values, one per stage, got {values!r}")
+    if attention is not None:
+        accepted = [p for p in inspect.signature(attention.__init__).parameters if p not in ("self", "channels")]
+        for key in [*options, *per_stage]:
+            if key not in accepted:
+                raise ModelError(f"{attention.__name__} has no option {key!r}{did_you_mean(key, accepted)}; "
+                                 f"its options: {', '.join(accepted)}")
+
+
 def _resnet_builder(depth, attention):
     block, layers = DEPTHS[depth]
 
     def build(num_classes=1000, stem="imagenet", **kwargs):
         return ResNet(block, layers, num_classes, stem, attention=attention, **kwargs)
 
+    build.check_kwargs = functools.partial(check_network_kwargs, attention=attention)
     return build
 
 

@@ -64,10 +64,11 @@ class AverageBatchNormStats(Callback):
 
 
 class EvalLossMean(Callback):
-    """Puts the sample-weighted mean eval loss into the eval logs as `loss_mean`.
+    """Puts the sample-weighted mean eval loss into the eval logs as `loss_mean`, `samples` the images counted.
 
     Paddle's `logs["loss"]` at eval end is the last batch's loss only; callbacks after this one
-    in the list read `loss_mean` instead.
+    in the list read `loss_mean` instead. Each batch's weight is the number of test images
+    `EvaluatingModel` counted in it (all ranks', padding dropped).
     """
 
     mean, samples = None, 0
@@ -76,8 +77,9 @@ class EvalLossMean(Callback):
         self._total, self._count, self.mean = 0.0, 0, None
 
     def on_eval_batch_end(self, step, logs=None):
-        self._total += float(np.mean(logs["loss"])) * logs["batch_size"]
-        self._count += logs["batch_size"]
+        samples = self.model.eval_batch_samples
+        self._total += float(np.mean(logs["loss"])) * samples
+        self._count += samples
 
     def on_eval_end(self, logs=None):
         if self._count:
@@ -139,14 +141,15 @@ class CheckpointSaver(Callback):
     """Saves `checkpoints/epoch_NNNN` every `save_freq` epochs and at the last, switching `latest` to it,
     and whenever eval top-1 beats the best so far, switching `best` to it. Older epochs are removed.
 
-    Saving waits for the epoch's evaluation, so `state.json` carries its metrics.
+    Saving waits for the epoch's evaluation, so `state.json` carries its metrics. `run_description`
+    goes into every `state.json` too (see `trainer.describe_run`).
     """
 
-    def __init__(self, run_dir, optimizer, save_freq, total_epochs, run_state, epoch_offset=0, best_top1=-1.0,
+    def __init__(self, run_dir, optimizer, save_freq, total_epochs, run_description, epoch_offset=0, best_top1=-1.0,
                  step_offset=0):
         super().__init__()
         self.directory, self.optimizer = os.path.join(run_dir, "checkpoints"), optimizer
-        self.save_freq, self.total_epochs, self.run_state = save_freq, total_epochs, run_state
+        self.save_freq, self.total_epochs, self.run_description = save_freq, total_epochs, run_description
         self.epoch_offset, self.best_top1, self.step = epoch_offset, best_top1, step_offset
         self.epoch, self._train_logs, self._pending = epoch_offset, {}, False
 
@@ -175,7 +178,7 @@ class CheckpointSaver(Callback):
             return None
         name = f"epoch_{self.epoch:04d}_step_{step_in_epoch:05d}"
         self._write(name, {"step_in_epoch": step_in_epoch}, {})
-        ckpt.point(self.directory, "latest", name)
+        ckpt.set_link(self.directory, "latest", name)
         return os.path.join(self.directory, name)
 
     def _save(self, eval_metrics):
@@ -189,14 +192,14 @@ class CheckpointSaver(Callback):
         name = f"epoch_{self.epoch:04d}"
         self._write(name, {"step_in_epoch": 0}, {**self._train_logs, **eval_metrics})
         if regular:
-            ckpt.point(self.directory, "latest", name)
+            ckpt.set_link(self.directory, "latest", name)
         if improved:
-            ckpt.point(self.directory, "best", name)
+            ckpt.set_link(self.directory, "best", name)
         self._remove_unreferenced()
 
     def _write(self, name, position, metrics):
         os.makedirs(self.directory, exist_ok=True)
-        state = {**self.run_state, "epoch": self.epoch, "step": self.step, **position, "best_top1": self.best_top1,
+        state = {**self.run_description, "epoch": self.epoch, "step": self.step, **position, "best_top1": self.best_top1,
                  "metrics": metrics}
         net = self.model.network
         optimizer_state = ckpt.portable_optimizer_state(self.optimizer.state_dict(), net)

@@ -6,9 +6,7 @@ import signal
 import numpy as np
 from paddle.callbacks import Callback
 
-
-class TrainingStopped(Exception):
-    """Raised out of `fit` to end a run early; `train` reports it and returns or exits."""
+from paddle_attn.errors import TrainingStopped
 
 
 class NonFiniteLoss(TrainingStopped):

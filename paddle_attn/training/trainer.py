@@ -1,5 +1,10 @@
-"""Training and evaluation runs from a validated config, through paddle.Model.prepare / fit / evaluate."""
+"""Training and evaluation runs from a validated config, through paddle.Model.prepare / fit / evaluate.
 
+`train` and `evaluate` leave the process as they found it, except what the config asks for (the
+device, `train.threads` when set, the seed): CPU settings are the entry points' (`cli.set_up_process_for`).
+"""
+
+import contextlib
 import os
 import warnings
 
@@ -8,63 +13,56 @@ from paddle.static import InputSpec
 
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.config import save_config
-from paddle_attn.data.datasets import CheckedLoader, build_dataset, class_names
-from paddle_attn.models import create_model
-from paddle_attn.acceleration import speed_up_cpu
-from paddle_attn.runtime import available_cores
+from paddle_attn.cpu import set_cpu_threads
+from paddle_attn.data.datasets import build_dataset, class_names
+from paddle_attn.data.loader import ErrorReportingLoader
+from paddle_attn.models import create_model_from_spec
 from paddle_attn.training.callbacks import AverageBatchNormStats, CheckpointSaver, EpochSeed, EvalLossMean, VisualDLLogger, is_main_process
+from paddle_attn.training.evaluation import EvaluatingModel, InferenceEvaluation
 from paddle_attn.training.guards import StopOnNonFinite, StopOnSignal
-from paddle_attn.training.inference_eval import InferenceEvaluation, Model
+from paddle_attn.training.resume import check_resumable, resume_description
+from paddle_attn.training.run_dir import check_writable, claim_run_dir
 from paddle_attn.training.sampler import ResumableBatchSampler
 from paddle_attn.training.schedule import WarmupCosine
 from paddle_attn.training.sparsity import add_nam_sparsity
 
+# Paddle's BatchNorm and hapi warn on every batch about things that are fine here; silenced inside runs only
+PADDLE_NOISE = ("When training, we now always track global mean and variance", "To copy construct from a tensor")
 
-def setup_runtime(train_cfg):
-    """Device, process group (under paddle.distributed.launch), CPU settings and seed, in that order.
 
-    Returns the device and the CPU settings applied (`acceleration.speed_up_cpu`)."""
-    # Paddle's BatchNorm warns on every training call that it tracks running statistics; it always has
-    warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
-    warnings.filterwarnings("ignore", message="To copy construct from a tensor")  # Paddle's hapi on each batch
+@contextlib.contextmanager
+def quiet_paddle():
+    with warnings.catch_warnings():
+        for message in PADDLE_NOISE:
+            warnings.filterwarnings("ignore", message=message)
+        yield
+
+
+def prepare_device(train_cfg):
+    """Device, process group (under paddle.distributed.launch), threads if the config sets them, and seed;
+    returns the device."""
     device = train_cfg["device"]
     if device == "auto":
         device = "gpu" if paddle.device.cuda.device_count() > 0 else "cpu"
     paddle.set_device(device)
     if world_size() > 1:
         paddle.distributed.init_parallel_env()
-    # ranks on one machine share its cores
-    cpu = speed_up_cpu(train_cfg["threads"] or max(1, available_cores() // int(os.environ.get("PADDLE_LOCAL_SIZE", 1))))
+    if train_cfg["threads"] is not None:
+        set_cpu_threads(train_cfg["threads"])
     paddle.seed(train_cfg["seed"])
-    return device, cpu
+    return device
 
 
-def inference_evaluation(config, device, cpu):
+def inference_evaluation(config, device):
     """The callback that evaluates through Paddle Inference, where the config asks for it and it applies
-    (the CPU, one process: under data parallelism Paddle's eval gathers the ranks' outputs), else None."""
+    (the CPU, one process: under data parallelism each rank evaluates its shard in dygraph), else None."""
     if config["train"]["eval_backend"] != "inference" or device != "cpu" or world_size() > 1:
         return None
-    return InferenceEvaluation(config["data"]["image_size"], threads=cpu["threads"])
+    return InferenceEvaluation(config["data"]["image_size"])
 
 
 def world_size():
     return int(os.environ.get("PADDLE_TRAINERS_NUM", 1))
-
-
-def check_writable(directory):
-    """Fail before training, not at the first save, when the run directory cannot be written."""
-    probe = os.path.join(directory, f".write-test-{os.getpid()}")
-    try:
-        os.makedirs(directory, exist_ok=True)
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
-    except OSError as err:
-        raise PermissionError(f"cannot write to output directory {directory!r} (train.output_dir): {err.strerror}") from err
-
-
-def build_network(model_cfg):
-    return create_model(model_cfg["name"], num_classes=model_cfg["num_classes"], stem=model_cfg["stem"], **model_cfg["kwargs"])
 
 
 def build_optimizer(config, scheduler, parameters):
@@ -78,28 +76,30 @@ def build_optimizer(config, scheduler, parameters):
     return paddle.optimizer.AdamW(scheduler, parameters=parameters, weight_decay=opt["weight_decay"])
 
 
-def prepare(net, config, optimizer=None):
-    """paddle.Model with the tutorials' loss and top-1/top-5 accuracy."""
+def prepare(net, config, optimizer=None, eval_set_size=None):
+    """paddle.Model with the tutorials' loss and top-1/top-5 accuracy, exact over `eval_set_size` test images."""
     size = config["data"]["image_size"]
-    model = Model(net, InputSpec([None, 3, size, size], "float32", "image"), InputSpec([None], "int64", "label"))
+    model = EvaluatingModel(net, InputSpec([None, 3, size, size], "float32", "image"), InputSpec([None], "int64", "label"))
     model.prepare(optimizer, paddle.nn.CrossEntropyLoss(), paddle.metric.Accuracy(topk=(1, 5)))
+    model.eval_set_size = eval_set_size
     return model
 
 
 def loader(dataset, batch_size, shuffle, num_workers, worker_init=None):
     # one shard per rank under paddle.distributed.launch, the whole set otherwise
     sampler = ResumableBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle)
-    return CheckedLoader(paddle.io.DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
-                                              worker_init_fn=worker_init))
+    return ErrorReportingLoader(dataset, sampler, num_workers, worker_init)
 
 
-def run_state(config, train_set):
-    """What a checkpoint needs to rebuild its network and its evaluation pipeline."""
+def describe_run(config, train_set):
+    """What every checkpoint of the run records: the network and evaluation pipeline to rebuild it, and
+    what a resume must match (`resume.resume_description`)."""
     model, data = config["model"], config["data"]
     return {
         "model": {key: model[key] for key in ("name", "num_classes", "stem", "kwargs")},
         "data": {"dataset": data["dataset"], "transform": data["transform"], "image_size": data["image_size"],
                  "mean": data["mean"], "std": data["std"], "class_names": class_names(data, train_set)},
+        **resume_description(config, world_size(), len(train_set)),
     }
 
 
@@ -116,17 +116,20 @@ def resume_point(train_cfg):
 def train(config, callbacks=()):
     """Train as the config says, with any extra `paddle.callbacks.Callback`s; returns {"best_top1", "epoch", "run_dir"}.
 
-    Raises TrainingStopped (after saving a resumable checkpoint) on SIGINT/SIGTERM, NonFiniteLoss on a NaN loss.
+    Raises TrainingStopped (after saving a resumable checkpoint) on SIGINT/SIGTERM, NonFiniteLoss on a NaN
+    loss, ConfigError when `train.output_dir` holds another run, CheckpointError when a resume cannot
+    continue the run exactly.
     """
     train_cfg = config["train"]
     run_dir = train_cfg["output_dir"]
-    if is_main_process():
-        check_writable(run_dir)
-    device, cpu = setup_runtime(train_cfg)
     resume_from = resume_point(train_cfg)  # before anything is built: a bad path fails fast
+    if is_main_process():
+        claim_run_dir(run_dir, resume_from if train_cfg["resume"] else None, train_cfg["move_existing_run"])
+        check_writable(run_dir)
+    device = prepare_device(train_cfg)
 
     train_set, test_set = build_dataset(config["data"], "train"), build_dataset(config["data"], "test")
-    net = build_network(config["model"])
+    net = create_model_from_spec(config["model"])
     seeding = EpochSeed(None, train_cfg["seed"])
     train_loader = loader(train_set, train_cfg["batch_size"], True, config["data"]["num_workers"], seeding.worker_init)
     seeding.sampler = train_loader.batch_sampler
@@ -135,26 +138,27 @@ def train(config, callbacks=()):
     lr = config["lr"]
     scheduler = WarmupCosine(lr["base"], train_cfg["epochs"] * len(train_loader), lr["warmup_steps"], lr["min_lr"], lr["schedule"])
     optimizer = build_optimizer(config, scheduler, net.parameters())
-    model = prepare(net, config, optimizer)
+    model = prepare(net, config, optimizer, len(test_set))
 
     epoch, step, best_top1 = 0, 0, -1.0
     if resume_from is not None:
         state = ckpt.read_state(resume_from)
         params = ckpt.load_params(resume_from)
-        ckpt.check_compatible(net, params, resume_from)
+        ckpt.check_tensors(net, params, f"checkpoint {resume_from!r} does not fit the model")
+        note = check_resumable(state, config, world_size(), len(train_set), resume_from)
         net.set_state_dict(params)
         optimizer_state = ckpt.load_params(resume_from, ckpt.OPTIMIZER_FILE)  # includes the LR schedule
         optimizer.set_state_dict(ckpt.restore_optimizer_state(optimizer_state, net))
         epoch, step, best_top1 = state["epoch"], state["step"], state["best_top1"]
         train_loader.batch_sampler.skip_batches(state.get("step_in_epoch", 0))
         print(f"resumed from {resume_from}: epoch {epoch} + {state.get('step_in_epoch', 0)} steps, "
-              f"step {step}, best top-1 {best_top1:.4f}")
+              f"step {step}, best top-1 {best_top1:.4f}" + (f"; {note}" if note else ""))
     add_nam_sparsity(net, train_cfg["nam_sparsity"])
 
     if is_main_process():
         save_config(config, os.path.join(run_dir, "config.yaml"))
     seeding.epoch_offset = epoch
-    saver = CheckpointSaver(run_dir, optimizer, train_cfg["save_freq"], train_cfg["epochs"], run_state(config, train_set),
+    saver = CheckpointSaver(run_dir, optimizer, train_cfg["save_freq"], train_cfg["epochs"], describe_run(config, train_set),
                             epoch, best_top1, step)
     stop_on_signal = StopOnSignal(saver.save_interrupted)
     logger = []
@@ -162,7 +166,7 @@ def train(config, callbacks=()):
         logger = [VisualDLLogger(config["visualdl"]["log_dir"] or os.path.join(run_dir, "vdl"), scheduler, epoch, step)]
     # order matters: the LR steps after each batch; a NaN stops the run before anything saves it; the eval
     # loss mean is computed before it is logged and saved; a signal saves once the step is counted and logged
-    fast_eval = inference_evaluation(config, device, cpu)
+    fast_eval = inference_evaluation(config, device)
     callbacks = [paddle.callbacks.LRScheduler(by_step=True, by_epoch=False), seeding, *([fast_eval] if fast_eval else []),
                  StopOnNonFinite(step, lambda: ckpt.find_latest(run_dir)), AverageBatchNormStats(), EvalLossMean(), saver, *logger,
                  stop_on_signal, *callbacks]
@@ -171,23 +175,27 @@ def train(config, callbacks=()):
         print(f"nothing to do: the checkpoint is at epoch {epoch} of {train_cfg['epochs']}")
         return {"best_top1": best_top1, "epoch": epoch, "run_dir": run_dir}
     try:
-        model.fit(train_loader, test_loader, epochs=remaining, log_freq=train_cfg["log_freq"],
-                  verbose=train_cfg["verbose"], callbacks=callbacks)
+        with quiet_paddle():
+            model.fit(train_loader, test_loader, epochs=remaining, log_freq=train_cfg["log_freq"],
+                      verbose=train_cfg["verbose"], callbacks=callbacks)
     finally:
         stop_on_signal.restore()
     return {"best_top1": saver.best_top1, "epoch": train_cfg["epochs"], "run_dir": run_dir}
 
 
 def evaluate(config, checkpoint_path):
-    """Top-1, top-5 and mean loss of a checkpoint on the configured test split."""
-    device, cpu = setup_runtime(config["train"])
+    """Top-1, top-5 and mean loss of a checkpoint on the configured test split, with a progress bar
+    (`train.verbose`, `train.log_freq`)."""
+    device = prepare_device(config["train"])
     net, state = ckpt.load_model(checkpoint_path)
-    model = prepare(net, config)
     test_set = build_dataset(config["data"], "test")
+    model = prepare(net, config, eval_set_size=len(test_set))
     mean_loss = EvalLossMean()
-    fast_eval = inference_evaluation(config, device, cpu)
-    logs = model.evaluate(loader(test_set, config["train"]["eval_batch_size"] or config["train"]["batch_size"], False,
-                                 config["data"]["num_workers"]), verbose=0,
-                          callbacks=[*([fast_eval] if fast_eval else []), mean_loss])
-    return {"checkpoint": ckpt.resolve(checkpoint_path), "epoch": state.get("epoch"), "samples": len(test_set),
+    fast_eval = inference_evaluation(config, device)
+    train_cfg = config["train"]
+    with quiet_paddle():
+        logs = model.evaluate(loader(test_set, train_cfg["eval_batch_size"] or train_cfg["batch_size"], False,
+                                     config["data"]["num_workers"]), log_freq=train_cfg["log_freq"],
+                              verbose=train_cfg["verbose"], callbacks=[*([fast_eval] if fast_eval else []), mean_loss])
+    return {"checkpoint": ckpt.resolve(checkpoint_path), "epoch": state.get("epoch"), "samples": mean_loss.samples,
             "top1": float(logs["acc_top1"]), "top5": float(logs["acc_top5"]), "loss": mean_loss.mean}

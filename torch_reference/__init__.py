@@ -1,10 +1,11 @@
 """PyTorch reference networks, each naming its tensors as its source code does, for parity tests and benchmarks.
 
-    from torch_reference import build          # with tests/ on sys.path (pytest puts it there)
+    from torch_reference import build      # needs torch; the repository root on sys.path (tests and benchmarks put it there)
     net = build("resnet50_nam", num_classes=100)
 
-Names: resnet{18,34,50,101,152}[_eca|_cbam|_nam|_eca_official|_cbam_official] and epsanet{50,101};
-`LAYOUTS[name]` is the `paddle_attn.convert` layout its state dict converts with.
+Names: resnet{18,34,50,101,152}[_se|_eca|_cbam|_nam|_eca_official|_cbam_official] and epsanet{50,101};
+`LAYOUTS[name]` is the `paddle_attn.convert` layout its state dict converts with. Each is parity-tested
+against paddle_attn's network (tests/test_convert.py).
 """
 
 import functools
@@ -16,10 +17,12 @@ from .eca_tutorial import resnet_eca
 from .epsanet import epsanet
 from .nam_tutorial import resnet_nam
 from .resnet import DEPTHS, resnet
+from .squeeze_excitation import resnet_se
 
 # suffix -> (builder(depth, num_classes, ...), converter layout)
 FAMILIES = {
     "": (resnet, "torchvision"),                    # torchvision's ResNet, ImageNet stem
+    "_se": (resnet_se, "torchvision"),               # SE as the PSA tutorial's SEWeightModule (seed 000/003)
     "_eca": (resnet_eca, "eca_tutorial"),            # seed 002, CIFAR stem
     "_cbam": (resnet_cbam, "cbam_tutorial"),         # seed 004, CIFAR stem
     "_nam": (resnet_nam, "nam_tutorial"),            # seed 001 ported, CIFAR stem

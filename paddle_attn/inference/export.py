@@ -1,0 +1,61 @@
+"""Writing a checkpoint as a Paddle inference model, ready for Paddle Inference or `paddle.jit.load`.
+
+An export directory holds `inference.json` (Paddle 3's PIR program), `inference.pdiparams` and
+`model_info.json`: the network spec, the evaluation preprocessing (preset, image size, mean, std)
+and the class names, so prediction needs nothing else (`exported.py` reads them).
+"""
+
+import json
+import os
+
+import paddle
+from paddle.static import InputSpec
+
+from paddle_attn.checkpoint import load_model, resolve
+from paddle_attn.data.class_names import for_dataset
+from paddle_attn.data.transforms import STEM_PIPELINES
+from paddle_attn.errors import InferenceError
+from paddle_attn.inference.exported import INFO_FILE, MODEL_PREFIX, program_files
+
+
+def inference_info(state, image_size=None):
+    """What prediction needs from a checkpoint's `state.json`, for inputs of `image_size` (default:
+    the training image size). A checkpoint without a `data` section (e.g. converted weights) gets
+    its stem's pipeline (`STEM_PIPELINES`)."""
+    model, data = state["model"], state.get("data") or {}
+    preset, default_size = STEM_PIPELINES.get(model.get("stem"), STEM_PIPELINES["imagenet"])
+    size = image_size if image_size is not None else data.get("image_size") or default_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise InferenceError(f"the input size must be a positive integer, got {size!r}")
+    return {
+        "model": model,
+        "transform": data.get("transform") or preset,
+        "image_size": size,
+        "mean": data.get("mean"),
+        "std": data.get("std"),
+        "class_names": data.get("class_names") or for_dataset(data.get("dataset")),
+    }
+
+
+def save_program(net, prefix, image_size):
+    """`net` (in eval mode) as a program for `[batch, 3, image_size, image_size]` float32 inputs, any batch;
+    returns `(program file, params file)`. The network is put back in the mode it was in."""
+    was_training = net.training
+    net.eval()
+    try:
+        paddle.jit.save(net, prefix, input_spec=[InputSpec([None, 3, image_size, image_size], "float32", "image")])
+    finally:
+        net.train(was_training)
+    return program_files(prefix)
+
+
+def export(checkpoint, out_dir, image_size=None):
+    """Save the checkpoint's network to `out_dir` for square inputs of `image_size` (default: its training
+    size); return the model info written beside it."""
+    net, state = load_model(checkpoint)
+    info = {**inference_info(state, image_size), "checkpoint": resolve(checkpoint)}
+    os.makedirs(out_dir, exist_ok=True)
+    save_program(net, os.path.join(out_dir, MODEL_PREFIX), info["image_size"])
+    with open(os.path.join(out_dir, INFO_FILE), "w") as f:
+        json.dump(info, f, indent=2)
+    return info

@@ -1,0 +1,93 @@
+"""Evaluation inside `paddle.Model.fit` and `.evaluate`: each test image counted once under data parallelism,
+and on the CPU through Paddle Inference with oneDNN (the fast path).
+
+Paddle's own `eval_batch` trims the padding `DistributedBatchSampler` adds only for loaders of its
+own type and averages the loss of each rank's shard alone; here the ranks' logits and labels are
+gathered, the padding dropped, and loss and metrics computed over the gathered batch, so top-1,
+top-5 and the mean loss are those of the whole test set, each image once.
+"""
+
+import numpy as np
+import paddle
+from paddle.callbacks import Callback
+
+from paddle_attn.cpu import cpu_threads, set_cpu_threads
+from paddle_attn.inference.paddle_inference import runner_for_network
+
+
+class EvaluatingModel(paddle.Model):
+    """`paddle.Model` with an exact evaluation: over `eval_set_size` test images under data parallelism,
+    through `eval_forward` (numpy images -> numpy logits, e.g. a Paddle Inference runner) when set.
+
+    After each batch, `eval_batch_samples` holds the number of test images it counted.
+    """
+
+    eval_forward = None
+    eval_set_size = None
+    eval_batch_samples = 0
+    _eval_seen = 0
+
+    def prepare(self, optimizer=None, loss=None, metrics=None, amp_configs=None):
+        self.loss_fn = loss
+        self.metric_list = [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+        super().prepare(optimizer, loss, metrics, amp_configs)
+
+    def eval_batch(self, inputs, labels=None):
+        images = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        label = paddle.to_tensor(labels[0] if isinstance(labels, (list, tuple)) else labels)
+        logits = self._logits(images)
+        if paddle.distributed.get_world_size() > 1:
+            logits, label = _gather(logits), _gather(label)
+            logits, label = self._drop_padding(logits, label)
+        self.eval_batch_samples = int(label.shape[0])
+        with paddle.no_grad():
+            loss = self.loss_fn(logits, label)
+        metrics = [metric.update(*[np.asarray(t) for t in _as_list(metric.compute(logits, label))])
+                   for metric in self.metric_list]
+        return [loss.numpy()], metrics
+
+    def _logits(self, images):
+        if self.eval_forward is not None:
+            images = images.numpy() if isinstance(images, paddle.Tensor) else np.asarray(images)
+            return paddle.to_tensor(self.eval_forward(np.ascontiguousarray(images, dtype=np.float32)))
+        self.network.eval()
+        with paddle.no_grad():
+            return self.network(paddle.to_tensor(images))
+
+    def _drop_padding(self, logits, label):
+        """The gathered batches follow the sampler's padded index order, the padding last: keep the set's size."""
+        if self.eval_set_size is None:
+            raise RuntimeError("EvaluatingModel.eval_set_size must be set for evaluation under data parallelism")
+        keep = min(int(label.shape[0]), self.eval_set_size - self._eval_seen)
+        self._eval_seen = (self._eval_seen + keep) % self.eval_set_size  # back to 0 when the set is done
+        return logits[:keep], label[:keep]
+
+
+def _gather(tensor):
+    parts = []
+    paddle.distributed.all_gather(parts, tensor)
+    return paddle.concat(parts, axis=0)
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+class InferenceEvaluation(Callback):
+    """At each evaluation's start, exports the network to a Paddle Inference runner (oneDNN, fp32) for
+    `EvaluatingModel`: it always sees the weights just trained, and its logits equal dygraph's within 1e-5.
+    The runner uses the process's CPU threads (`cpu.cpu_threads`).
+    """
+
+    def __init__(self, image_size):
+        super().__init__()
+        self.image_size = image_size
+
+    def on_eval_begin(self, logs=None):
+        self.model.eval_forward = runner_for_network(self.model.network, self.image_size, threads=cpu_threads())
+
+    def on_eval_end(self, logs=None):
+        self.model.eval_forward = None
+        # a predictor's run resets the math library's threads its own way, and dygraph's kernels then sum
+        # in another order (1e-4 apart after 3 steps): set them back so training goes on as without it
+        set_cpu_threads(cpu_threads())
