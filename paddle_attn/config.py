@@ -96,7 +96,7 @@ def load_config(path=None, overrides=()):
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError as err:
-            raise ConfigError(f"override {item!r} does not parse as a YAML value: {err.problem or err}") from err
+            raise ConfigError(f"override {item!r} does not parse as a YAML value: {getattr(err, 'problem', None) or err}") from err
         section, key = dotted.split(".", 1)
         _assign(config, sources, section, key, value, "command line -o")
     _validate(config, sources)

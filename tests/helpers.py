@@ -50,7 +50,7 @@ def make_checkpoint(run_dir, name, params_of=None, top1=0.5):
     import paddle
 
     import paddle_attn
-    from paddle_attn.checkpoint import point, save_checkpoint
+    from paddle_attn.checkpoint import save_checkpoint, set_link
 
     paddle.seed(1)
     net = paddle_attn.create_model(params_of or name, num_classes=10, stem="cifar")
@@ -60,7 +60,7 @@ def make_checkpoint(run_dir, name, params_of=None, top1=0.5):
     directory = os.path.join(run_dir, "checkpoints")
     os.makedirs(directory)
     save_checkpoint(directory, "epoch_0001", net.state_dict(), None, state)
-    point(directory, "best", "epoch_0001")
+    set_link(directory, "best", "epoch_0001")
     return str(run_dir)
 
 

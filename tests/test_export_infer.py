@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 
 from paddle_attn.checkpoint import load_model
+from paddle_attn.cpu import bf16_supported
 from paddle_attn.data.class_names import CIFAR10_CLASSES
 from paddle_attn.data.transforms import build_transform
-from paddle_attn.predict import ExportedModel
+from paddle_attn.inference.predict import ExportedModel
 from tests.helpers import assert_user_error, make_checkpoint, run_tool
 
 @pytest.fixture(scope="module")
@@ -105,6 +106,26 @@ def test_infer_from_a_checkpoint_runs_paddle_inference_with_dygraphs_numbers(run
         by_index = {top["index"]: top["probability"] for top in b["top_k"]}
         for top in a["top_k"]:
             assert abs(top["probability"] - by_index[top["index"]]) < 1e-5
+
+
+@pytest.mark.skipif(not bf16_supported(), reason="the CPU has no native bf16 (AVX-512 BF16 / AMX)")
+def test_infer_in_bf16_where_the_cpu_has_it(exported, images, tmp_path):
+    results = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / f"{precision}.json"
+        result = run_tool("infer.py", "--model", exported, images, "--top-k", 10, "--precision", precision, "--json", out)
+        assert result.returncode == 0, result.stderr
+        results[precision] = json.loads(out.read_text())["predictions"]
+    for a, b in zip(results["fp32"], results["bf16"]):
+        by_index = {top["index"]: top["probability"] for top in b["top_k"]}
+        for top in a["top_k"]:  # probabilities of a random network near 0.1: bf16's 2^-9 steps over ~20 layers
+            assert abs(top["probability"] - by_index[top["index"]]) < 0.02
+
+
+@pytest.mark.skipif(bf16_supported(), reason="this CPU computes bf16: the refusal is for CPUs without it")
+def test_bf16_asked_on_a_cpu_without_it_is_refused(exported, images):
+    assert_user_error(run_tool("infer.py", "--model", exported, images, "--precision", "bf16"),
+                      "bf16 inference needs oneDNN and a CPU with AVX-512 BF16 or AMX", "use --precision fp32")
 
 
 def test_bad_inputs_give_one_clear_message(exported, images, tmp_path):

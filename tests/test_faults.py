@@ -162,3 +162,79 @@ def test_override_that_does_not_parse(tmp_path):
     result = finish_training(tmp_path, "lr.base=[0.1", epochs=1)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "error: override 'lr.base=[0.1' does not parse as a YAML value" in result.stderr
+
+
+def descendants(pid):
+    """Every process below `pid` (Linux /proc)."""
+    found, stack = [], [pid]
+    while stack:
+        parent = stack.pop()
+        for task in os.listdir(f"/proc/{parent}/task") if os.path.isdir(f"/proc/{parent}/task") else []:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                continue
+            found += kids
+            stack += kids
+    return found
+
+
+def forked_children(pid):
+    """The processes below `pid` that are forks of it (same command line): a DataLoader's workers, not a shell it ran."""
+    def cmdline(p):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+    return [child for child in descendants(pid) if cmdline(child) == cmdline(pid)]
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"  # a zombie has exited
+    except OSError:
+        return False
+
+
+def test_sigkill_leaves_no_loader_worker_behind(tmp_path):
+    # batches of 64 from 1000 images: the workers are busy filling their queues when the kill lands, the case
+    # in which Paddle's own parent check never runs and they would live on, re-parented to init
+    run = start_training(tmp_path, "data.num_workers=2", "data.synthetic_train_per_class=100", "train.batch_size=64",
+                         epochs=20)
+    wait_for(lambda: len(forked_children(run.pid)) >= 2, run)  # the training loader's workers are up
+    workers = set(forked_children(run.pid))
+    time.sleep(0.5)
+    workers |= set(forked_children(run.pid))
+    run.kill()
+    run.wait(timeout=30)  # not communicate(): surviving workers would hold its pipes open forever
+    run.stdout.close(), run.stderr.close()
+    deadline = time.time() + 12  # Paddle's workers check their parent every 5 s when idle
+    while any(alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    survivors = [pid for pid in workers if alive(pid)]
+    for pid in survivors:  # leave the machine clean whatever the outcome
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, "loader workers outlived the killed trainer"
+
+
+def test_a_new_run_never_deletes_or_mixes_with_an_earlier_one(tmp_path):
+    from tests.helpers import make_checkpoint
+
+    earlier = make_checkpoint(str(tmp_path / "run"), "resnet18_nam")
+    kept = sorted(os.listdir(tmp_path / "run" / "checkpoints"))
+    refused = finish_training(tmp_path, epochs=1)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert (f"error: train.output_dir '{earlier}' already holds a run (checkpoints/epoch_0001); a new run there would "
+            f"delete its checkpoints") in refused.stderr
+    assert "-o train.resume=auto" in refused.stderr and "-o train.move_existing_run=true" in refused.stderr
+    assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == kept and not (tmp_path / "run" / "vdl").exists()
+
+    moved = finish_training(tmp_path, "train.move_existing_run=true", epochs=1)
+    assert moved.returncode == 0, moved.stderr[-2000:]
+    aside = [p for p in os.listdir(tmp_path) if p.startswith("run.old-")]
+    assert len(aside) == 1 and f"moved the earlier run in {earlier} to {tmp_path / aside[0]}" in moved.stdout
+    assert sorted(os.listdir(tmp_path / aside[0] / "checkpoints")) == kept  # the earlier run, whole
+    assert ckpt.read_state(str(tmp_path / "run"))["epoch"] == 1 and len(os.listdir(tmp_path / "run" / "vdl")) == 1

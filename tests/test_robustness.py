@@ -6,20 +6,25 @@ import runpy
 import sys
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 import paddle_attn
 from paddle_attn import checkpoint as ckpt
-from paddle_attn.config import SCHEMA
+from paddle_attn.config import SCHEMA, ConfigError, load_config, save_config
+from paddle_attn.models import create_model_from_spec
 from tests.helpers import ROOT
 
 KEYS = [f"{section}.{key}" for section, keys in SCHEMA.items() for key in keys]
+NESTED = ["model.kwargs.attention_kwargs.reduction", "model.kwargs.attention_kwargs.kernel_size", "model.kwargs.foo",
+          "model.kwargs.stage_attention_kwargs.kernel_size", "model.kwargs.in_channels"]
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
 OVERRIDE = st.one_of(
-    st.builds(lambda key, value: f"{key}={value}", st.sampled_from(KEYS + ["train.epoch", "trian.seed", "model"]),
+    st.builds(lambda key, value: f"{key}={value}", st.sampled_from(KEYS + NESTED + ["train.epoch", "trian.seed", "model"]),
               st.one_of(TEXT, st.integers(-10**6, 10**6).map(str), st.floats(allow_nan=True).map(str),
-                        st.sampled_from(["[", "{a: 1", "null", "-1", "true", "[1, 2]", "'", ": x"]))),
+                        st.sampled_from(["[", "{a: 1", "null", "-1", "true", "[1, 2]", "'", ": x", "3", "4", "[3, 5, 5, 7]"]))),
     TEXT,
 )
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -53,23 +58,57 @@ def checkpoint_dir(tmp_path_factory):
     return ckpt.save_checkpoint(str(directory), "epoch_0001", net.state_dict(), None, state)
 
 
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory):
+    """A valid config whose data file is never read: every failure below happens before the data is loaded."""
+    path = tmp_path_factory.mktemp("config") / "run.yaml"
+    save_config(load_config(os.path.join(ROOT, "configs", "quickstart.yaml"),
+                            ["data.data_file=never-read.tar.gz", "model.name=resnet18_eca", "model.stem=cifar"]), str(path))
+    return str(path)
+
+
+def parsed_as_given(config, override):
+    """Whether `config` holds what the override `section.key=value` (a top-level key) says."""
+    dotted, _, raw = override.partition("=")
+    section, _, key = dotted.partition(".")
+    expected, got = yaml.safe_load(raw) if raw.strip() else None, config[section][key]
+    return got == expected or (isinstance(got, float) and not isinstance(expected, bool) and float(expected) == got)
+
+
 @SETTINGS
 @given(overrides=st.lists(OVERRIDE, min_size=1, max_size=3))
-def test_random_overrides(overrides, capsys, tmp_path):
-    args = sum((["-o", o] for o in overrides), ["--checkpoint", str(tmp_path / "missing")])
-    assert_clean_failure(*run_tool("eval.py", args, capsys))
+def test_random_overrides(overrides, config_file):
+    # what tools/eval.py and train.py do with -c and -o (cli.config_from_args): a config, or a ConfigError
+    # that comes from the overrides, never another exception
+    try:
+        config = load_config(config_file, overrides)
+    except ConfigError as err:
+        assert str(err).startswith(("command line -o", "override ")), err
+        return
+    create_model_from_spec(config["model"])  # an accepted config builds its network
+    for override in overrides:  # every override that was accepted is in the config as given
+        dotted = override.partition("=")[0]
+        if dotted.count(".") == 1 and dotted.partition(".")[2] in SCHEMA.get(dotted.partition(".")[0], {}):
+            assert parsed_as_given(config, override) or any(o.startswith(dotted + "=") for o in overrides[overrides.index(override) + 1:])
+
+
+def test_a_bad_override_reaches_the_parser_through_the_tool(capsys, checkpoint_dir, config_file):
+    code, stderr = run_tool("eval.py", ["--checkpoint", checkpoint_dir, "-c", config_file, "-o", "train.epochs=ten"], capsys)
+    assert code == 2 and "error: command line -o: train.epochs must be int, got 'ten'" in stderr
 
 
 @SETTINGS
 @given(data=st.binary(max_size=2048), file=st.sampled_from([ckpt.MODEL_FILE, ckpt.STATE_FILE]))
-def test_random_bytes_as_checkpoint(data, file, capsys, tmp_path, checkpoint_dir):
+def test_random_bytes_as_checkpoint(data, file, capsys, tmp_path, checkpoint_dir, config_file):
     broken = tmp_path / "broken"
     broken.mkdir(exist_ok=True)
     for name in (ckpt.MODEL_FILE, ckpt.STATE_FILE):
         source = os.path.join(checkpoint_dir, name)
         (broken / name).write_bytes(data if name == file else open(source, "rb").read())
-    assert_clean_failure(*run_tool("eval.py", ["--checkpoint", str(broken), "-o", "data.dataset=synthetic",
-                                               "-o", f"data.data_file={tmp_path / 'never-read.tar.gz'}"], capsys))
+    code, stderr = run_tool("eval.py", ["--checkpoint", str(broken), "-c", config_file], capsys)
+    assert_clean_failure(code, stderr)
+    # the message comes from reading the broken file (a pickle of an empty dict is read, then lacks every tensor)
+    assert file in stderr or (file == ckpt.MODEL_FILE and "does not fit the model" in stderr), stderr
 
 
 @SETTINGS
@@ -87,4 +126,8 @@ def test_a_state_json_of_the_wrong_shape(tmp_path, checkpoint_dir, capsys):
     broken.mkdir()
     (broken / ckpt.STATE_FILE).write_text(json.dumps([1, 2, 3]))
     (broken / ckpt.MODEL_FILE).write_bytes(open(os.path.join(checkpoint_dir, ckpt.MODEL_FILE), "rb").read())
-    assert_clean_failure(*run_tool("infer.py", ["--checkpoint", str(broken), "x.png"], capsys))
+    image = tmp_path / "x.png"
+    Image.new("RGB", (32, 32)).save(image)  # a readable image: the tool gets as far as the checkpoint
+    code, stderr = run_tool("infer.py", ["--checkpoint", str(broken), str(image)], capsys)
+    assert_clean_failure(code, stderr)
+    assert f"{ckpt.STATE_FILE} holds a list, not a mapping" in stderr

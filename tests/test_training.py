@@ -12,7 +12,7 @@ from paddle.callbacks import Callback
 import paddle_attn
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.data.datasets import DataError, build_dataset
-from paddle_attn.training import WarmupCosine, add_nam_sparsity, evaluate, inference_eval, nam_scales, train
+from paddle_attn.training import WarmupCosine, add_nam_sparsity, evaluate, evaluation, nam_scales, train
 from paddle_attn.run_logs import EVAL_TAGS, TRAIN_TAGS
 from tests.helpers import ROOT, read_points, tiny_config, tiny_overrides
 
@@ -146,8 +146,8 @@ def test_inference_evaluation_gives_dygraphs_metrics(tmp_path, monkeypatch):
     config = tiny_config(tmp_path, epochs=1)
     train(config)
     exports = []
-    export = inference_eval.export_predictor
-    monkeypatch.setattr(inference_eval, "export_predictor", lambda *a, **k: exports.append(a) or export(*a, **k))
+    export = evaluation.runner_for_network
+    monkeypatch.setattr(evaluation, "runner_for_network", lambda *a, **k: exports.append(a) or export(*a, **k))
     fast = evaluate(config, config["train"]["output_dir"])
     assert len(exports) == 1  # Paddle Inference is the default on the CPU
     config["train"]["eval_backend"] = "dygraph"
