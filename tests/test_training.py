@@ -100,6 +100,7 @@ def test_train_and_eval_end_to_end(tmp_path):
     logged = dict(scalars["eval/top1"])[state["epoch"]]
     assert result["top1"] == pytest.approx(logged, abs=1e-6)
     assert f"top-1 {result['top1']:.4f}" in evaluation.stdout
+    assert "Eval samples: 30" in evaluation.stdout  # the evaluation shows its progress
 
 
 class StopAfterEpoch(Callback):
@@ -185,3 +186,30 @@ def test_nam_recipe_augmentation_runs_on_cifar_images(tmp_path):
     config = tiny_config(tmp_path)
     image, label = build_dataset(config["data"], "train")[0]
     assert image.shape == (3, 32, 32) and image.dtype == np.float32 and label.dtype == np.int64
+
+
+def test_resume_refuses_what_cannot_continue_exactly(tmp_path, capsys):
+    config = tiny_config(tmp_path, epochs=1)
+    train(config)
+    for override, message in (("train.batch_size=4", r"train.batch_size is 4 here but was 8 in that run"),
+                              ("lr.base=0.1", r"lr.base is 0.1 here but was 0.05"),
+                              ("model.kwargs.attention_kwargs.detach_weights=true",  # same tensors, another model
+                               r"model.kwargs is \{'attention_kwargs': \{'detach_weights': True\}\} here but was \{\}")):
+        with pytest.raises(ckpt.CheckpointError, match=message + r".* Resume with -o "):
+            train(tiny_config(tmp_path, override, "train.resume=auto", epochs=1))
+    stretched = tiny_config(tmp_path, "train.resume=auto", epochs=2)
+    assert train(stretched)["epoch"] == 2
+    assert "train.epochs is 2, the run was started for 1: the LR schedule is stretched to end at epoch 2" in capsys.readouterr().out
+
+
+def test_synthetic_data_is_regenerated_when_its_parameters_change(tmp_path):
+    from paddle_attn.data.synthetic import read_parameters, write_synthetic_cifar
+
+    path = str(tmp_path / "shapes.tar.gz")
+    write_synthetic_cifar(path, 2, 1)
+    first = os.path.getmtime(path)
+    assert write_synthetic_cifar(path, 2, 1) == path and os.path.getmtime(path) == first  # same parameters: reused
+    write_synthetic_cifar(path, 3, 1)
+    assert read_parameters(path) == {"train_per_class": 3, "test_per_class": 1, "seed": 0}
+    config = tiny_config(tmp_path, f"data.data_file={path}", "data.synthetic_train_per_class=5")
+    assert len(build_dataset(config["data"], "train")) == 50
