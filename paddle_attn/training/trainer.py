@@ -183,9 +183,9 @@ def train(config, callbacks=()):
     return {"best_top1": saver.best_top1, "epoch": train_cfg["epochs"], "run_dir": run_dir}
 
 
-def evaluate(config, checkpoint_path):
-    """Top-1, top-5 and mean loss of a checkpoint on the configured test split, with a progress bar
-    (`train.verbose`, `train.log_freq`)."""
+def evaluate(config, checkpoint_path, verbose=None):
+    """Top-1, top-5 and mean loss of a checkpoint on the configured test split, with Paddle's progress
+    output every `train.log_freq` batches (`verbose`: 0 none, 1 a bar, 2 lines; default `train.verbose`)."""
     device = prepare_device(config["train"])
     net, state = ckpt.load_model(checkpoint_path)
     test_set = build_dataset(config["data"], "test")
@@ -196,6 +196,6 @@ def evaluate(config, checkpoint_path):
     with quiet_paddle():
         logs = model.evaluate(loader(test_set, train_cfg["eval_batch_size"] or train_cfg["batch_size"], False,
                                      config["data"]["num_workers"]), log_freq=train_cfg["log_freq"],
-                              verbose=train_cfg["verbose"], callbacks=[*([fast_eval] if fast_eval else []), mean_loss])
+                              verbose=train_cfg["verbose"] if verbose is None else verbose, callbacks=[*([fast_eval] if fast_eval else []), mean_loss])
     return {"checkpoint": ckpt.resolve(checkpoint_path), "epoch": state.get("epoch"), "samples": mean_loss.samples,
             "top1": float(logs["acc_top1"]), "top5": float(logs["acc_top5"]), "loss": mean_loss.mean}
