@@ -27,8 +27,9 @@ def _image_axes(figure, count, columns, index):
     return axes
 
 
-def _overlay(axes, image, heat, cmap, vmin=0.0, vmax=1.0, alpha=0.5):
-    """`heat` (any size) stretched bilinearly over `image`, returns the heat map's artist (for a colour bar)."""
+def _overlay(axes, image, heat, cmap, vmin=0.0, vmax=1.0, alpha=0.55):
+    """`heat` (any size) stretched bilinearly over `image` in colour (in grey, shapes of the quick start's
+    data vanish: their luma matches the background's); returns the heat map's artist (for a colour bar)."""
     height, width = image.shape[:2]
     axes.imshow(image, interpolation="nearest", extent=(0, width, height, 0))
     return axes.imshow(heat, cmap=cmap, vmin=vmin, vmax=vmax, alpha=alpha, interpolation="bilinear",
@@ -48,16 +49,16 @@ def plot_image_maps(image, panels, title, path=None):
         if kind == "cam":
             _overlay(axes, image, heat, CAM_COLORMAP)
         elif np.ptp(heat) < 1e-6:  # one value (a 1x1 map): a colour bar would only repeat it
-            _overlay(axes, image, heat, GATE_COLORMAP, 0.0, 1.0, alpha=0.6)
+            _overlay(axes, image, heat, GATE_COLORMAP, 0.0, 1.0)
         else:  # gates often span a narrow range: show it, with the values on a colour bar
-            artist = _overlay(axes, image, heat, GATE_COLORMAP, float(heat.min()), float(heat.max()), alpha=0.6)
+            artist = _overlay(axes, image, heat, GATE_COLORMAP, float(heat.min()), float(heat.max()))
             bar = figure.colorbar(artist, ax=axes, shrink=0.8, format="%.3g")
             bar.locator = MaxNLocator(4)
             bar.ax.tick_params(labelsize=7)
         axes.set_title(panel_title, fontsize=9)
     figure.suptitle(title, fontsize=10)
     if path:
-        figure.savefig(path, dpi=100)
+        figure.savefig(path, dpi=90)
     return figure
 
 

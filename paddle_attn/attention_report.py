@@ -93,9 +93,10 @@ def write_report(net, info, paths, out_dir, maps=None, target_class=None, cam_la
                  batch_size=8, log=print):
     """Draw the pictures of `maps` (default: every one `net` has) for the images at `paths` into `out_dir`.
 
-    Per image `NNN_<name>.png`; per model `channel_gates.png`, `psa_scales.png`, `nam_scales.png` and
-    `attention_stats.json` (the numbers behind them). `log` gets a line per image and per note. Returns
-    {"images": [png paths], "model": [png paths], "errors": [unreadable images], "notes": [...], "stats": {...}}.
+    Per image `NNN_<name>.png`, written as it is done; per model `channel_gates.png`, `psa_scales.png`,
+    `nam_scales.png` and `attention_stats.json` (the numbers behind them). `log` gets a line per image and
+    per note. Returns {"images": [png paths], "model": [png paths], "errors": [unreadable images],
+    "notes": [...], "stats": {...}}.
     """
     name = info["model"]["name"]
     class_names = list(info.get("class_names") or [str(i) for i in range(info["model"]["num_classes"])])
@@ -105,9 +106,8 @@ def write_report(net, info, paths, out_dir, maps=None, target_class=None, cam_la
         log(note)
     os.makedirs(out_dir, exist_ok=True)
     transform = build_transform(info["transform"], False, info["image_size"], info.get("mean"), info.get("std"))
-    result = {"images": [], "model": [], "errors": [], "notes": notes}
-    channel, psa, layer = {}, {}, None
-    done = 0
+    result = {"images": [], "model": [], "errors": [], "notes": notes, "stats": {}}
+    gates, psa, layer, done = {}, {}, None, 0
     for start in range(0, len(paths), batch_size):
         batch, arrays = [], []
         for position, path in enumerate(paths[start:start + batch_size], start=start + 1):
@@ -120,17 +120,16 @@ def write_report(net, info, paths, out_dir, maps=None, target_class=None, cam_la
         if not batch:
             continue
         found = am.attention_maps(net, np.stack(arrays), target, cam_layer)
-        layer = found.cam_layer
+        layer, done = found.cam_layer, done + len(batch)
         for kind in ("channel", "pixel"):
             for stage, values in found.gate_values(kind, am.VALUES_PER_IMAGE).items():
-                channel.setdefault(kind, {}).setdefault(stage, []).append(values.ravel())
+                gates.setdefault(kind, {}).setdefault(stage, []).append(values.ravel())
         for stage, (kernels, weights) in found.stage_scale_weights().items():
             psa.setdefault(stage, (kernels, []))[1].append(weights)
         shown = plots.to_display(np.stack(arrays), info["transform"], info.get("mean"), info.get("std"))
         spatial = found.spatial_gates() if "spatial" in draw else {}
         probabilities = softmax(found.logits)
         for i, (position, path) in enumerate(batch):
-            done += 1
             predicted = found.predicted[i]
             line = f"[{position}/{len(paths)}] {path}: {class_names[predicted]} {probabilities[i][predicted]:.3f}"
             if "gradcam" in draw or spatial:
@@ -140,11 +139,19 @@ def write_report(net, info, paths, out_dir, maps=None, target_class=None, cam_la
                 result["images"].append(png)
                 line += f" -> {png}"
             log(line)
-    if done == 0:
-        return result
-    stats = {"model": name, "images": done, "cam_layer": layer}
-    if "channel" in draw and channel:
-        values = {kind: {stage: np.concatenate(parts) for stage, parts in by_stage.items()} for kind, by_stage in channel.items()}
+    if done:
+        result["stats"] = {"model": name, "images": done, "cam_layer": layer}
+        _draw_model(net, draw, gates, psa, nam_threshold, out_dir, result)
+        for png in result["model"]:
+            log(f"wrote {png}")
+    return result
+
+
+def _draw_model(net, draw, gates, psa, nam_threshold, out_dir, result):
+    """The per-model pictures and their numbers, from the values gathered over the images."""
+    name, stats, done = result["stats"]["model"], result["stats"], result["stats"]["images"]
+    if "channel" in draw and gates:
+        values = {kind: {stage: np.concatenate(parts) for stage, parts in by_stage.items()} for kind, by_stage in gates.items()}
         stats["gates"] = {kind: _stage_summary(by_stage) for kind, by_stage in values.items()}
         result["model"].append(_save(plots.plot_gate_distributions, out_dir, "channel_gates.png", values,
                                      f"{name}: attention gate values per stage over {done} image(s)"))
@@ -161,10 +168,6 @@ def write_report(net, info, paths, out_dir, maps=None, target_class=None, cam_la
                                      f"{name}: NAM normalized BatchNorm scales |γ|/Σ|γ| per stage"))
     with open(os.path.join(out_dir, STATS_FILE), "w") as f:
         json.dump(stats, f, indent=2)
-    result["stats"] = stats
-    for png in result["model"]:
-        log(f"wrote {png}")
-    return result
 
 
 def _save(plot, out_dir, file, *args):

@@ -43,6 +43,8 @@ def main():
         parser.error("--weights, --num-classes and --stem go with --model; a checkpoint knows its own")
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
+    if not args.nam_threshold > 0:
+        parser.error("--nam-threshold must be above 0")
     import paddle_attn
     from paddle_attn.attention_report import MAPS, open_network, write_report
     from paddle_attn.predict import find_images
