@@ -75,6 +75,8 @@ SCHEMA = {
     "visualdl": {
         "enabled": (True, bool, None),
         "log_dir": (None, _OPTIONAL_STR, None),  # default: <output_dir>/vdl
+        "attention": (False, bool, None),  # gate histograms, Grad-CAM images (training/attention_logging.py)
+        "attention_every": (1, int, lambda v: v >= 1 or "must be >= 1"),  # epochs between Grad-CAM images
     },
 }
 

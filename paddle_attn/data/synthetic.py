@@ -32,12 +32,14 @@ def _shape_mask(shape, cy, cx, r):
     return (dy**2 + dx**2 <= r**2) & (dy**2 + dx**2 >= (r * 0.55) ** 2)  # ring
 
 
-def make_images(count_per_class, seed):
-    """(images (N, 32, 32, 3) uint8, labels (N,)) with classes interleaved."""
+def make_images(count_per_class, seed, with_boxes=False):
+    """(images (N, 32, 32, 3) uint8, labels (N,)) with classes interleaved; with `with_boxes`, also
+    boxes (N, 4) int: each shape's drawn pixels span rows y0:y1 and columns x0:x1 of (y0, x0, y1, x1)."""
     rng = np.random.default_rng(seed)
     n = count_per_class * len(CLASS_NAMES)
     labels = np.arange(n) % len(CLASS_NAMES)
     images = np.empty((n, SIZE, SIZE, 3), dtype=np.uint8)
+    boxes = np.empty((n, 4), dtype=np.int64)
     for i, label in enumerate(labels):
         tone, shape = divmod(label, len(SHAPES))
         background = rng.normal(110, 40, (SIZE, SIZE, 3))
@@ -45,9 +47,12 @@ def make_images(count_per_class, seed):
         cy, cx = rng.uniform(r, SIZE - r, size=2)
         warm = rng.uniform([180, 40, 0], [255, 140, 60])
         colour = warm if tone == 0 else warm[::-1]  # cool: the warm colour with red and blue swapped
-        background[_shape_mask(SHAPES[shape], cy, cx, r)] = colour
+        mask = _shape_mask(SHAPES[shape], cy, cx, r)
+        background[mask] = colour
         images[i] = np.clip(background, 0, 255).astype(np.uint8)
-    return images, labels
+        rows, columns = np.nonzero(mask)
+        boxes[i] = rows.min(), columns.min(), rows.max() + 1, columns.max() + 1
+    return (images, labels, boxes) if with_boxes else (images, labels)
 
 
 def write_synthetic_cifar(path, train_per_class=200, test_per_class=50, seed=0):

@@ -18,6 +18,7 @@ from paddle_attn.data.datasets import build_dataset, class_names
 from paddle_attn.data.loader import ErrorReportingLoader
 from paddle_attn.models import create_model_from_spec
 from paddle_attn.training.callbacks import AverageBatchNormStats, CheckpointSaver, EpochSeed, EvalLossMean, VisualDLLogger, is_main_process
+from paddle_attn.training.attention_logging import attention_logging
 from paddle_attn.training.evaluation import EvaluatingModel, InferenceEvaluation
 from paddle_attn.training.guards import StopOnNonFinite, StopOnSignal
 from paddle_attn.training.resume import check_resumable, resume_description
@@ -164,6 +165,7 @@ def train(config, callbacks=()):
     logger = []
     if config["visualdl"]["enabled"]:
         logger = [VisualDLLogger(config["visualdl"]["log_dir"] or os.path.join(run_dir, "vdl"), scheduler, epoch, step)]
+        logger += attention_logging(config, test_set, logger[0], epoch)
     # order matters: the LR steps after each batch; a NaN stops the run before anything saves it; the eval
     # loss mean is computed before it is logged and saved; a signal saves once the step is counted and logged
     fast_eval = inference_evaluation(config, device)

@@ -1,0 +1,295 @@
+"""What a network's attention does on given images: the gates each stage multiplied by, EPSANet's
+kernel-size weights, NAM's normalized scales, and Grad-CAM: `maps = attention_maps(net, images)`."""
+
+import contextlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+from paddle_attn.layers import AttentionGate, NAMChannelAttention, NAMPixelAttention, PSAModule, SpatialAttention
+
+STAGES = ("layer1", "layer2", "layer3", "layer4")
+# "auto" Grad-CAM picks the deepest stage with at least this many rows and columns: a 2x2 map only names a
+# quadrant (quick start, 32 px: inside/outside >= 2 on 16% of test images at 2x2 layer3, 81% at 4x4 layer2)
+MIN_CAM_SIZE = 4
+VALUES_PER_IMAGE = 20_000  # a sample of each stage's gates per image for distributions: NAM's hold millions at 224 px
+
+
+@dataclass
+class RecordedGate:
+    """The gate one attention block multiplied its input by: (N, C, 1, 1) channel, (N, 1, H, W) spatial,
+    (N, C, H, W) for NAM, whose BatchNorm gate differs at each position."""
+
+    name: str    # the block's sublayer name, e.g. "layer2.1.attention.channel"
+    stage: str   # "layer1" ... "layer4", or "" outside the stages
+    kind: str    # "channel", "spatial" (CBAM) or "pixel" (NAM's pixel branch)
+    values: np.ndarray
+
+
+@dataclass
+class ScaleWeights:
+    """EPSANet's PSA softmax weights of one module, (N, scales, C), scales in the module's output order."""
+
+    name: str
+    stage: str
+    kernel_sizes: tuple
+    values: np.ndarray
+
+
+def stage_of(name):
+    head = name.split(".", 1)[0]
+    return head if head in STAGES else ""
+
+
+def gate_kind(layer):
+    if isinstance(layer, SpatialAttention):
+        return "spatial"
+    return "pixel" if isinstance(layer, NAMPixelAttention) else "channel"
+
+
+def psa_kernel_sizes(psa):
+    """Kernel size of each PSA scale in output order (conv_S first, see `PSAModule.forward`)."""
+    return tuple(int(getattr(psa, f"conv_{i}").weight.shape[-1]) for i in range(psa.scales, 0, -1))
+
+
+class GateRecorder:
+    """While active (`with GateRecorder(net) as recorder:`), records each forward pass's gates of every
+    `AttentionGate` in `net` and the scale weights of every `PSAModule`; `gates()` and `scale_weights()`
+    return them, batches concatenated.
+
+    Each block's `gate` is wrapped on the instance for the duration, so what is recorded is the tensor the
+    forward pass multiplied by, not a second computation; PSA's SE output is hooked and put through the
+    same softmax across scales as `PSAModule.forward`.
+    """
+
+    def __init__(self, net):
+        self.net = net
+        self._gates, self._weights, self._undo = {}, {}, []
+
+    def __enter__(self):
+        for name, layer in self.net.named_sublayers():
+            if isinstance(layer, AttentionGate):
+                self._wrap_gate(name, layer)
+            elif isinstance(layer, PSAModule):
+                hook = layer.se.register_forward_post_hook(self._psa_hook(name, layer))
+                self._undo.append(hook.remove)
+        return self
+
+    def __exit__(self, *exc):
+        for undo in reversed(self._undo):
+            undo()
+        self._undo = []
+
+    def _wrap_gate(self, name, layer):
+        compute = layer.gate
+        record = self._gates.setdefault(name, (layer, []))[1]
+
+        def recorded_gate(x):
+            gate = compute(x)
+            record.append(gate.detach().numpy())
+            return gate
+
+        layer.gate = recorded_gate  # an instance attribute shadows the class's method until deleted
+        self._undo.append(lambda: delattr(layer, "gate"))
+
+    def _psa_hook(self, name, psa):
+        record = self._weights.setdefault(name, (psa, []))[1]
+
+        def hook(layer, inputs, output):
+            scores = output.detach().reshape([-1, psa.scales, output.shape[1]])
+            record.append(F.softmax(scores, axis=1).numpy())
+
+        return hook
+
+    def gates(self):
+        return [RecordedGate(name, stage_of(name), gate_kind(layer), np.concatenate(batches))
+                for name, (layer, batches) in self._gates.items() if batches]
+
+    def scale_weights(self):
+        return [ScaleWeights(name, stage_of(name), psa_kernel_sizes(psa), np.concatenate(batches))
+                for name, (psa, batches) in self._weights.items() if batches]
+
+
+def has_attention(net):
+    return any(isinstance(layer, (AttentionGate, PSAModule)) for layer in net.sublayers())
+
+
+def nam_scales(net):
+    """{sublayer name: |gamma| / sum |gamma|} of every NAM channel branch (NAM eq. 2's channel weights)."""
+    scales = {}
+    for name, layer in net.named_sublayers():
+        if isinstance(layer, NAMChannelAttention):
+            gamma = np.abs(layer.weight.numpy())
+            scales[name] = gamma / gamma.sum()
+    return scales
+
+
+def nam_scales_by_stage(net):
+    """{stage: normalized scales of the stage's NAM blocks, each times its channel count}: 1 is an equal
+    share of a block's attention, whatever the stage's width."""
+    by_stage = {}
+    for name, scales in nam_scales(net).items():
+        by_stage.setdefault(stage_of(name), []).append(scales * scales.size)
+    return {stage: np.concatenate(parts) for stage, parts in by_stage.items()}
+
+
+def share_under(values_by_stage, threshold):
+    """{stage: the fraction of values below `threshold`}."""
+    return {stage: float(np.mean(values < threshold)) for stage, values in values_by_stage.items()}
+
+
+def _as_tensor(images):
+    return images if isinstance(images, paddle.Tensor) else paddle.to_tensor(np.asarray(images, dtype="float32"))
+
+
+@contextlib.contextmanager
+def eval_mode(net):
+    """`net` in eval mode (BatchNorm on its running statistics, none updated), its mode restored after."""
+    training = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        if training:
+            net.train()
+
+
+@contextlib.contextmanager
+def stage_outputs(net, names):
+    """{name: output tensor} of the named sublayers, filled by each forward pass while active."""
+    layers = dict(net.named_sublayers())
+    missing = [name for name in names if name not in layers]
+    if missing:
+        raise ValueError(f"{type(net).__name__} has no sublayer {', '.join(map(repr, missing))} for Grad-CAM")
+    outputs = {}
+    hooks = [layers[name].register_forward_post_hook(lambda layer, inputs, output, name=name: outputs.__setitem__(name, output))
+             for name in names]
+    try:
+        yield outputs
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def pick_cam_layer(outputs):
+    """The deepest of `outputs` (a {stage: tensor} in forward order) with a map of at least MIN_CAM_SIZE
+    rows and columns, else the largest map."""
+    names = list(outputs)
+    for name in reversed(names):
+        if min(outputs[name].shape[2:]) >= MIN_CAM_SIZE:
+            return name
+    return max(names, key=lambda name: min(outputs[name].shape[2:]))
+
+
+def cam_from(features, logits, classes, size, retain_graph):
+    """Grad-CAM (Selvaraju et al. 2017, eq. 1-2): ReLU of the feature maps weighted by the spatial mean of the
+    class score's gradient, bilinearly upsampled to `size` and scaled to [0, 1] per image (all zero if no
+    position counts for the class). Returns (N, H, W)."""
+    score = (logits * F.one_hot(paddle.to_tensor(classes, dtype="int64"), logits.shape[1])).sum()
+    grads = paddle.grad(score, features, retain_graph=retain_graph)[0]
+    cam = F.relu((grads.mean(axis=[2, 3], keepdim=True) * features).sum(axis=1, keepdim=True))
+    cam = F.interpolate(cam, size=list(size), mode="bilinear", align_corners=False)[:, 0].numpy()
+    peak = cam.reshape(len(cam), -1).max(axis=1)[:, None, None]
+    return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
+
+
+def _class_indices(target, count, num_classes):
+    classes = np.broadcast_to(np.asarray(target, dtype="int64"), (count,))
+    bad = classes[(classes < 0) | (classes >= num_classes)]
+    if bad.size:
+        raise ValueError(f"class {int(bad[0])} is out of range: the model has {num_classes} classes (0-{num_classes - 1})")
+    return classes
+
+
+def grad_cam(net, images, classes=None, layer="auto"):
+    """Grad-CAM of `classes` (default: each image's predicted class; an int or one per image) through
+    the output of `layer`: a sublayer name, or "auto", the deepest ResNet stage whose map is at least
+    MIN_CAM_SIZE x MIN_CAM_SIZE. Returns (cams (N, H, W) in [0, 1], logits (N, classes), layer used)."""
+    maps = attention_maps(net, images, target_class=classes, cam_layer=layer)
+    return (maps.cam if classes is None else maps.target_cam), maps.logits, maps.cam_layer
+
+
+def box_ratios(cams, boxes):
+    """(N,) mean of each map inside its box (y0, x0, y1, x1) over its mean outside: Grad-CAM's evidence test on
+    data that knows where its objects are (0 for an empty map, inf for a map inside the box only)."""
+    ratios = np.empty(len(cams))
+    for i, (cam, (y0, x0, y1, x1)) in enumerate(zip(cams, boxes)):
+        inside = np.zeros(cam.shape, dtype=bool)
+        inside[y0:y1, x0:x1] = True
+        mean_in, mean_out = cam[inside].mean(), cam[~inside].mean()
+        ratios[i] = 0.0 if mean_in == 0 else np.inf if mean_out == 0 else mean_in / mean_out
+    return ratios
+
+
+@dataclass
+class AttentionMaps:
+    """What `attention_maps` found for a batch of N images."""
+
+    logits: np.ndarray           # (N, classes)
+    cam: np.ndarray              # (N, H, W) Grad-CAM of each image's predicted class, in [0, 1]
+    cam_layer: str               # the sublayer Grad-CAM went through
+    cam_size: tuple              # (rows, columns) of its feature map, before upsampling
+    gates: list = field(default_factory=list)          # RecordedGate of each attention block, forward order
+    scale_weights: list = field(default_factory=list)  # ScaleWeights of each PSA module
+    target_class: np.ndarray = None                    # (N,) the class asked for, if any
+    target_cam: np.ndarray = None                      # (N, H, W) its Grad-CAM
+
+    @property
+    def predicted(self):
+        return self.logits.argmax(axis=1)
+
+    def gate_kinds(self):
+        return sorted({gate.kind for gate in self.gates})
+
+    def gate_values(self, kind="channel", per_image=None):
+        """{stage: (N, values)}: each image's gate values of that kind over the stage's blocks, all positions
+        of a gate that differs across them (NAM); `per_image` caps the values kept per image by an even stride."""
+        by_stage = {}
+        for gate in self.gates:
+            if gate.kind == kind:
+                by_stage.setdefault(gate.stage, []).append(gate.values.reshape(len(gate.values), -1))
+        by_stage = {stage: np.concatenate(parts, axis=1) for stage, parts in by_stage.items()}
+        if per_image:
+            by_stage = {stage: values[:, ::-(-values.shape[1] // per_image)] for stage, values in by_stage.items()}
+        return by_stage
+
+    def spatial_gates(self):
+        """{stage: (N, H, W)}: CBAM's spatial gate, averaged over the stage's blocks (one map size per stage)."""
+        by_stage = {}
+        for gate in self.gates:
+            if gate.kind == "spatial":
+                by_stage.setdefault(gate.stage, []).append(gate.values[:, 0])
+        return {stage: np.mean(parts, axis=0) for stage, parts in by_stage.items()}
+
+    def stage_scale_weights(self):
+        """{stage: (kernel sizes, (N, scales) weights averaged over channels and the stage's PSA modules)}."""
+        by_stage = {}
+        for module in self.scale_weights:
+            by_stage.setdefault(module.stage, (module.kernel_sizes, []))[1].append(module.values.mean(axis=2))
+        return {stage: (kernels, np.mean(parts, axis=0)) for stage, (kernels, parts) in by_stage.items()}
+
+
+def attention_maps(net, images, target_class=None, cam_layer="auto"):
+    """Gates, PSA scale weights and Grad-CAM of `net` on `images` (N, 3, H, W), preprocessed as for the model.
+
+    One forward pass in eval mode (the network's mode is restored after; gradients on, for Grad-CAM, even
+    under `paddle.no_grad`, but no parameter's gradient is touched): the gates every attention block
+    multiplied by, EPSANet's scale weights, and Grad-CAM of each image's predicted class and, if given, of
+    `target_class` (an int, or one per image), through `cam_layer` (see `grad_cam`).
+    """
+    x = _as_tensor(images)
+    names = STAGES if cam_layer == "auto" else (cam_layer,)
+    with paddle.set_grad_enabled(True), eval_mode(net), stage_outputs(net, names) as outputs, GateRecorder(net) as recorder:
+        logits = net(x)
+        layer = pick_cam_layer(outputs) if cam_layer == "auto" else cam_layer
+        predicted = logits.numpy().argmax(axis=1)
+        size = x.shape[2:]
+        cam = cam_from(outputs[layer], logits, predicted, size, retain_graph=target_class is not None)
+        target, target_cam = None, None
+        if target_class is not None:
+            target = _class_indices(target_class, len(predicted), logits.shape[1])
+            target_cam = cam_from(outputs[layer], logits, target, size, retain_graph=False)
+        return AttentionMaps(logits.numpy(), cam, layer, tuple(outputs[layer].shape[2:]), recorder.gates(),
+                             recorder.scale_weights(), target, target_cam)
