@@ -11,6 +11,8 @@ import os
 
 import yaml
 
+from paddle_attn.data.transforms import EVAL_PRESETS, TRAIN_PRESETS
+
 OPTIMIZERS = ("momentum", "sgd", "adam", "adamw")
 DATASETS = ("cifar10", "cifar100", "folder", "filelist", "synthetic")
 SCHEDULES = ("cosine", "constant")
@@ -33,6 +35,9 @@ SCHEMA = {
         "train_list": (None, _OPTIONAL_STR, None),  # filelist: "path label" lines
         "test_list": (None, _OPTIONAL_STR, None),
         "transform": ("cifar", str, ("cifar", "imagenet")),
+        # a pipeline for one split only; null: data.transform (see paddle_attn.data.transforms)
+        "train_transform": (None, _OPTIONAL_STR, lambda v: v in (None,) + TRAIN_PRESETS or _choices(TRAIN_PRESETS)),
+        "eval_transform": (None, _OPTIONAL_STR, lambda v: v in (None,) + EVAL_PRESETS or _choices(EVAL_PRESETS)),
         "image_size": (32, int, lambda v: v >= 8 or "must be >= 8"),
         "mean": (None, (list, type(None)), None),
         "std": (None, (list, type(None)), None),
@@ -210,6 +215,10 @@ def _as_float(value):
         except ValueError:
             return value
     return value
+
+
+def _choices(choices):
+    return f"must be null or one of {', '.join(choices)}"
 
 
 def _suggest(word, choices):

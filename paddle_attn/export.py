@@ -13,20 +13,20 @@ from paddle.static import InputSpec
 
 from paddle_attn.checkpoint import load_model, resolve
 from paddle_attn.data.class_names import for_dataset
+from paddle_attn.data.transforms import STEM_EVAL_PIPELINES
 
 MODEL_PREFIX = "inference"
 PROGRAM_SUFFIXES = (".json", ".pdmodel")
 PARAMS_SUFFIX = ".pdiparams"
 INFO_FILE = "model_info.json"
-STEM_DEFAULTS = {"cifar": ("cifar", 32), "imagenet": ("imagenet", 224)}  # the tutorials' pipeline per stem
 
 
 def model_info(state, image_size=None):
     """What prediction needs from a checkpoint's `state.json`, for inputs of `image_size` (default:
-    the training image size). A checkpoint without a `data` section (e.g. converted weights) gets
-    its stem's tutorial pipeline: "cifar" at 32 or "imagenet" at 224."""
+    the training image size). A checkpoint without a `data` section gets its stem's evaluation
+    pipeline (`STEM_EVAL_PIPELINES`): "cifar" at 32 or "imagenet_eval" at 224."""
     model, data = state["model"], state.get("data") or {}
-    preset, default_size = STEM_DEFAULTS.get(model.get("stem"), STEM_DEFAULTS["imagenet"])
+    preset, default_size = STEM_EVAL_PIPELINES.get(model.get("stem"), STEM_EVAL_PIPELINES["imagenet"])
     size = image_size if image_size is not None else data.get("image_size") or default_size
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"the input size must be a positive integer, got {size!r}")

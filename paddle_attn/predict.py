@@ -1,7 +1,7 @@
 """Top-k classes of image files, through an exported model (Paddle Inference) or a checkpoint.
 
 Images get the evaluation pipeline, `build_transform(preset, train=False, image_size)`, after
-conversion to RGB; both presets resize to image_size x image_size.
+conversion to RGB; every evaluation preset ends in image_size x image_size.
 """
 
 import os

@@ -10,7 +10,7 @@ from PIL import Image, UnidentifiedImageError
 from paddle_attn.data.class_names import for_dataset
 from paddle_attn.data.synthetic import CLASS_NAMES as SYNTHETIC_CLASSES
 from paddle_attn.data.synthetic import write_synthetic_cifar
-from paddle_attn.data.transforms import build_transform
+from paddle_attn.data.transforms import build_transform, split_presets
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 CIFAR_FILES = {"cifar10": "cifar-10-python.tar.gz", "cifar100": "cifar-100-python.tar.gz"}
@@ -136,7 +136,8 @@ def cifar(name, mode, data_file=None, transform=None):
 def build_dataset(data, mode):
     """The `mode` ("train" or "test") split of the data set the config's `data` section describes."""
     train = mode == "train"
-    transform = build_transform(data["transform"], train, data["image_size"], data["mean"], data["std"])
+    preset = split_presets(data)[0 if train else 1]
+    transform = build_transform(preset, train, data["image_size"], data["mean"], data["std"])
     kind = data["dataset"]
     if kind in CIFAR_FILES:
         dataset = cifar(kind, mode, data["data_file"], transform)

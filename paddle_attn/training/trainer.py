@@ -9,6 +9,7 @@ from paddle.static import InputSpec
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.config import save_config
 from paddle_attn.data.datasets import CheckedLoader, build_dataset, class_names
+from paddle_attn.data.transforms import split_presets
 from paddle_attn.models import create_model
 from paddle_attn.acceleration import speed_up_cpu
 from paddle_attn.runtime import available_cores
@@ -98,7 +99,7 @@ def run_state(config, train_set):
     model, data = config["model"], config["data"]
     return {
         "model": {key: model[key] for key in ("name", "num_classes", "stem", "kwargs")},
-        "data": {"dataset": data["dataset"], "transform": data["transform"], "image_size": data["image_size"],
+        "data": {"dataset": data["dataset"], "transform": split_presets(data)[1], "image_size": data["image_size"],
                  "mean": data["mean"], "std": data["std"], "class_names": class_names(data, train_set)},
     }
 
