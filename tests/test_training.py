@@ -12,13 +12,13 @@ from paddle.callbacks import Callback
 import paddle_attn
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.data.datasets import DataError, build_dataset
-from paddle_attn.training import WarmupCosine, add_nam_sparsity, evaluate, inference_eval, nam_scales, train
+from paddle_attn.training import add_nam_sparsity, build_schedule, evaluate, inference_eval, nam_scales, train
 from paddle_attn.run_logs import EVAL_TAGS, TRAIN_TAGS
 from tests.helpers import ROOT, read_points, tiny_config, tiny_overrides
 
 
 def test_warmup_then_cosine_values():
-    lr = WarmupCosine(0.1, total_steps=110, warmup_steps=10, min_lr=0.0)
+    lr = build_schedule(0.1, total_steps=110, warmup_steps=10, min_lr=0.0)
     values = []
     for _ in range(111):
         values.append(lr())
@@ -27,8 +27,8 @@ def test_warmup_then_cosine_values():
     assert values[60] == pytest.approx(0.05)  # halfway through the cosine
     assert values[35] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 0.25)))
     assert values[110] == pytest.approx(0.0, abs=1e-12)
-    resumed = WarmupCosine(0.1, total_steps=110, warmup_steps=10)
-    saved = WarmupCosine(0.1, total_steps=110, warmup_steps=10)
+    resumed = build_schedule(0.1, total_steps=110, warmup_steps=10)
+    saved = build_schedule(0.1, total_steps=110, warmup_steps=10)
     for _ in range(37):
         saved.step()
     resumed.set_state_dict(saved.state_dict())
@@ -36,7 +36,7 @@ def test_warmup_then_cosine_values():
 
 
 def test_nam_recipe_warmup_is_2000_steps():
-    lr = WarmupCosine(0.01, total_steps=300 * 196, warmup_steps=2000)
+    lr = build_schedule(0.01, total_steps=300 * 196, warmup_steps=2000)
     for _ in range(1000):
         lr.step()
     assert lr() == pytest.approx(0.005)

@@ -16,8 +16,11 @@ from paddle_attn.runtime import available_cores
 from paddle_attn.training.callbacks import AverageBatchNormStats, CheckpointSaver, EpochSeed, EvalLossMean, VisualDLLogger, is_main_process
 from paddle_attn.training.guards import StopOnNonFinite, StopOnSignal
 from paddle_attn.training.inference_eval import InferenceEvaluation, Model
+from paddle_attn.training.amp import amp_configs, run_device
+from paddle_attn.training.loss import SmoothedCrossEntropy
+from paddle_attn.training.optimizer import build_optimizer
 from paddle_attn.training.sampler import ResumableBatchSampler
-from paddle_attn.training.schedule import WarmupCosine
+from paddle_attn.training.schedule import load_optimizer_state, schedule_from_config
 from paddle_attn.training.sparsity import add_nam_sparsity
 
 
@@ -28,9 +31,7 @@ def setup_runtime(train_cfg):
     # Paddle's BatchNorm warns on every training call that it tracks running statistics; it always has
     warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
     warnings.filterwarnings("ignore", message="To copy construct from a tensor")  # Paddle's hapi on each batch
-    device = train_cfg["device"]
-    if device == "auto":
-        device = "gpu" if paddle.device.cuda.device_count() > 0 else "cpu"
+    device = run_device(train_cfg["device"])
     paddle.set_device(device)
     if world_size() > 1:
         paddle.distributed.init_parallel_env()
@@ -68,22 +69,12 @@ def build_network(model_cfg):
     return create_model(model_cfg["name"], num_classes=model_cfg["num_classes"], stem=model_cfg["stem"], **model_cfg["kwargs"])
 
 
-def build_optimizer(config, scheduler, parameters):
-    opt = config["optimizer"]
-    if opt["name"] == "momentum":
-        return paddle.optimizer.Momentum(scheduler, opt["momentum"], parameters, weight_decay=opt["weight_decay"])
-    if opt["name"] == "sgd":
-        return paddle.optimizer.SGD(scheduler, parameters, weight_decay=opt["weight_decay"])
-    if opt["name"] == "adam":
-        return paddle.optimizer.Adam(scheduler, parameters=parameters, weight_decay=opt["weight_decay"] or None)
-    return paddle.optimizer.AdamW(scheduler, parameters=parameters, weight_decay=opt["weight_decay"])
-
-
-def prepare(net, config, optimizer=None):
-    """paddle.Model with the tutorials' loss and top-1/top-5 accuracy."""
+def prepare(net, config, optimizer=None, amp=None):
+    """paddle.Model with cross-entropy (label-smoothed on training steps), top-1/top-5 accuracy and `amp` configs."""
     size = config["data"]["image_size"]
     model = Model(net, InputSpec([None, 3, size, size], "float32", "image"), InputSpec([None], "int64", "label"))
-    model.prepare(optimizer, paddle.nn.CrossEntropyLoss(), paddle.metric.Accuracy(topk=(1, 5)))
+    model.prepare(optimizer, SmoothedCrossEntropy(config["loss"]["label_smoothing"]), paddle.metric.Accuracy(topk=(1, 5)),
+                  amp_configs=amp)
     return model
 
 
@@ -121,6 +112,7 @@ def train(config, callbacks=()):
     """
     train_cfg = config["train"]
     run_dir = train_cfg["output_dir"]
+    amp = amp_configs(train_cfg["amp"], run_device(train_cfg["device"]))  # a CPU run with AMP stops here
     if is_main_process():
         check_writable(run_dir)
     device, cpu = setup_runtime(train_cfg)
@@ -133,10 +125,9 @@ def train(config, callbacks=()):
     seeding.sampler = train_loader.batch_sampler
     test_loader = loader(test_set, train_cfg["eval_batch_size"] or train_cfg["batch_size"], False, config["data"]["num_workers"])
 
-    lr = config["lr"]
-    scheduler = WarmupCosine(lr["base"], train_cfg["epochs"] * len(train_loader), lr["warmup_steps"], lr["min_lr"], lr["schedule"])
-    optimizer = build_optimizer(config, scheduler, net.parameters())
-    model = prepare(net, config, optimizer)
+    scheduler = schedule_from_config(config["lr"], train_cfg["epochs"], len(train_loader))
+    optimizer = build_optimizer(config, scheduler, net)
+    model = prepare(net, config, optimizer, amp)
 
     epoch, step, best_top1 = 0, 0, -1.0
     if resume_from is not None:
@@ -145,7 +136,7 @@ def train(config, callbacks=()):
         ckpt.check_compatible(net, params, resume_from)
         net.set_state_dict(params)
         optimizer_state = ckpt.load_params(resume_from, ckpt.OPTIMIZER_FILE)  # includes the LR schedule
-        optimizer.set_state_dict(ckpt.restore_optimizer_state(optimizer_state, net))
+        load_optimizer_state(optimizer, ckpt.restore_optimizer_state(optimizer_state, net))
         epoch, step, best_top1 = state["epoch"], state["step"], state["best_top1"]
         train_loader.batch_sampler.skip_batches(state.get("step_in_epoch", 0))
         print(f"resumed from {resume_from}: epoch {epoch} + {state.get('step_in_epoch', 0)} steps, "
