@@ -12,11 +12,12 @@ ATTENTION_NORM_LAYERS = (NAMChannelAttention, NAMPixelAttention)
 
 
 def norm_parameters(net):
-    """The scales and shifts of `net`'s normalization layers, NAM's attention layers excepted."""
+    """The scales and shifts of `net`'s normalization layers, NAM's attention layers excepted (running
+    statistics are parameters in Paddle too, but not trainable ones: no optimizer touches them)."""
     attention = {id(p) for layer in net.sublayers(include_self=True) if isinstance(layer, ATTENTION_NORM_LAYERS)
                  for p in layer.parameters()}
     return [p for layer in net.sublayers(include_self=True) if isinstance(layer, NORM_LAYERS)
-            for p in layer.parameters(include_sublayers=False) if id(p) not in attention]
+            for p in layer.parameters(include_sublayers=False) if not p.stop_gradient and id(p) not in attention]
 
 
 def parameter_groups(net, norm_weight_decay=None):
