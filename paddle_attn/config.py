@@ -31,7 +31,7 @@ SCHEMA = {
     "data": {
         "dataset": ("cifar10", str, DATASETS),
         "data_file": (None, _OPTIONAL_STR, None),  # CIFAR's python tar.gz; None: Paddle's cache, else download
-        "root": (None, _OPTIONAL_STR, None),  # folder: root/train/<class>/*, root/test/<class>/*
+        "root": (None, _OPTIONAL_STR, None),  # folder: root/train/<class>/*, root/val/<class>/* (else root/test/)
         "train_list": (None, _OPTIONAL_STR, None),  # filelist: "path label" lines
         "test_list": (None, _OPTIONAL_STR, None),
         "transform": ("cifar", str, ("cifar", "imagenet")),

@@ -76,20 +76,42 @@ class CheckedLoader:
             yield batch
 
 
-def image_folder(root, transform=None):
-    """root/<class>/<image>: classes in sorted order of their folder names."""
+def image_folder(root, transform=None, classes=None):
+    """root/<class>/<image>: classes in sorted order of their folder names, or in the order of `classes`
+    (an evaluation split takes its training split's, so a class missing from it shifts no label)."""
     if not os.path.isdir(root):
         raise DataError(f"image folder {root!r} does not exist")
-    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    found = class_folders(root)
+    unknown = sorted(set(found) - set(classes or found))
+    if unknown:
+        raise DataError(f"image folder {root!r} has class folders the training split lacks: {', '.join(unknown[:5])}")
+    classes = classes or found
     samples = [
         (os.path.join(root, name, file), label)
-        for label, name in enumerate(classes)
+        for label, name in enumerate(classes) if name in found
         for file in sorted(os.listdir(os.path.join(root, name)))
         if file.lower().endswith(IMAGE_EXTENSIONS)
     ]
     if not samples:
         raise DataError(f"image folder {root!r} holds no images in class sub-folders ({', '.join(IMAGE_EXTENSIONS)})")
     return LabeledImageFiles(samples, classes, transform)
+
+
+def class_folders(root):
+    return sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+
+
+def folder_split(root, mode):
+    """The folder of split `mode` of an image-folder data set: root/train/ for "train"; for "test" (evaluation)
+    root/val/ (ImageNet's name) if it exists, else root/test/."""
+    names = ("train",) if mode == "train" else ("val", "test")
+    if not os.path.isdir(root):
+        raise DataError(f"image folder data set {root!r} (data.root) does not exist")
+    for name in names:
+        if os.path.isdir(os.path.join(root, name)):
+            return os.path.join(root, name)
+    raise DataError(f"image folder data set {root!r} (data.root) has no {' or '.join(n + '/' for n in names)} folder: "
+                    f"expected {root}/train/<class>/<image> and {root}/val/<class>/<image> (or test/)")
 
 
 def file_list(list_path, transform=None):
@@ -146,7 +168,8 @@ def build_dataset(data, mode):
         write_synthetic_cifar(path, data["synthetic_train_per_class"], data["synthetic_test_per_class"])
         dataset = paddle.vision.datasets.Cifar10(data_file=path, mode=mode, transform=transform, download=False)
     elif kind == "folder":
-        dataset = image_folder(os.path.join(data["root"], "train" if train else "test"), transform)
+        classes = None if train else class_folders(folder_split(data["root"], "train"))
+        dataset = image_folder(folder_split(data["root"], mode), transform, classes)
     else:
         dataset = file_list(data["train_list" if train else "test_list"], transform)
     if len(dataset) == 0:
