@@ -166,9 +166,15 @@ def test_resume_at_the_end_does_nothing(tmp_path):
     assert len(read_points(str(tmp_path / "run"))["train/lr"]) == 5
 
 
-def test_missing_cifar_file_says_where_it_comes_from(tmp_path):
+def test_missing_cifar_file_says_where_it_comes_from(tmp_path, monkeypatch):
+    def offline(name, path):
+        raise ConnectionError("network is unreachable (test)")
+
+    monkeypatch.setattr("paddle_attn.data.datasets.fetch_cifar", offline)
     config = tiny_config(tmp_path, "data.dataset=cifar100", "model.num_classes=100", f"data.data_file={tmp_path / 'c.tar.gz'}")
-    with pytest.raises(DataError, match=r"cifar100 data file '.*c.tar.gz' does not exist. Put CIFAR's python version, "
+    with pytest.raises(DataError, match=r"cifar100 data file '.*c.tar.gz' does not exist and downloading it from "
+                                        r"https://dataset.bj.bcebos.com/cifar/cifar-100-python.tar.gz failed "
+                                        r"\(ConnectionError: network is unreachable \(test\)\). Put CIFAR's python version, "
                                         r"cifar-100-python.tar.gz \(from https://www.cs.toronto.edu/~kriz/cifar.html\)"):
         build_dataset(config["data"], "train")
 

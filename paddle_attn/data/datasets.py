@@ -8,6 +8,7 @@ import paddle
 from PIL import Image, UnidentifiedImageError
 
 from paddle_attn.data.class_names import for_dataset
+from paddle_attn.data.download import CIFAR_SOURCES, fetch_cifar
 from paddle_attn.data.synthetic import CLASS_NAMES as SYNTHETIC_CLASSES
 from paddle_attn.data.synthetic import write_synthetic_cifar
 from paddle_attn.data.transforms import build_transform, split_presets
@@ -136,14 +137,19 @@ def file_list(list_path, transform=None):
 
 
 def cifar(name, mode, data_file=None, transform=None):
-    """Paddle's Cifar10/Cifar100 from a local tar.gz, else Paddle's cache, else Paddle's download."""
+    """Paddle's Cifar10/Cifar100 from a local tar.gz (downloaded there by Paddle's dataset download if
+    missing), else Paddle's cache, else Paddle's download."""
     dataset_class = paddle.vision.datasets.Cifar10 if name == "cifar10" else paddle.vision.datasets.Cifar100
     expected = CIFAR_FILES[name]
     if data_file is not None and not os.path.isfile(data_file):
-        raise DataError(
-            f"{name} data file {data_file!r} does not exist. Put CIFAR's python version, {expected} "
-            f"(from {CIFAR_HOME}), there, or set data.data_file to where it is."
-        )
+        try:
+            fetch_cifar(name, data_file)
+        except Exception as err:  # offline, a proxy, a full disk, an MD5 that never matches: all end the same way
+            raise DataError(
+                f"{name} data file {data_file!r} does not exist and downloading it from {CIFAR_SOURCES[name][0]} "
+                f"failed ({type(err).__name__}: {err}). Put CIFAR's python version, {expected} "
+                f"(from {CIFAR_HOME}), there, or set data.data_file to where it is."
+            ) from err
     try:
         return dataset_class(data_file=data_file, mode=mode, transform=transform, download=data_file is None)
     except Exception as err:  # downloads fail in many ways offline; tar and pickle errors for broken files
