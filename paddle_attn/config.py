@@ -27,6 +27,8 @@ SCHEMA = {
         "num_classes": (10, int, lambda v: v >= 1 or "must be >= 1"),
         "stem": ("cifar", str, ("cifar", "imagenet")),
         "kwargs": ({}, dict, None),  # more arguments for create_model, e.g. attention_kwargs
+        "pretrained": (None, _OPTIONAL_STR, None),  # weights to start from: checkpoint dir, .pdparams, or .pth + layout
+        "pretrained_layout": (None, _OPTIONAL_STR, lambda v: v is None or _known_layout(v)),  # a .pth's source code base
     },
     "data": {
         "dataset": ("cifar10", str, DATASETS),
@@ -232,6 +234,12 @@ def _as_float(value):
 # hapi's O2 casts the network's weights to float16 for the whole run (paddle.amp.decorate, no save_dtype)
 _AMP_RULE = ("must be off or O1 (float16 autocast, GPUs only); O2 is not offered: it keeps float16 weights in the "
              "network, so evaluation would not be float32 and its checkpoints would not load into float32 networks")
+
+
+def _known_layout(name):
+    from paddle_attn.convert.layouts import LAYOUTS
+
+    return name in LAYOUTS or f"must be null or one of {', '.join(LAYOUTS)}"
 
 
 def _increasing_epochs(value):

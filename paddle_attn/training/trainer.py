@@ -65,8 +65,11 @@ def check_writable(directory):
         raise PermissionError(f"cannot write to output directory {directory!r} (train.output_dir): {err.strerror}") from err
 
 
-def build_network(model_cfg):
-    return create_model(model_cfg["name"], num_classes=model_cfg["num_classes"], stem=model_cfg["stem"], **model_cfg["kwargs"])
+def build_network(model_cfg, pretrained=True):
+    """The config's network, with its `model.pretrained` weights unless `pretrained` is False (a resume)."""
+    return create_model(model_cfg["name"], num_classes=model_cfg["num_classes"], stem=model_cfg["stem"],
+                        pretrained=model_cfg["pretrained"] if pretrained else None,
+                        pretrained_layout=model_cfg["pretrained_layout"], **model_cfg["kwargs"])
 
 
 def prepare(net, config, optimizer=None, amp=None):
@@ -119,7 +122,7 @@ def train(config, callbacks=()):
     resume_from = resume_point(train_cfg)  # before anything is built: a bad path fails fast
 
     train_set, test_set = build_dataset(config["data"], "train"), build_dataset(config["data"], "test")
-    net = build_network(config["model"])
+    net = build_network(config["model"], pretrained=resume_from is None)
     seeding = EpochSeed(None, train_cfg["seed"])
     train_loader = loader(train_set, train_cfg["batch_size"], True, config["data"]["num_workers"], seeding.worker_init)
     seeding.sampler = train_loader.batch_sampler
