@@ -127,3 +127,20 @@ def test_converted_imagenet_weights_carry_the_papers_eval_pipeline():
     info = model_info({"model": spec})  # no data section: the stem's default
     assert (info["transform"], info["image_size"]) == ("imagenet_eval", 224)
     assert checkpoint_state({**spec, "stem": "cifar"})["data"] == {"transform": "cifar", "image_size": 32}
+
+
+def test_cifar_crop_flip_only_shifts_and_mirrors():
+    pipeline = build_transform("cifar_crop_flip", train=True, image_size=32)
+    crop = paddle.vision.transforms.Compose(pipeline.transforms[:-2])
+    pixels = np.random.RandomState(0).randint(0, 256, (32, 32, 3), dtype=np.uint8)
+    padded = np.pad(pixels, ((4, 4), (4, 4), (0, 0)))
+    windows = {(top, left, flip) for top in range(9) for left in range(9) for flip in (False, True)}
+
+    def placement(out):
+        return next((top, left, flip) for top, left, flip in windows
+                    if np.array_equal(out, padded[top:top + 32, left:left + 32][:, ::-1 if flip else 1]))
+
+    random.seed(0)
+    np.random.seed(0)
+    seen = {placement(np.asarray(crop(Image.fromarray(pixels)))) for _ in range(30)}
+    assert len(seen) > 10 and {flip for _, _, flip in seen} == {False, True}

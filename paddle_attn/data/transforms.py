@@ -1,5 +1,6 @@
-"""Image pipelines by preset name: the tutorials' "cifar" (NAM) and "imagenet" (EPSANet), and the ImageNet
-papers' "imagenet_train" (random resized crop + flip) and "imagenet_eval" (shorter side 256, center crop 224)."""
+"""Image pipelines by preset name: the tutorials' "cifar" (NAM) and "imagenet" (EPSANet), the ImageNet papers'
+"imagenet_train" (random resized crop + flip) and "imagenet_eval" (shorter side 256, center crop 224), and
+the CIFAR papers' "cifar_crop_flip" (training only)."""
 
 import math
 import random
@@ -10,8 +11,9 @@ import paddle.vision.transforms as T
 CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.1942, 0.1918, 0.1958)  # NAM tutorial
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)       # EPSANet tutorial
 PRESETS = {"cifar": (CIFAR100_MEAN, CIFAR100_STD), "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
-           "imagenet_train": (IMAGENET_MEAN, IMAGENET_STD), "imagenet_eval": (IMAGENET_MEAN, IMAGENET_STD)}
-TRAIN_PRESETS = ("cifar", "imagenet", "imagenet_train")  # presets a training split can use
+           "imagenet_train": (IMAGENET_MEAN, IMAGENET_STD), "imagenet_eval": (IMAGENET_MEAN, IMAGENET_STD),
+           "cifar_crop_flip": (CIFAR100_MEAN, CIFAR100_STD)}
+TRAIN_PRESETS = ("cifar", "imagenet", "imagenet_train", "cifar_crop_flip")  # presets a training split can use
 EVAL_PRESETS = ("cifar", "imagenet", "imagenet_eval")
 EVAL_CROP_FRACTION = 0.875  # center 224 of 256: the evaluation crop of ResNet (He et al. 2016) and its successors
 # the evaluation pipeline and input size a stem implies, for weights that name none (converted ones)
@@ -63,17 +65,20 @@ def build_transform(preset, train, image_size=None, mean=None, std=None):
     a random crop of 8-100% of the area and aspect ratio 3/4-4/3 resized to `image_size` (bilinear), then a
     horizontal flip with p=0.5. "imagenet_eval" (whatever `train`): the shorter side resized (bilinear) to
     `image_size / 0.875` (256 for 224), then the center `image_size` square. All end in CHW float32
-    normalized by the preset's mean/std unless others are given.
+    normalized by the preset's mean/std unless others are given. "cifar_crop_flip" (whatever `train`): random
+    crop 32 pad 4 and horizontal flip only, the standard CIFAR augmentation (He et al. 2016; NAM's authors).
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown transform preset {preset!r}; choose one of {', '.join(PRESETS)}")
     mean = mean or PRESETS[preset][0]
     std = std or PRESETS[preset][1]
     tail = [ToCHWFloat(), T.Normalize(mean, std)]
-    if preset == "cifar":
+    if preset in ("cifar", "cifar_crop_flip"):
         size = image_size or 32
         head = [ResizeTo(size)]  # images of a folder or file list come in any size
-        if train:
+        if preset == "cifar_crop_flip":
+            head += [T.RandomCrop(size, padding=4), T.RandomHorizontalFlip()]
+        elif train:
             head += [
                 T.RandomCrop(size, padding=4),
                 RandomApply(T.BrightnessTransform(0.1)),
