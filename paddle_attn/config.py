@@ -11,10 +11,11 @@ import os
 import yaml
 
 from paddle_attn.errors import ConfigError, ModelError, did_you_mean
+from paddle_attn.data.transforms import EVAL_PRESETS, TRAIN_PRESETS
 
 OPTIMIZERS = ("momentum", "sgd", "adam", "adamw")
 DATASETS = ("cifar10", "cifar100", "folder", "filelist", "synthetic")
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "constant", "step", "multistep")
 DEVICES = ("auto", "cpu", "gpu")
 
 # section -> key -> (default, type or tuple of types, rule); rule is a tuple of choices or a check
@@ -26,14 +27,19 @@ SCHEMA = {
         "num_classes": (10, int, lambda v: v >= 1 or "must be >= 1"),
         "stem": ("cifar", str, ("cifar", "imagenet")),
         "kwargs": ({}, dict, None),  # more arguments for create_model, e.g. attention_kwargs
+        "pretrained": (None, _OPTIONAL_STR, None),  # weights to start from: checkpoint dir, .pdparams, or .pth + layout
+        "pretrained_layout": (None, _OPTIONAL_STR, lambda v: v is None or _known_layout(v)),  # a .pth's source code base
     },
     "data": {
         "dataset": ("cifar10", str, DATASETS),
         "data_file": (None, _OPTIONAL_STR, None),  # CIFAR's python tar.gz; None: Paddle's cache, else download
-        "root": (None, _OPTIONAL_STR, None),  # folder: root/train/<class>/*, root/test/<class>/*
+        "root": (None, _OPTIONAL_STR, None),  # folder: root/train/<class>/*, root/val/<class>/* (else root/test/)
         "train_list": (None, _OPTIONAL_STR, None),  # filelist: "path label" lines
         "test_list": (None, _OPTIONAL_STR, None),
         "transform": ("cifar", str, ("cifar", "imagenet")),
+        # a pipeline for one split only; null: data.transform (see paddle_attn.data.transforms)
+        "train_transform": (None, _OPTIONAL_STR, lambda v: v in (None,) + TRAIN_PRESETS or _choices(TRAIN_PRESETS)),
+        "eval_transform": (None, _OPTIONAL_STR, lambda v: v in (None,) + EVAL_PRESETS or _choices(EVAL_PRESETS)),
         "image_size": (32, int, lambda v: v >= 8 or "must be >= 8"),
         "mean": (None, (list, type(None)), None),
         "std": (None, (list, type(None)), None),
@@ -45,12 +51,20 @@ SCHEMA = {
         "name": ("momentum", str, OPTIMIZERS),
         "momentum": (0.9, _NUMBER, lambda v: 0 <= v < 1 or "must be in [0, 1)"),
         "weight_decay": (5e-4, _NUMBER, lambda v: v >= 0 or "must be >= 0"),
+        # weight decay of BatchNorm/LayerNorm scales and shifts (NAM's excepted); null: weight_decay, 0: none
+        "norm_weight_decay": (None, (float, type(None)), lambda v: v is None or v >= 0 or "must be >= 0"),
+    },
+    "loss": {
+        "label_smoothing": (0.0, _NUMBER, lambda v: 0 <= v < 1 or "must be in [0, 1)"),  # training steps only
     },
     "lr": {
         "base": (0.01, _NUMBER, lambda v: v > 0 or "must be > 0"),
         "schedule": ("cosine", str, SCHEDULES),
         "warmup_steps": (0, int, lambda v: v >= 0 or "must be >= 0"),
-        "min_lr": (0.0, _NUMBER, lambda v: v >= 0 or "must be >= 0"),
+        "min_lr": (0.0, _NUMBER, lambda v: v >= 0 or "must be >= 0"),  # cosine's end
+        "step_size": (30, int, lambda v: v >= 1 or "must be >= 1"),  # step: epochs between decays
+        "gamma": (0.1, _NUMBER, lambda v: 0 < v < 1 or "must be in (0, 1)"),  # step, multistep: LR factor per decay
+        "milestones": (None, (list, type(None)), lambda v: _increasing_epochs(v)),  # multistep: epochs of the decays
     },
     "train": {
         "epochs": (10, int, lambda v: v >= 1 or "must be >= 1"),
@@ -70,6 +84,7 @@ SCHEMA = {
         # evaluation on the CPU: "inference" (the network exported to Paddle Inference, oneDNN) or "dygraph"
         "eval_backend": ("inference", str, ("inference", "dygraph")),
         "nam_sparsity": (0.0, _NUMBER, lambda v: v >= 0 or "must be >= 0"),  # NAM eq. 4 lambda; authors: 1e-4
+        "amp": ("off", (str, bool), lambda v: v in (False, "off", "O1") or _AMP_RULE),  # float16 mixed precision, GPUs
         "verbose": (1, int, (0, 1, 2)),
     },
     "visualdl": {
@@ -200,6 +215,9 @@ def _validate_relations(config, sources):
         where = sources.get("model.num_classes", "defaults")
         raise ConfigError(f"{where}: model.num_classes is {config['model']['num_classes']} but data.dataset "
                           f"{data['dataset']!r} has {classes} classes")
+    if config["lr"]["schedule"] == "multistep" and not config["lr"]["milestones"]:
+        raise ConfigError(f"{sources.get('lr.schedule', 'defaults')}: lr.schedule 'multistep' needs lr.milestones, "
+                          f"the epochs at which the LR is multiplied by lr.gamma (e.g. [60, 120, 160])")
     for key in ("mean", "std"):
         if data[key] is not None and (len(data[key]) != 3 or not all(isinstance(v, (int, float)) for v in data[key])):
             raise ConfigError(f"{sources.get('data.' + key, 'defaults')}: data.{key} must be 3 numbers, got {data[key]!r}")
@@ -217,3 +235,25 @@ def _as_float(value):
         except ValueError:
             return value
     return value
+
+
+# hapi's O2 casts the network's weights to float16 for the whole run (paddle.amp.decorate, no save_dtype)
+_AMP_RULE = ("must be off or O1 (float16 autocast, GPUs only); O2 is not offered: it keeps float16 weights in the "
+             "network, so evaluation would not be float32 and its checkpoints would not load into float32 networks")
+
+
+def _known_layout(name):
+    from paddle_attn.convert.layouts import LAYOUTS
+
+    return name in LAYOUTS or f"must be null or one of {', '.join(LAYOUTS)}"
+
+
+def _increasing_epochs(value):
+    if value is None or (all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
+                         and all(a < b for a, b in zip(value, value[1:]))):
+        return True
+    return "must be increasing epoch numbers >= 1"
+
+
+def _choices(choices):
+    return f"must be null or one of {', '.join(choices)}"

@@ -72,3 +72,19 @@ def assert_close_to_scale(actual, expected, rtol):
     actual, expected = np.asarray(actual), np.asarray(expected)
     scale = max(np.abs(expected).max(), 1e-6)
     assert np.abs(actual - expected).max() <= rtol * scale, (np.abs(actual - expected).max(), scale)
+
+
+def write_image_folder(root, splits=("train", "val"), classes=("a", "b", "c"), per_class=2, size=(40, 48)):
+    """An ImageNet-layout folder root/<split>/<class>/<n>.jpg of small photos: one colour per class, plus noise."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.RandomState(0)
+    for split in splits:
+        for label, name in enumerate(classes):
+            os.makedirs(os.path.join(root, split, name), exist_ok=True)
+            for i in range(per_class):
+                colour = np.array([(label * 97) % 256, (label * 53 + 80) % 256, (label * 29 + 160) % 256])
+                pixels = np.clip(colour + rng.randint(-30, 30, (size[0], size[1], 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(os.path.join(root, split, name, f"{i}.jpg"))
+    return str(root)

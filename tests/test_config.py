@@ -56,7 +56,7 @@ def test_config_file_errors_name_key_file_and_choices(tmp_path, text, message):
 @pytest.mark.parametrize("override, message", [
     ("train.epochs", r"must look like section.key=value"),
     ("lr.base=[0.1", r"does not parse as a YAML value"),
-    ("lr.schedule=step", r"command line -o: lr.schedule is 'step'; valid choices: cosine, constant"),
+    ("lr.schedule=linear", r"command line -o: lr.schedule is 'linear'; valid choices: cosine, constant, step, multistep"),
     ("train.nam_sparsity=-1e-4", r"command line -o: train.nam_sparsity must be >= 0"),
     ("model.stem.x=1", r"model.stem is not a mapping"),
     # nested model arguments are checked against the network and its attention layer before anything is built

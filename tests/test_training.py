@@ -12,13 +12,13 @@ from paddle.callbacks import Callback
 import paddle_attn
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.data.datasets import DataError, build_dataset
-from paddle_attn.training import WarmupCosine, add_nam_sparsity, evaluate, evaluation, nam_scales, train
+from paddle_attn.training import add_nam_sparsity, build_schedule, evaluate, evaluation, nam_scales, train
 from paddle_attn.run_logs import EVAL_TAGS, TRAIN_TAGS
 from tests.helpers import ROOT, read_points, tiny_config, tiny_overrides
 
 
 def test_warmup_then_cosine_values():
-    lr = WarmupCosine(0.1, total_steps=110, warmup_steps=10, min_lr=0.0)
+    lr = build_schedule(0.1, total_steps=110, warmup_steps=10, min_lr=0.0)
     values = []
     for _ in range(111):
         values.append(lr())
@@ -27,8 +27,8 @@ def test_warmup_then_cosine_values():
     assert values[60] == pytest.approx(0.05)  # halfway through the cosine
     assert values[35] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 0.25)))
     assert values[110] == pytest.approx(0.0, abs=1e-12)
-    resumed = WarmupCosine(0.1, total_steps=110, warmup_steps=10)
-    saved = WarmupCosine(0.1, total_steps=110, warmup_steps=10)
+    resumed = build_schedule(0.1, total_steps=110, warmup_steps=10)
+    saved = build_schedule(0.1, total_steps=110, warmup_steps=10)
     for _ in range(37):
         saved.step()
     resumed.set_state_dict(saved.state_dict())
@@ -36,7 +36,7 @@ def test_warmup_then_cosine_values():
 
 
 def test_nam_recipe_warmup_is_2000_steps():
-    lr = WarmupCosine(0.01, total_steps=300 * 196, warmup_steps=2000)
+    lr = build_schedule(0.01, total_steps=300 * 196, warmup_steps=2000)
     for _ in range(1000):
         lr.step()
     assert lr() == pytest.approx(0.005)
@@ -167,9 +167,15 @@ def test_resume_at_the_end_does_nothing(tmp_path):
     assert len(read_points(str(tmp_path / "run"))["train/lr"]) == 5
 
 
-def test_missing_cifar_file_says_where_it_comes_from(tmp_path):
+def test_missing_cifar_file_says_where_it_comes_from(tmp_path, monkeypatch):
+    def offline(name, path):
+        raise ConnectionError("network is unreachable (test)")
+
+    monkeypatch.setattr("paddle_attn.data.datasets.fetch_cifar", offline)
     config = tiny_config(tmp_path, "data.dataset=cifar100", "model.num_classes=100", f"data.data_file={tmp_path / 'c.tar.gz'}")
-    with pytest.raises(DataError, match=r"cifar100 data file '.*c.tar.gz' does not exist. Put CIFAR's python version, "
+    with pytest.raises(DataError, match=r"cifar100 data file '.*c.tar.gz' does not exist and downloading it from "
+                                        r"https://dataset.bj.bcebos.com/cifar/cifar-100-python.tar.gz failed "
+                                        r"\(ConnectionError: network is unreachable \(test\)\). Put CIFAR's python version, "
                                         r"cifar-100-python.tar.gz \(from https://www.cs.toronto.edu/~kriz/cifar.html\)"):
         build_dataset(config["data"], "train")
 

@@ -37,7 +37,7 @@ def main():
         parser.error("--input-size must be at least 1")
     import paddle_attn
     from paddle_attn.config import load_config
-    from paddle_attn.data.transforms import STEM_PIPELINES
+    from paddle_attn.data.transforms import STEM_EVAL_PIPELINES
     from paddle_attn.inspection import summarize
 
     if args.config:
@@ -45,7 +45,7 @@ def main():
         model, data = config["model"], config["data"]
         args.model, args.num_classes, args.stem, model_kwargs = model["name"], model["num_classes"], model["stem"], model["kwargs"]
         args.input_size = args.input_size or data["image_size"]
-    size = args.input_size if args.input_size is not None else STEM_PIPELINES[args.stem][1]
+    size = args.input_size if args.input_size is not None else STEM_EVAL_PIPELINES[args.stem][1]
     net = paddle_attn.create_model(args.model, num_classes=args.num_classes, stem=args.stem, **model_kwargs)
     result = summarize(net, size)
     uncounted = ", ".join(result["uncounted"]) or "none"

@@ -9,7 +9,7 @@ from paddle_attn.checkpoint import save_checkpoint
 from paddle_attn.convert.errors import ConversionError
 from paddle_attn.convert.mapping import convert_state_dict
 from paddle_attn.convert.torch_reader import read_torch_state_dict
-from paddle_attn.data.transforms import STEM_PIPELINES
+from paddle_attn.data.transforms import STEM_EVAL_PIPELINES
 
 
 def convert_file(input_path, layout, output_path, checkpoint_dir=None, name=None, num_classes=None, stem=None,
@@ -33,8 +33,9 @@ def convert_file(input_path, layout, output_path, checkpoint_dir=None, name=None
 
 
 def checkpoint_state(spec):
-    """The `state.json` of a converted model: epoch 0, its spec, and the image pipeline its stem implies."""
-    transform, image_size = STEM_PIPELINES[spec["stem"]]
+    """The `state.json` of a converted model: epoch 0, its spec, and the evaluation pipeline its stem implies
+    (`STEM_EVAL_PIPELINES`: the ImageNet papers' resize 256 + center crop 224, or CIFAR's 32 px)."""
+    transform, image_size = STEM_EVAL_PIPELINES[spec["stem"]]
     return {"epoch": 0, "model": spec, "data": {"transform": transform, "image_size": image_size}}
 
 

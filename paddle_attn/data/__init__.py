@@ -1,5 +1,5 @@
 """Data sets, image files, loaders and image pipelines."""
 
-from paddle_attn.data.transforms import PRESETS, STEM_PIPELINES, build_transform
+from paddle_attn.data.transforms import PRESETS, STEM_EVAL_PIPELINES, build_transform
 
-__all__ = ["PRESETS", "STEM_PIPELINES", "build_transform"]
+__all__ = ["PRESETS", "STEM_EVAL_PIPELINES", "build_transform"]

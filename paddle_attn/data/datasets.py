@@ -8,10 +8,11 @@ import paddle
 from PIL import Image
 
 from paddle_attn.data.class_names import for_dataset
+from paddle_attn.data.download import CIFAR_SOURCES, fetch_cifar
 from paddle_attn.data.images import IMAGE_EXTENSIONS, load_image
 from paddle_attn.data.synthetic import CLASS_NAMES as SYNTHETIC_CLASSES
 from paddle_attn.data.synthetic import write_synthetic_cifar
-from paddle_attn.data.transforms import build_transform
+from paddle_attn.data.transforms import build_transform, split_presets
 from paddle_attn.errors import DataError
 
 CIFAR_FILES = {"cifar10": "cifar-10-python.tar.gz", "cifar100": "cifar-100-python.tar.gz"}
@@ -43,20 +44,42 @@ class LabeledImageFiles(paddle.io.Dataset):
         return image, np.array(label, dtype="int64")
 
 
-def image_folder(root, transform=None):
-    """root/<class>/<image>: classes in sorted order of their folder names."""
+def image_folder(root, transform=None, classes=None):
+    """root/<class>/<image>: classes in sorted order of their folder names, or in the order of `classes`
+    (an evaluation split takes its training split's, so a class missing from it shifts no label)."""
     if not os.path.isdir(root):
         raise DataError(f"image folder {root!r} does not exist")
-    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    found = class_folders(root)
+    unknown = sorted(set(found) - set(classes or found))
+    if unknown:
+        raise DataError(f"image folder {root!r} has class folders the training split lacks: {', '.join(unknown[:5])}")
+    classes = classes or found
     samples = [
         (os.path.join(root, name, file), label)
-        for label, name in enumerate(classes)
+        for label, name in enumerate(classes) if name in found
         for file in sorted(os.listdir(os.path.join(root, name)))
         if file.lower().endswith(IMAGE_EXTENSIONS)
     ]
     if not samples:
         raise DataError(f"image folder {root!r} holds no images in class sub-folders ({', '.join(IMAGE_EXTENSIONS)})")
     return LabeledImageFiles(samples, classes, transform)
+
+
+def class_folders(root):
+    return sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+
+
+def folder_split(root, mode):
+    """The folder of split `mode` of an image-folder data set: root/train/ for "train"; for "test" (evaluation)
+    root/val/ (ImageNet's name) if it exists, else root/test/."""
+    names = ("train",) if mode == "train" else ("val", "test")
+    if not os.path.isdir(root):
+        raise DataError(f"image folder data set {root!r} (data.root) does not exist")
+    for name in names:
+        if os.path.isdir(os.path.join(root, name)):
+            return os.path.join(root, name)
+    raise DataError(f"image folder data set {root!r} (data.root) has no {' or '.join(n + '/' for n in names)} folder: "
+                    f"expected {root}/train/<class>/<image> and {root}/val/<class>/<image> (or test/)")
 
 
 def file_list(list_path, transform=None):
@@ -81,14 +104,19 @@ def file_list(list_path, transform=None):
 
 
 def cifar(name, mode, data_file=None, transform=None):
-    """Paddle's Cifar10/Cifar100 from a local tar.gz, else Paddle's cache, else Paddle's download."""
+    """Paddle's Cifar10/Cifar100 from a local tar.gz (downloaded there by Paddle's dataset download if
+    missing), else Paddle's cache, else Paddle's download."""
     dataset_class = paddle.vision.datasets.Cifar10 if name == "cifar10" else paddle.vision.datasets.Cifar100
     expected = CIFAR_FILES[name]
     if data_file is not None and not os.path.isfile(data_file):
-        raise DataError(
-            f"{name} data file {data_file!r} does not exist. Put CIFAR's python version, {expected} "
-            f"(from {CIFAR_HOME}), there, or set data.data_file to where it is."
-        )
+        try:
+            fetch_cifar(name, data_file)
+        except Exception as err:  # offline, a proxy, a full disk, an MD5 that never matches: all end the same way
+            raise DataError(
+                f"{name} data file {data_file!r} does not exist and downloading it from {CIFAR_SOURCES[name][0]} "
+                f"failed ({type(err).__name__}: {err}). Put CIFAR's python version, {expected} "
+                f"(from {CIFAR_HOME}), there, or set data.data_file to where it is."
+            ) from err
     try:
         return dataset_class(data_file=data_file, mode=mode, transform=transform, download=data_file is None)
     except Exception as err:  # downloads fail in many ways offline; tar and pickle errors for broken files
@@ -103,7 +131,8 @@ def cifar(name, mode, data_file=None, transform=None):
 def build_dataset(data, mode):
     """The `mode` ("train" or "test") split of the data set the config's `data` section describes."""
     train = mode == "train"
-    transform = build_transform(data["transform"], train, data["image_size"], data["mean"], data["std"])
+    preset = split_presets(data)[0 if train else 1]
+    transform = build_transform(preset, train, data["image_size"], data["mean"], data["std"])
     kind = data["dataset"]
     if kind in CIFAR_FILES:
         dataset = cifar(kind, mode, data["data_file"], transform)
@@ -112,7 +141,8 @@ def build_dataset(data, mode):
         write_synthetic_cifar(path, data["synthetic_train_per_class"], data["synthetic_test_per_class"])
         dataset = paddle.vision.datasets.Cifar10(data_file=path, mode=mode, transform=transform, download=False)
     elif kind == "folder":
-        dataset = image_folder(os.path.join(data["root"], "train" if train else "test"), transform)
+        classes = None if train else class_folders(folder_split(data["root"], "train"))
+        dataset = image_folder(folder_split(data["root"], mode), transform, classes)
     else:
         dataset = file_list(data["train_list" if train else "test_list"], transform)
     if len(dataset) == 0:

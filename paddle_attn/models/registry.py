@@ -4,6 +4,7 @@ import difflib
 import fnmatch
 
 from paddle_attn.errors import ModelError
+from paddle_attn.models.pretrained import load_pretrained
 
 _MODELS = {}
 
@@ -25,21 +26,28 @@ def list_models(pattern="*"):
     return sorted(fnmatch.filter(_MODELS, pattern), key=_natural_key)
 
 
-def create_model(name, num_classes=1000, stem="imagenet", **kwargs):
+def create_model(name, num_classes=1000, stem="imagenet", pretrained=None, pretrained_layout=None, **kwargs):
     """Build the registered network `name` with `num_classes` outputs and the given stem.
 
     `stem="imagenet"`: 7x7 stride-2 conv + 3x3 max-pool; `stem="cifar"`: 3x3 stride-1 conv, no pool.
-    Other keyword arguments go to the network (see `ResNet`).
+    Other keyword arguments go to the network (see `ResNet`). `pretrained`: weights to load, checked tensor
+    by tensor: a checkpoint directory, a `.pdparams` file, or a PyTorch file with `pretrained_layout`
+    (see `paddle_attn.models.pretrained.load_pretrained`; a classifier of another size is replaced).
     """
-    return _builder(name)(num_classes=num_classes, stem=stem, **kwargs)
+    net = _builder(name)(num_classes=num_classes, stem=stem, **kwargs)
+    if pretrained is not None:
+        load_pretrained(net, pretrained, pretrained_layout, {"name": name, "stem": stem, "kwargs": kwargs})
+    return net
 
 
 def create_model_from_spec(spec):
-    """The network a spec describes: {"name", "num_classes", "stem", "kwargs"}, as configs and checkpoints hold it."""
+    """The network a spec describes: {"name", "num_classes", "stem", "kwargs"}, as configs and checkpoints hold it,
+    with the weights of its "pretrained" (and "pretrained_layout") where it names some."""
     kwargs = spec.get("kwargs") or {}
     if not isinstance(kwargs, dict):
         raise ModelError(f"a model spec's kwargs must be a mapping, got {kwargs!r}")
-    return create_model(spec["name"], num_classes=spec["num_classes"], stem=spec["stem"], **kwargs)
+    return create_model(spec["name"], num_classes=spec["num_classes"], stem=spec["stem"], pretrained=spec.get("pretrained"),
+                        pretrained_layout=spec.get("pretrained_layout"), **kwargs)
 
 
 def check_model_kwargs(name, kwargs):

@@ -15,7 +15,8 @@ MUST_MATCH = {
              "synthetic_train_per_class", "synthetic_test_per_class"),
     "optimizer": None,
     "lr": None,
-    "train": ("batch_size", "seed", "nam_sparsity"),
+    "loss": None,
+    "train": ("batch_size", "seed", "nam_sparsity", "amp"),
 }
 
 

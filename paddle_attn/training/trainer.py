@@ -16,15 +16,19 @@ from paddle_attn.config import save_config
 from paddle_attn.cpu import set_cpu_threads
 from paddle_attn.data.datasets import build_dataset, class_names
 from paddle_attn.data.loader import ErrorReportingLoader
+from paddle_attn.data.transforms import split_presets
 from paddle_attn.models import create_model_from_spec
-from paddle_attn.training.callbacks import AverageBatchNormStats, CheckpointSaver, EpochSeed, EvalLossMean, VisualDLLogger, is_main_process
+from paddle_attn.training.amp import amp_configs, run_device
 from paddle_attn.training.attention_logging import attention_logging
+from paddle_attn.training.callbacks import AverageBatchNormStats, CheckpointSaver, EpochSeed, EvalLossMean, VisualDLLogger, is_main_process
 from paddle_attn.training.evaluation import EvaluatingModel, InferenceEvaluation
 from paddle_attn.training.guards import StopOnNonFinite, StopOnSignal
+from paddle_attn.training.loss import SmoothedCrossEntropy
+from paddle_attn.training.optimizer import build_optimizer
 from paddle_attn.training.resume import check_resumable, resume_description
 from paddle_attn.training.run_dir import check_writable, claim_run_dir
 from paddle_attn.training.sampler import ResumableBatchSampler
-from paddle_attn.training.schedule import WarmupCosine
+from paddle_attn.training.schedule import load_optimizer_state, schedule_from_config
 from paddle_attn.training.sparsity import add_nam_sparsity
 
 # Paddle's BatchNorm and hapi warn on every batch about things that are fine here; silenced inside runs only
@@ -42,9 +46,7 @@ def quiet_paddle():
 def prepare_device(train_cfg):
     """Device, process group (under paddle.distributed.launch), threads if the config sets them, and seed;
     returns the device."""
-    device = train_cfg["device"]
-    if device == "auto":
-        device = "gpu" if paddle.device.cuda.device_count() > 0 else "cpu"
+    device = run_device(train_cfg["device"])
     paddle.set_device(device)
     if world_size() > 1:
         paddle.distributed.init_parallel_env()
@@ -66,22 +68,13 @@ def world_size():
     return int(os.environ.get("PADDLE_TRAINERS_NUM", 1))
 
 
-def build_optimizer(config, scheduler, parameters):
-    opt = config["optimizer"]
-    if opt["name"] == "momentum":
-        return paddle.optimizer.Momentum(scheduler, opt["momentum"], parameters, weight_decay=opt["weight_decay"])
-    if opt["name"] == "sgd":
-        return paddle.optimizer.SGD(scheduler, parameters, weight_decay=opt["weight_decay"])
-    if opt["name"] == "adam":
-        return paddle.optimizer.Adam(scheduler, parameters=parameters, weight_decay=opt["weight_decay"] or None)
-    return paddle.optimizer.AdamW(scheduler, parameters=parameters, weight_decay=opt["weight_decay"])
-
-
-def prepare(net, config, optimizer=None, eval_set_size=None):
-    """paddle.Model with the tutorials' loss and top-1/top-5 accuracy, exact over `eval_set_size` test images."""
+def prepare(net, config, optimizer=None, amp=None, eval_set_size=None):
+    """paddle.Model with cross-entropy (label-smoothed on training steps), top-1/top-5 accuracy exact over
+    `eval_set_size` test images, and `amp` configs."""
     size = config["data"]["image_size"]
     model = EvaluatingModel(net, InputSpec([None, 3, size, size], "float32", "image"), InputSpec([None], "int64", "label"))
-    model.prepare(optimizer, paddle.nn.CrossEntropyLoss(), paddle.metric.Accuracy(topk=(1, 5)))
+    model.prepare(optimizer, SmoothedCrossEntropy(config["loss"]["label_smoothing"]), paddle.metric.Accuracy(topk=(1, 5)),
+                  amp_configs=amp)
     model.eval_set_size = eval_set_size
     return model
 
@@ -98,7 +91,7 @@ def describe_run(config, train_set):
     model, data = config["model"], config["data"]
     return {
         "model": {key: model[key] for key in ("name", "num_classes", "stem", "kwargs")},
-        "data": {"dataset": data["dataset"], "transform": data["transform"], "image_size": data["image_size"],
+        "data": {"dataset": data["dataset"], "transform": split_presets(data)[1], "image_size": data["image_size"],
                  "mean": data["mean"], "std": data["std"], "class_names": class_names(data, train_set)},
         **resume_description(config, world_size(), len(train_set)),
     }
@@ -123,6 +116,7 @@ def train(config, callbacks=()):
     """
     train_cfg = config["train"]
     run_dir = train_cfg["output_dir"]
+    amp = amp_configs(train_cfg["amp"], run_device(train_cfg["device"]))  # a CPU run with AMP stops here
     resume_from = resume_point(train_cfg)  # before anything is built: a bad path fails fast
     if is_main_process():
         claim_run_dir(run_dir, resume_from if train_cfg["resume"] else None, train_cfg["move_existing_run"])
@@ -130,16 +124,15 @@ def train(config, callbacks=()):
     device = prepare_device(train_cfg)
 
     train_set, test_set = build_dataset(config["data"], "train"), build_dataset(config["data"], "test")
-    net = create_model_from_spec(config["model"])
+    net = create_model_from_spec({**config["model"], "pretrained": None} if resume_from else config["model"])
     seeding = EpochSeed(None, train_cfg["seed"])
     train_loader = loader(train_set, train_cfg["batch_size"], True, config["data"]["num_workers"], seeding.worker_init)
     seeding.sampler = train_loader.batch_sampler
     test_loader = loader(test_set, train_cfg["eval_batch_size"] or train_cfg["batch_size"], False, config["data"]["num_workers"])
 
-    lr = config["lr"]
-    scheduler = WarmupCosine(lr["base"], train_cfg["epochs"] * len(train_loader), lr["warmup_steps"], lr["min_lr"], lr["schedule"])
-    optimizer = build_optimizer(config, scheduler, net.parameters())
-    model = prepare(net, config, optimizer, len(test_set))
+    scheduler = schedule_from_config(config["lr"], train_cfg["epochs"], len(train_loader))
+    optimizer = build_optimizer(config, scheduler, net)
+    model = prepare(net, config, optimizer, amp, len(test_set))
 
     epoch, step, best_top1 = 0, 0, -1.0
     if resume_from is not None:
@@ -149,7 +142,7 @@ def train(config, callbacks=()):
         note = check_resumable(state, config, world_size(), len(train_set), resume_from)
         net.set_state_dict(params)
         optimizer_state = ckpt.load_params(resume_from, ckpt.OPTIMIZER_FILE)  # includes the LR schedule
-        optimizer.set_state_dict(ckpt.restore_optimizer_state(optimizer_state, net))
+        load_optimizer_state(optimizer, ckpt.restore_optimizer_state(optimizer_state, net))
         epoch, step, best_top1 = state["epoch"], state["step"], state["best_top1"]
         train_loader.batch_sampler.skip_batches(state.get("step_in_epoch", 0))
         print(f"resumed from {resume_from}: epoch {epoch} + {state.get('step_in_epoch', 0)} steps, "

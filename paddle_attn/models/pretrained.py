@@ -1,0 +1,87 @@
+"""Pretrained weights for `create_model(..., pretrained=PATH)`: a paddle_attn checkpoint, a `.pdparams` file, or a
+PyTorch file through the converter; every tensor checked, a classifier of another size replaced (fine-tuning)."""
+
+import os
+
+import paddle
+
+from paddle_attn import checkpoint as ckpt
+
+CLASSIFIER = ("fc.weight", "fc.bias")
+TORCH_SUFFIXES = (".pth", ".pt", ".pth.tar", ".tar")
+
+
+def load_pretrained(net, path, layout=None, spec=None):
+    """Load the weights at `path` into `net`, built by `create_model` with `spec` ({"name", "stem", "kwargs"}).
+
+    `path`: a checkpoint directory (or a run directory: its best), a `.pdparams` file, or with `layout` (a
+    `paddle_attn.convert.LAYOUTS` name) a PyTorch state dict converted on the fly. Every tensor must be
+    there with its shape, else a CheckpointError names the ones that are not; the classifier `fc` is the
+    exception: when the weights have another number of classes it keeps its initialization, and a line
+    says so. Returns `net`.
+    """
+    path = os.fspath(path)
+    params, origins, saved_spec = read_weights(path, layout)
+    params = dict(params)
+    _keep_other_classifier(net, params, path)
+    try:
+        if origins:  # converted: name each tensor's PyTorch source too
+            ckpt.check_tensors(net, params, f"pretrained {path!r} read as layout {layout!r} does not fit the model",
+                               origins, source="converted")
+        else:
+            ckpt.check_tensors(net, params, f"checkpoint {path!r} does not fit the model")
+    except ckpt.CheckpointError as err:
+        raise type(err)(f"{err}{_arguments_hint(saved_spec, params, layout, spec)}") from None
+    net.set_state_dict(params)
+    return net
+
+
+def read_weights(path, layout=None):
+    """`(params, origins, spec)` of the weights at `path`: Paddle-named tensors, the PyTorch name of each
+    (converted files only, else {}) and the model spec a checkpoint's `state.json` records (else None)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        directory = ckpt.resolve(path)
+        return ckpt.load_params(directory), {}, ckpt.read_state(directory).get("model")
+    if not os.path.isfile(path):
+        raise ckpt.CheckpointError(f"pretrained weights {path!r} do not exist")
+    if layout is not None:
+        from paddle_attn.convert import map_state_dict, read_torch_state_dict
+
+        params, origins = map_state_dict(read_torch_state_dict(path), layout)
+        return params, origins, None
+    if path.endswith(TORCH_SUFFIXES):
+        from paddle_attn.convert import LAYOUTS
+
+        raise ckpt.CheckpointError(f"pretrained weights {path!r} look like a PyTorch file: give pretrained_layout, "
+                                   f"the code base that saved them ({', '.join(LAYOUTS)})")
+    try:
+        return paddle.load(path), {}, None
+    except Exception as err:  # paddle.load raises many types on truncated or foreign files
+        raise ckpt.CheckpointError(f"pretrained weights {path!r} are not a Paddle state dict ({type(err).__name__}: {err})") from err
+
+
+def _keep_other_classifier(net, params, path):
+    """Where the weights' classifier has another number of classes, put `net`'s own in its place."""
+    own = net.state_dict()
+    if all(k in params and k in own for k in CLASSIFIER) and list(params["fc.bias"].shape) != list(own["fc.bias"].shape):
+        print(f"pretrained {path}: classifier fc replaced, {params['fc.bias'].shape[0]} classes in the weights, "
+              f"{own['fc.bias'].shape[0]} in the model; it starts from its initialization (fine-tuning)")
+        for key in CLASSIFIER:
+            params[key] = own[key]
+
+
+def _arguments_hint(saved_spec, params, layout, spec):
+    """A line naming the create_model arguments the weights were saved with, when they differ from `spec`'s."""
+    if saved_spec is None:
+        from paddle_attn.convert import ConversionError, Layout, infer_model_spec
+
+        try:
+            saved_spec = infer_model_spec(params, layout or Layout("paddle_attn", "paddle_attn's own names"))
+        except ConversionError:
+            return ""
+    wanted = spec or {}
+    if all(saved_spec.get(key) == wanted.get(key) for key in ("name", "stem", "kwargs")):
+        return ""
+    return (f"\n  the weights are of create_model({saved_spec['name']!r}, stem={saved_spec['stem']!r}, "
+            f"**{saved_spec.get('kwargs', {})}): build the model with these arguments")

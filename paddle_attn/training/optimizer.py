@@ -1,0 +1,45 @@
+"""A config's optimizer, its parameters in groups: normalization layers' scales and shifts may take their own weight decay."""
+
+import paddle
+import paddle.nn as nn
+
+from paddle_attn.layers import NAMChannelAttention, NAMPixelAttention
+
+NORM_LAYERS = (nn.BatchNorm, nn.BatchNorm1D, nn.BatchNorm2D, nn.BatchNorm3D, nn.SyncBatchNorm, nn.LayerNorm,
+               nn.GroupNorm, nn.InstanceNorm1D, nn.InstanceNorm2D, nn.InstanceNorm3D)
+# NAM's gates are built on BatchNorm, but their scales are the attention weights (NAM eq. 2): not normalization
+ATTENTION_NORM_LAYERS = (NAMChannelAttention, NAMPixelAttention)
+
+
+def norm_parameters(net):
+    """The scales and shifts of `net`'s normalization layers, NAM's attention layers excepted (running
+    statistics are parameters in Paddle too, but not trainable ones: no optimizer touches them)."""
+    attention = {id(p) for layer in net.sublayers(include_self=True) if isinstance(layer, ATTENTION_NORM_LAYERS)
+                 for p in layer.parameters()}
+    return [p for layer in net.sublayers(include_self=True) if isinstance(layer, NORM_LAYERS)
+            for p in layer.parameters(include_sublayers=False) if not p.stop_gradient and id(p) not in attention]
+
+
+def parameter_groups(net, norm_weight_decay=None):
+    """`net`'s parameters for an optimizer: all in one group, or with `norm_weight_decay` not None, the
+    normalization parameters in a group of their own with that weight decay (0: none, torchvision's
+    `--norm-weight-decay`)."""
+    norm = norm_parameters(net) if norm_weight_decay is not None else []
+    if not norm:
+        return net.parameters()
+    in_norm = {id(p) for p in norm}
+    return [{"params": [p for p in net.parameters() if id(p) not in in_norm]},
+            {"params": norm, "weight_decay": float(norm_weight_decay)}]
+
+
+def build_optimizer(config, scheduler, net):
+    """The optimizer the config's `optimizer` section names, stepping `net`'s parameters at `scheduler`'s LR."""
+    opt = config["optimizer"]
+    parameters = parameter_groups(net, opt["norm_weight_decay"])
+    if opt["name"] == "momentum":
+        return paddle.optimizer.Momentum(scheduler, opt["momentum"], parameters, weight_decay=opt["weight_decay"])
+    if opt["name"] == "sgd":
+        return paddle.optimizer.SGD(scheduler, parameters, weight_decay=opt["weight_decay"])
+    if opt["name"] == "adam":
+        return paddle.optimizer.Adam(scheduler, parameters=parameters, weight_decay=opt["weight_decay"] or None)
+    return paddle.optimizer.AdamW(scheduler, parameters=parameters, weight_decay=opt["weight_decay"])
