@@ -9,10 +9,10 @@ import paddle
 
 from paddle_attn import attention_maps as am
 from paddle_attn import attention_plots as plots
-from paddle_attn.checkpoint import check_tensors, load_model
+from paddle_attn.checkpoint import load_model
 from paddle_attn.data.images import load_image
 from paddle_attn.data.transforms import build_transform
-from paddle_attn.errors import CheckpointError, DataError
+from paddle_attn.errors import DataError
 from paddle_attn.inference.export import inference_info
 from paddle_attn.inference.predict import softmax
 
@@ -20,9 +20,10 @@ MAPS = ("gradcam", "spatial", "channel", "psa", "nam")  # the pictures, by what 
 STATS_FILE = "attention_stats.json"
 
 
-def open_network(checkpoint=None, model=None, weights=None, num_classes=1000, stem="imagenet", image_size=None):
+def open_network(checkpoint=None, model=None, pretrained=None, num_classes=1000, stem="imagenet", image_size=None,
+                 pretrained_layout=None):
     """`(net in eval mode, model info)`: a checkpoint's network, or the registered `model` with random weights
-    or those of `weights` (a .pdparams state dict, every tensor checked), with its stem's preprocessing."""
+    or those of `pretrained` (see `create_model`: every tensor checked), with its stem's preprocessing."""
     if (checkpoint is None) == (model is None):
         raise ValueError("give a checkpoint or a model name, not both or neither")
     if checkpoint is not None:
@@ -30,16 +31,8 @@ def open_network(checkpoint=None, model=None, weights=None, num_classes=1000, st
         return net, inference_info(state, image_size)
     from paddle_attn.models import create_model
 
-    net = create_model(model, num_classes=num_classes, stem=stem)
-    if weights is not None:
-        try:
-            params = paddle.load(weights)
-        except Exception as err:  # paddle.load raises many types on missing, truncated or foreign files
-            raise CheckpointError(f"cannot read weights file {weights!r} ({type(err).__name__}: {err})") from err
-        if not isinstance(params, dict):
-            raise CheckpointError(f"weights file {weights!r} holds a {type(params).__name__}, not a dict of tensors")
-        check_tensors(net, params, f"checkpoint {weights!r} does not fit the model")
-        net.set_state_dict(params)
+    net = create_model(model, num_classes=num_classes, stem=stem, pretrained=pretrained,
+                       pretrained_layout=pretrained_layout)
     net.eval()
     spec = {"name": model, "num_classes": num_classes, "stem": stem, "kwargs": {}}
     return net, inference_info({"model": spec}, image_size)

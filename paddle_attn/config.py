@@ -80,6 +80,8 @@ SCHEMA = {
         "keep_freed_memory": (True, bool, None),  # glibc keeps freed memory (cpu.keep_freed_memory), set by the tools
         # a new run into an output_dir that holds one: false stops with a message, true moves the old run aside
         "move_existing_run": (False, bool, None),
+        # resuming with another batch size, data, model, optimizer, schedule or loss: true refuses, false continues
+        "resume_strict": (True, bool, None),
         "device": ("auto", str, DEVICES),
         # evaluation on the CPU: "inference" (the network exported to Paddle Inference, oneDNN) or "dygraph"
         "eval_backend": ("inference", str, ("inference", "dygraph")),

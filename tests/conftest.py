@@ -1,3 +1,5 @@
+"""Every test starts from the same seeds, with Paddle on every core."""
+
 import numpy as np
 import paddle
 import pytest

@@ -238,14 +238,14 @@ def info_transform(info, path):
 def test_weights_are_checked_tensor_by_tensor_and_classes_resolved(tmp_path):
     source = network("resnet18_se")
     paddle.save(source.state_dict(), str(tmp_path / "se.pdparams"))
-    net, info = open_network(model="resnet18_se", weights=str(tmp_path / "se.pdparams"), num_classes=10, stem="cifar")
+    net, info = open_network(model="resnet18_se", pretrained=str(tmp_path / "se.pdparams"), num_classes=10, stem="cifar")
     np.testing.assert_array_equal(net.fc.weight.numpy(), source.fc.weight.numpy())
     assert info["transform"] == "cifar" and info["image_size"] == 32
     with pytest.raises(CheckpointError, match=r"se.pdparams' does not fit the model:\n  missing \(24\): layer1.0.attention.channel.fc1.weight"):
-        open_network(model="resnet18_cbam", weights=str(tmp_path / "se.pdparams"), num_classes=10, stem="cifar")
+        open_network(model="resnet18_cbam", pretrained=str(tmp_path / "se.pdparams"), num_classes=10, stem="cifar")
     (tmp_path / "junk.pdparams").write_text("junk")
-    with pytest.raises(CheckpointError, match="cannot read weights file .*junk.pdparams"):
-        open_network(model="resnet18", weights=str(tmp_path / "junk.pdparams"))
+    with pytest.raises(CheckpointError, match="pretrained weights .*junk.pdparams' are not a Paddle state dict"):
+        open_network(model="resnet18", pretrained=str(tmp_path / "junk.pdparams"))
     names = ["cat", "dog"]
     assert class_index("dog", names) == 1 and class_index("0", names) == 0 and class_index(None, names) is None
     with pytest.raises(ValueError, match="unknown class 'cow'; the model's classes: cat, dog"):

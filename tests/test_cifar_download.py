@@ -1,3 +1,5 @@
+"""A missing CIFAR file is fetched through Paddle's download; offline, the message names the file and the URL."""
+
 import contextlib
 import hashlib
 

@@ -1,3 +1,5 @@
+"""Configs: shipped files validate, overrides parse and nest, every mistake names its key, source and choices."""
+
 import os
 
 import pytest

@@ -1,3 +1,5 @@
+"""Image-folder data sets: train/ with val/ or test/, labels kept from the training split."""
+
 import os
 import shutil
 

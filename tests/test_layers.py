@@ -1,7 +1,11 @@
+"""Each attention block alone: shapes, gates in (0, 1), the tutorials' formulas, NAM's normalization."""
+
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 import pytest
+
+import paddle_attn
 
 from paddle_attn.layers import (
     CBAM, ChannelAttention, EfficientChannelAttention, NAMChannelAttention, NAMPixelAttention,
@@ -217,3 +221,17 @@ def test_three_d_input_is_a_clear_error(name):
     layer = {"psa": lambda c: PSAModule(c, c), "se_weight": SEWeightModule}.get(name, BLOCKS.get(name))(32)
     with pytest.raises(ValueError, match=r"4-D tensor \(N, C, H, W\), got shape \[32, 6, 5\]"):
         layer(paddle.randn([32, 6, 5]))
+
+
+def test_nam_is_not_a_batchnorm_and_survives_sync_batchnorm_conversion():
+    net = paddle_attn.create_model("resnet18_nam", num_classes=10, stem="cifar")
+    before = {key: value.numpy().copy() for key, value in net.state_dict().items()}
+    converted = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+    gates = [layer for layer in converted.sublayers() if isinstance(layer, NAMChannelAttention)]
+    assert len(gates) == 8 and not any(isinstance(g, paddle.nn.layer.norm._BatchNormBase) for g in gates)
+    norms = [layer for layer in converted.sublayers() if isinstance(layer, paddle.nn.layer.norm._BatchNormBase)]
+    assert norms and all(isinstance(layer, paddle.nn.SyncBatchNorm) for layer in norms)  # the real ones converted
+    after = converted.state_dict()
+    assert set(after) == set(before)  # same tensor names: checkpoints and converted weights still load
+    for key in (k for k in before if ".attention." in k):
+        np.testing.assert_array_equal(after[key].numpy(), before[key])

@@ -1,3 +1,5 @@
+"""The registry's networks: the tutorials' parameter counts, every model trains a step, argument errors."""
+
 import contextlib
 import io
 import math

@@ -1,3 +1,5 @@
+"""create_model(pretrained=...): checkpoints, .pdparams and PyTorch files, tensors checked, classifier replaced."""
+
 import numpy as np
 import paddle
 import pytest

@@ -1,3 +1,5 @@
+"""Label smoothing, weight-decay groups and AMP plumbing of the paper recipes."""
+
 import numpy as np
 import paddle
 import pytest

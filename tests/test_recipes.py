@@ -26,7 +26,8 @@ RECIPES = {  # config -> (overrides, the evaluation preset its checkpoints carry
     "resnet50_eca_imagenet": (["model.name=resnet18_eca"], "imagenet_eval"),
     "resnet50_cbam_imagenet": (["model.name=resnet18_cbam"], "imagenet_eval"),
     "epsanet50_imagenet": ([], "imagenet_eval"),
-    "resnet50_nam_cifar100_authors": (["model.name=resnet18_nam", "data.dataset=synthetic", "model.num_classes=10"], "cifar"),
+    "resnet50_nam_cifar100_authors": (["model.name=resnet18_nam", "data.dataset=synthetic", "model.num_classes=10",
+                                       "data.synthetic_train_per_class=1", "data.synthetic_test_per_class=1"], "cifar"),
     "finetune_eca50_folder": (["model.name=resnet18_eca"], "imagenet_eval"),
 }
 

@@ -1,3 +1,5 @@
+"""LR schedules from Paddle's classes: values across warm-up, boundaries and resume."""
+
 import warnings
 
 import paddle

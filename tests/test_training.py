@@ -1,3 +1,5 @@
+"""Training end to end: schedules, NAM sparsity, checkpoints, exact resume and its checks, evaluation."""
+
 import json
 import math
 import os
@@ -203,9 +205,11 @@ def test_resume_refuses_what_cannot_continue_exactly(tmp_path, capsys):
                                r"model.kwargs is \{'attention_kwargs': \{'detach_weights': True\}\} here but was \{\}")):
         with pytest.raises(ckpt.CheckpointError, match=message + r".* Resume with -o "):
             train(tiny_config(tmp_path, override, "train.resume=auto", epochs=1))
-    stretched = tiny_config(tmp_path, "train.resume=auto", epochs=2)
+    stretched = tiny_config(tmp_path, "train.resume=auto", "train.resume_strict=false", "lr.base=0.04", epochs=2)
     assert train(stretched)["epoch"] == 2
-    assert "train.epochs is 2, the run was started for 1: the LR schedule is stretched to end at epoch 2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "continuing with changed settings (train.resume_strict is false): lr.base 0.05 -> 0.04" in out
+    assert "train.epochs is 2, the run was started for 1: the LR schedule is stretched to end at epoch 2" in out
 
 
 def test_synthetic_data_is_regenerated_when_its_parameters_change(tmp_path):

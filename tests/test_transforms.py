@@ -1,3 +1,5 @@
+"""The papers' ImageNet pipelines, pixel for pixel against torchvision's."""
+
 import contextlib
 import importlib.util
 import os

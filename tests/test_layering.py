@@ -1,0 +1,49 @@
+"""The library's layers import only downwards: layers <- models <- training <- tools; nothing imports tests or benchmarks."""
+
+import ast
+import os
+
+import pytest
+
+from tests.helpers import ROOT
+
+PACKAGE = os.path.join(ROOT, "paddle_attn")
+# what each part of the library may import from paddle_attn (besides itself)
+ALLOWED = {
+    "layers": {"errors"},
+    "models": {"errors", "layers", "checkpoint", "convert", "data"},
+    "data": {"errors"},
+}
+
+
+def imports_of(path):
+    tree = ast.parse(open(path).read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def modules(part):
+    folder = os.path.join(PACKAGE, part)
+    return [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".py")]
+
+
+@pytest.mark.parametrize("part", sorted(ALLOWED))
+def test_lower_layers_never_import_higher_ones(part):
+    for path in modules(part):
+        for name in imports_of(path):
+            parts = name.split(".")
+            if parts[0] == "paddle_attn" and len(parts) > 1 and parts[1] != part:
+                assert parts[1] in ALLOWED[part], f"{os.path.relpath(path, ROOT)} imports {name}"
+
+
+def test_nothing_in_the_library_or_benchmarks_reaches_into_tests():
+    for folder in ("paddle_attn", "benchmarks", "tools"):
+        for root, _, names in os.walk(os.path.join(ROOT, folder)):
+            for name in names:
+                if name.endswith(".py"):
+                    source = open(os.path.join(root, name)).read()
+                    assert "tests" not in {n.split(".")[0] for n in imports_of(os.path.join(root, name))}, name
+                    assert '"tests"' not in source and "'tests'" not in source, f"{name} puts tests/ on its path"
