@@ -1,0 +1,1 @@
+"""Running exported networks: Paddle Inference, ONNX Runtime and OpenVINO backends, export writers."""
