@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 
-from paddle_attn.export import MODEL_PREFIX, PARAMS_SUFFIX, PROGRAM_SUFFIXES, model_files, read_info
+from paddle_attn.export import INFO_FILE, MODEL_PREFIX, PARAMS_SUFFIX, PROGRAM_SUFFIXES, model_files, read_info
 
 ONNX_FILE = "model.onnx"
 DEFAULT_OPSET = 17
@@ -38,6 +38,9 @@ def export_onnx(export_dir, onnx_path=None, opset=DEFAULT_OPSET):
     failure = _convert_in_child(program, params, onnx_path, opset)
     if failure is None:
         return onnx_path
+    if not os.path.isfile(os.path.join(export_dir, INFO_FILE)):  # no network spec: the blocks cannot be tried alone
+        raise ExportError(f"cannot export {export_dir!r} to ONNX opset {opset} with paddle2onnx "
+                          f"{_paddle2onnx_version()}: {failure}")
     info = read_info(export_dir)
     blocks = failing_blocks(info["model"], info["image_size"], opset)
     where = "; ".join(f"{path} ({name}): {message}" for path, name, message in blocks) or \

@@ -5,6 +5,11 @@ import numpy as np
 from paddle_attn.inference.backend_options import BackendUnavailable, check_options, import_backend
 
 PRECISIONS = ("fp32", "bf16")
+# session settings per mode; `settings=` overrides them (benchmarks/backend_settings.py measures the choices)
+SETTINGS = {
+    "throughput": {"optimization": "all", "execution": "sequential", "inter_op_threads": 1, "spinning": True},
+    "latency": {"optimization": "all", "execution": "sequential", "inter_op_threads": 1, "spinning": True},
+}
 
 
 class OnnxRuntimeRunner:
@@ -16,19 +21,20 @@ class OnnxRuntimeRunner:
     bf16: ONNX Runtime's CPU provider has no bf16 kernels, so it is refused.
     """
 
-    def __init__(self, model_file, threads=None, precision="fp32", mode="throughput"):
+    def __init__(self, model_file, threads=None, precision="fp32", mode="throughput", settings=None):
         threads = check_options("onnxruntime", model_file, threads, precision, mode, PRECISIONS)
         if precision == "bf16":
             raise BackendUnavailable("onnxruntime: its CPU provider computes no bf16; use the openvino backend "
                                      "on a CPU with AVX-512 BF16 or AMX")
         ort = import_backend("onnxruntime", "onnx")
+        chosen = {**SETTINGS[mode], **(settings or {})}
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.inter_op_num_threads = chosen["inter_op_threads"]
+        options.execution_mode = getattr(ort.ExecutionMode, f"ORT_{chosen['execution'].upper()}")
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, f"ORT_ENABLE_{chosen['optimization'].upper()}")
         options.log_severity_level = 3  # errors only
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if chosen["spinning"] else "0")
         self.session = ort.InferenceSession(model_file, options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.threads, self.precision, self.mode = threads, precision, mode

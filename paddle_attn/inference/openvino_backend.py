@@ -6,6 +6,11 @@ from paddle_attn.inference.backend_options import BackendUnavailable, check_opti
 
 PRECISIONS = ("fp32", "bf16")
 _PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
+# OpenVINO CPU properties per mode; `settings=` overrides them (benchmarks/backend_settings.py measures the choices)
+SETTINGS = {
+    "throughput": {"PERFORMANCE_HINT": "LATENCY"},
+    "latency": {"PERFORMANCE_HINT": "LATENCY"},
+}
 
 
 def bf16_supported(core=None):
@@ -22,15 +27,15 @@ class OpenVINORunner:
     where `bf16_supported()`, and is refused elsewhere.
     """
 
-    def __init__(self, model_file, threads=None, precision="fp32", mode="throughput"):
+    def __init__(self, model_file, threads=None, precision="fp32", mode="throughput", settings=None):
         threads = check_options("openvino", model_file, threads, precision, mode, PRECISIONS)
         ov = import_backend("openvino", "openvino")
         core = ov.Core()
         if precision == "bf16" and not bf16_supported(core):
             raise BackendUnavailable("openvino: bf16 needs a CPU with AVX-512 BF16 or AMX; this one computes "
                                      f"{', '.join(core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))}")
-        config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1, "INFERENCE_NUM_THREADS": threads,
-                  "INFERENCE_PRECISION_HINT": _PRECISION_HINTS[precision]}
+        config = {**SETTINGS[mode], "INFERENCE_NUM_THREADS": threads,
+                  "INFERENCE_PRECISION_HINT": _PRECISION_HINTS[precision], **(settings or {})}
         self.compiled = core.compile_model(core.read_model(model_file), "CPU", config)
         self.request = self.compiled.create_infer_request()
         self.threads, self.precision, self.mode = threads, precision, mode
