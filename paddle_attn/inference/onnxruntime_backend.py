@@ -5,7 +5,7 @@ import numpy as np
 from paddle_attn.inference.backend_options import BackendUnavailable, check_options, import_backend
 
 PRECISIONS = ("fp32", "bf16")
-# session settings per mode; `settings=` overrides them (benchmarks/backend_settings.py measures the choices)
+# session settings per mode (the same won both, see OnnxRuntimeRunner); `settings=` overrides them
 SETTINGS = {
     "throughput": {"optimization": "all", "execution": "sequential", "inter_op_threads": 1, "spinning": True},
     "latency": {"optimization": "all", "execution": "sequential", "inter_op_threads": 1, "spinning": True},
@@ -15,9 +15,20 @@ SETTINGS = {
 class OnnxRuntimeRunner:
     """ONNX Runtime's CPU provider on `threads` threads (default: every core); float32 NCHW images in, logits out.
 
-    Session settings (measured with benchmarks/backend_settings.py, see its docstring): intra-op threads =
-    cores, one inter-op thread (sequential execution), every graph optimization, spinning worker threads.
-    `mode` ("throughput" for large batches, "latency" for batch 1) is accepted for the common interface.
+    `SETTINGS` are the fastest measured here for both modes ("throughput": batch 64, "latency": batch 1):
+    intra-op threads = cores, one inter-op thread (sequential), every graph optimization, spinning workers.
+    benchmarks/backend_settings.py, AMD EPYC 2 cores AVX2, ONNX Runtime 1.32, best of 8-10 rounds (the
+    machine was shared), batch-64 img/s / batch-1 ms:
+
+        setting                 resnet50_nam (CIFAR stem, 32 px)   resnet18_nam (quick start)
+        these SETTINGS          55.1 / 18.3                         1925 / 0.81
+        no spinning             45.5 / 20.6                         1446 / 1.14
+        extended optimizations  44.9 / 20.8                          567 / 2.13
+        basic optimizations     43.6 / 20.5                          501 / 1.99
+        parallel, 2 inter-op    24.6 / 66.9                          777 / 2.40
+
+    On a busy machine spinning workers lose time to the other processes (median batch-1 latency of
+    resnet50_nam 69 ms spinning, 45 ms not): `settings={"spinning": False}` there.
     bf16: ONNX Runtime's CPU provider has no bf16 kernels, so it is refused.
     """
 

@@ -6,7 +6,7 @@ from paddle_attn.inference.backend_options import BackendUnavailable, check_opti
 
 PRECISIONS = ("fp32", "bf16")
 _PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
-# OpenVINO CPU properties per mode; `settings=` overrides them (benchmarks/backend_settings.py measures the choices)
+# OpenVINO CPU properties per mode (the same won both, see OpenVINORunner); `settings=` overrides them
 SETTINGS = {
     "throughput": {"PERFORMANCE_HINT": "LATENCY"},
     "latency": {"PERFORMANCE_HINT": "LATENCY"},
@@ -22,9 +22,20 @@ def bf16_supported(core=None):
 class OpenVINORunner:
     """OpenVINO's CPU plugin on `threads` threads (default: every core); float32 NCHW images in, logits out.
 
-    mode "latency" or "throughput" picks OpenVINO's performance hint and streams (measured with
-    benchmarks/backend_settings.py, see its docstring). precision "bf16" sets INFERENCE_PRECISION_HINT
-    where `bf16_supported()`, and is refused elsewhere.
+    `SETTINGS` are the fastest measured here for both modes ("throughput": batch 64, "latency": batch 1):
+    the LATENCY hint, one stream on every core. With one request at a time, more streams split the cores
+    between requests that never run together. benchmarks/backend_settings.py, AMD EPYC 2 cores AVX2,
+    OpenVINO 2026.4, best of 8-10 rounds (the machine was shared), batch-64 img/s / batch-1 ms:
+
+        setting                        resnet50_nam (CIFAR stem, 32 px)   resnet18_nam (quick start)
+        LATENCY hint (1 stream)         34.7 / 40.8                         1544 / 0.79
+        THROUGHPUT hint, 1 stream       35.6 / 22.8                         2207 / 0.81
+        THROUGHPUT hint (2 streams)     28.2 / 47.9                         1256 / 1.50
+        LATENCY hint, 2 streams         28.6 / 33.2                         1205 / 1.25
+
+    The THROUGHPUT hint with one stream compiles to the same properties as the LATENCY hint (every
+    property read back equal but the hint), so its lead is the machine's noise. precision "bf16" sets
+    INFERENCE_PRECISION_HINT where `bf16_supported()`, and is refused elsewhere.
     """
 
     def __init__(self, model_file, threads=None, precision="fp32", mode="throughput", settings=None):
