@@ -203,3 +203,54 @@ def test_openvino_bf16_is_close_to_fp32(exports, paddle_logits):
     images, expected = paddle_logits["resnet18_nam"][1]
     logits = runner(images)
     assert np.abs(logits - expected).max() / np.abs(expected).max() < 3e-2
+
+
+@pytest.fixture(scope="module")
+def int8_model(exports):
+    """resnet18_nam's ONNX file quantized to int8, calibrated on 20 random images."""
+    pytest.importorskip("onnxruntime.quantization", reason="int8 calibration needs onnxruntime and ml_dtypes: "
+                                                           "pip install -e '.[onnx]'")
+    from paddle_attn.inference.int8 import quantize_int8
+
+    calibration = np.random.default_rng(1).standard_normal((20, 3, SIZE, SIZE), dtype=np.float32)
+    onnx_file = os.path.join(exports["resnet18_nam"][1], "model.onnx")
+    return onnx_file, quantize_int8(onnx_file, calibration)
+
+
+def test_int8_quantizes_the_convolutions_but_the_first_and_the_classifier(int8_model):
+    import onnx
+
+    onnx_file, int8_file = int8_model
+    assert int8_file == onnx_file.replace("model.onnx", "model_int8.onnx")
+    graph = onnx.load(int8_file).graph
+    dequantized = {node.output[0] for node in graph.node if node.op_type == "DequantizeLinear"}
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    quantized = [all(name in dequantized for name in node.input[:2]) for node in convs]
+    assert quantized[0] is False and all(quantized[1:])  # input and weights of every conv but the first
+    assert not any(name in dequantized for node in graph.node if node.op_type in ("MatMul", "Gemm") for name in node.input)
+    assert not [p for p in os.listdir(os.path.dirname(int8_file)) if p.endswith(".tmp")]
+
+
+@pytest.mark.skipif(not _installed("openvino"), reason="needs openvino: pip install -e '.[openvino]'")
+def test_openvino_int8_stays_close_to_fp32(int8_model, paddle_logits):
+    from paddle_attn.inference.openvino_backend import OpenVINORunner
+
+    runner = OpenVINORunner(int8_model[0], threads=2, precision="int8")
+    for images, expected in paddle_logits["resnet18_nam"]:
+        error = np.abs(runner(images) - expected).max() / np.abs(expected).max()
+        assert 0 < error < 0.05, error  # int8, not the fp32 model: some error, and a small one
+
+
+def test_int8_calibration_and_model_are_checked(exports, tmp_path):
+    from paddle_attn.inference.int8 import quantize_int8
+
+    onnx_file = os.path.join(exports["resnet18"][1], "model.onnx")
+    with pytest.raises(ValueError, match=r"calibration images must be float32 \[N, 3, H, W\], got float64"):
+        quantize_int8(onnx_file, np.zeros((20, 3, SIZE, SIZE)))
+    with pytest.raises(ValueError, match="needs at least 16 images, got 4"):
+        quantize_int8(onnx_file, np.zeros((4, 3, SIZE, SIZE), np.float32))
+    if _installed("openvino"):
+        from paddle_attn.inference.openvino_backend import OpenVINORunner
+
+        with pytest.raises(FileNotFoundError, match="no int8 model .*model_int8.onnx.*quantize_int8"):
+            OpenVINORunner(onnx_file, precision="int8")

@@ -1,11 +1,14 @@
 """An ONNX file (see onnx_export.py) run by OpenVINO on the CPU: `logits = OpenVINORunner(path)(images)`."""
 
+import os
+
 import numpy as np
 
 from paddle_attn.inference.backend_options import BackendUnavailable, check_options, import_backend
+from paddle_attn.inference.int8 import int8_path
 
-PRECISIONS = ("fp32", "bf16")
-_PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
+PRECISIONS = ("fp32", "bf16", "int8")
+_PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}  # int8: the quantized layers, the rest in fp32
 # OpenVINO CPU properties per mode (the same won both, see OpenVINORunner); `settings=` overrides them
 SETTINGS = {
     "throughput": {"PERFORMANCE_HINT": "LATENCY"},
@@ -35,7 +38,8 @@ class OpenVINORunner:
 
     The THROUGHPUT hint with one stream compiles to the same properties as the LATENCY hint (every
     property read back equal but the hint), so its lead is the machine's noise. precision "bf16" sets
-    INFERENCE_PRECISION_HINT where `bf16_supported()`, and is refused elsewhere.
+    INFERENCE_PRECISION_HINT where `bf16_supported()`, and is refused elsewhere; "int8" runs the model that
+    `int8.quantize_int8` calibrated beside `model_file` (model_int8.onnx).
     """
 
     def __init__(self, model_file, threads=None, precision="fp32", mode="throughput", settings=None):
@@ -45,6 +49,11 @@ class OpenVINORunner:
         if precision == "bf16" and not bf16_supported(core):
             raise BackendUnavailable("openvino: bf16 needs a CPU with AVX-512 BF16 or AMX; this one computes "
                                      f"{', '.join(core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))}")
+        if precision == "int8":
+            model_file = int8_path(model_file)
+            if not os.path.isfile(model_file):
+                raise FileNotFoundError(f"openvino: no int8 model {model_file!r}; calibrate one first with "
+                                        "paddle_attn.inference.int8.quantize_int8(onnx file, calibration images)")
         config = {**SETTINGS[mode], "INFERENCE_NUM_THREADS": threads,
                   "INFERENCE_PRECISION_HINT": _PRECISION_HINTS[precision], **(settings or {})}
         self.compiled = core.compile_model(core.read_model(model_file), "CPU", config)
