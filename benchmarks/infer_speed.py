@@ -14,6 +14,8 @@ For each model: batch-1 latency (median of --latency-runs calls, ms) and batch-6
     paddle_attn pi_onednn_bf16   oneDNN bf16, only where the CPU has AVX-512 BF16 or AMX
     onnxruntime fp32         the same export as ONNX (paddle2onnx), ONNX Runtime's CPU provider
     openvino    fp32, bf16   the same ONNX file in OpenVINO (bf16 only where the CPU has AVX-512 BF16 or AMX)
+    openvino    int8         paddle_attn.inference.int8.quantize_int8 of that file, calibrated on --calibration-images
+                             images of the training split (--checkpoint) or generated ones, run by OpenVINO
     pytorch     fp32, fp32_cl (channels_last), bf16_cl (autocast + channels_last, native bf16 CPUs only)
 
 Agreement: every runner's top-1 class against dygraph fp32's on --agreement-images test images (the
@@ -54,15 +56,16 @@ def parse_args():
     parser.add_argument("--torch-modes", default="auto", help="fp32,fp32_cl,bf16_cl; auto; none")
     parser.add_argument("--no-tuning", action="store_true")
     parser.add_argument("--onnx", default="auto", help="ONNX backends: onnxruntime,openvino; auto (those installed); none")
+    parser.add_argument("--calibration-images", type=int, default=300, help="int8 calibration images; 0: no int8")
     return parser.parse_args()
 
 
-def test_images(count, size):
+def test_images(count, size, seed=7):
     """`count` normalized CHW float32 images of the synthetic CIFAR stand-in, resized to `size`."""
     from paddle_attn.data.synthetic import make_images
 
     per_class = -(-count // 10)
-    images, _ = make_images(per_class, seed=7)
+    images, _ = make_images(per_class, seed=seed)
     images = images[:count].astype(np.float32) / 255.0
     images = (images - 0.5) / 0.25
     images = images.transpose(0, 3, 1, 2)
@@ -177,6 +180,10 @@ def paddle_side(name, args):
         from paddle_attn.inference.onnx_export import export_onnx
 
         side.onnx_file = export_onnx(export_dir.name)
+        if "int8" in args["onnx_backends"].get("openvino", ()):
+            from paddle_attn.inference.int8 import quantize_int8
+
+            quantize_int8(side.onnx_file, args["calibration_set"])
     return side
 
 
@@ -190,21 +197,40 @@ def onnx_side(backend, precision, onnx_file, args, settings=None):
                                              settings=settings))], args)
 
 
-def onnx_backends_for(requested):
-    """{backend: [precisions]} of the ONNX backends to run: those installed for "auto"."""
+def onnx_backends_for(requested, int8=True):
+    """{backend: [precisions]} of the ONNX backends to run: those installed for "auto"; int8 if `int8`."""
     import importlib.util
 
     if requested == "none":
         return {}
     names = ["onnxruntime", "openvino"] if requested == "auto" else requested.split(",")
-    if importlib.util.find_spec("paddle2onnx") is None or requested == "auto" and not names:
+    if importlib.util.find_spec("paddle2onnx") is None:
         return {}
     backends = {name: ["fp32"] for name in names if importlib.util.find_spec(name) is not None}
     if "openvino" in backends:
         from paddle_attn.inference.openvino_backend import bf16_supported
 
         backends["openvino"] += ["bf16"] if bf16_supported() else []
+        backends["openvino"] += ["int8"] if int8 and importlib.util.find_spec("ml_dtypes") is not None else []
     return backends
+
+
+def calibration_images(args):
+    """int8 calibration images: --calibration-images of the checkpoint run's training split with the evaluation
+    preprocessing, or of the generated set (another seed than the agreement images)."""
+    count = args.calibration_images
+    if not args.checkpoint:
+        return test_images(count, args.image_size, seed=8)
+    from paddle_attn.checkpoint import resolve
+    from paddle_attn.config import load_config
+    from paddle_attn.data.datasets import build_dataset
+    from paddle_attn.data.transforms import build_transform
+
+    data = load_config(os.path.join(os.path.dirname(os.path.dirname(resolve(args.checkpoint))), "config.yaml"))["data"]
+    train_set = build_dataset(data, "train")
+    train_set.transform = build_transform(data["transform"], False, data["image_size"], data["mean"], data["std"])
+    chosen = np.random.default_rng(0).choice(len(train_set), min(count, len(train_set)), replace=False)
+    return np.stack([train_set[int(i)][0] for i in chosen]).astype(np.float32)
 
 
 def torch_side(name, modes, args):
@@ -250,7 +276,7 @@ def main():
     args.threads = tuning["threads"]
     warnings.filterwarnings("ignore")
     torch_modes = [] if args.checkpoint else torch_modes_for(args.torch_modes)
-    args.onnx_backends = onnx_backends_for(args.onnx)
+    args.onnx_backends = onnx_backends_for(args.onnx, int8=args.calibration_images > 0)
     print(f"machine: {machine()}")
     print(f"{versions()}; settings: {tuning}; bf16 native: {acceleration.bf16_supported()}")
     if args.checkpoint:
@@ -262,6 +288,7 @@ def main():
         names = args.models.split(",")
     print(f"batch {args.batch} and 1, {args.image_size}x{args.image_size}, {args.stem} stem; each framework in a "
           "process of its own", flush=True)
+    args.calibration_set = calibration_images(args) if "int8" in args.onnx_backends.get("openvino", ()) else None
     settings = vars(args)
     if args.checkpoint:
         agreement_set, labels = checkpoint_test_set(args.checkpoint, args.agreement_images)
