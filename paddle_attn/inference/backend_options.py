@@ -8,13 +8,14 @@ MODES = ("throughput", "latency")
 
 
 class BackendUnavailable(RuntimeError):
-    """A backend, or one of its precisions, that cannot run here: its package is missing or the CPU lacks the feature."""
+    """A backend or precision that cannot run here: its package is missing, or the CPU lacks the feature."""
 
 
 def check_options(backend, model_file, threads, precision, mode, precisions):
     """The thread count to use (default: every core this process may run on), after checking every argument."""
     if not os.path.isfile(model_file):
-        raise FileNotFoundError(f"{backend}: no ONNX model {model_file!r}; write one with tools/export.py --format onnx")
+        raise FileNotFoundError(f"{backend}: no ONNX model {model_file!r}; "
+                                "write one with tools/export.py --format onnx")
     if mode not in MODES:
         raise ValueError(f"{backend}: mode must be one of {', '.join(MODES)}, got {mode!r}")
     if precision not in precisions:

@@ -42,12 +42,14 @@ def quantize_int8(onnx_path, calibration_images, out_path=None):
         raise FileNotFoundError(f"no ONNX model {onnx_path!r}; write one with tools/export.py --format onnx")
     import_backend("onnxruntime", "onnx")
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Batches(CalibrationDataReader):
         def __init__(self, name):
-            self.batches = iter([{name: images[i:i + _CALIBRATION_BATCH]} for i in range(0, len(images), _CALIBRATION_BATCH)])
+            starts = range(0, len(images), _CALIBRATION_BATCH)
+            self.batches = iter([{name: images[i:i + _CALIBRATION_BATCH]} for i in starts])
 
         def get_next(self):
             return next(self.batches, None)
@@ -59,7 +61,8 @@ def quantize_int8(onnx_path, calibration_images, out_path=None):
         graph = onnx.load(prepared).graph
         convs = [node.name for node in graph.node if node.op_type == "Conv"]  # nodes are in topological order
         classifier = [node.name for node in graph.node if node.op_type in ("MatMul", "Gemm")]
-        staged = os.path.join(os.path.dirname(os.path.abspath(out_path)), f".{os.path.basename(out_path)}.{os.getpid()}.tmp")
+        directory, name = os.path.split(os.path.abspath(out_path))
+        staged = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
         try:
             quantize_static(prepared, staged, Batches(graph.input[0].name), quant_format=QuantFormat.QDQ,
                             per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,

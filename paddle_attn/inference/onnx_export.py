@@ -57,14 +57,31 @@ def convert(program_file, params_file, onnx_path, opset=DEFAULT_OPSET):
     onnx_graphsurgeon from NVIDIA's package index; asked for the bytes, it skips that step (ONNX Runtime
     and OpenVINO fold constants themselves). The file is written whole or not at all.
     """
+    import onnx
     import paddle2onnx
 
     onnx_bytes = paddle2onnx.export(program_file, params_file, save_file=None, opset_version=opset,
                                     auto_upgrade_opset=False, enable_onnx_checker=True, optimize_tool="none")
+    model = onnx.load_from_string(onnx_bytes)
+    # paddle2onnx leaves the shape constants it folded as initializers; every ONNX Runtime session warns of each
+    used = set(_used_names(model.graph))
+    kept = [tensor for tensor in model.graph.initializer if tensor.name in used]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
     directory = os.path.dirname(os.path.abspath(onnx_path))
     with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as f:
-        f.write(onnx_bytes)
+        f.write(model.SerializeToString())
     os.replace(f.name, onnx_path)
+
+
+def _used_names(graph):
+    """Names of the tensors `graph` reads: node inputs (in subgraphs too) and graph outputs."""
+    yield from (output.name for output in graph.output)
+    for node in graph.node:
+        yield from node.input
+        for attribute in node.attribute:
+            for subgraph in (attribute.g, *attribute.graphs):
+                yield from _used_names(subgraph)
 
 
 def failing_blocks(spec, image_size, opset=DEFAULT_OPSET):

@@ -43,7 +43,8 @@ class OnnxRuntimeRunner:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = chosen["inter_op_threads"]
         options.execution_mode = getattr(ort.ExecutionMode, f"ORT_{chosen['execution'].upper()}")
-        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, f"ORT_ENABLE_{chosen['optimization'].upper()}")
+        optimization = f"ORT_ENABLE_{chosen['optimization'].upper()}"
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, optimization)
         options.log_severity_level = 3  # errors only
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if chosen["spinning"] else "0")
         self.session = ort.InferenceSession(model_file, options, providers=["CPUExecutionProvider"])
