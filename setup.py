@@ -13,6 +13,9 @@ setup(
     extras_require={
         "cpu": ["paddlepaddle>=3.0"],
         "torch": ["torch>=2.0"],
+        # paddle2onnx reads Paddle's PIR programs through Paddle's own C++: 2.1.0 is tested with Paddle 3.3.1
+        "onnx": ["paddle2onnx==2.1.0", "onnxruntime>=1.20", "ml_dtypes"],  # ml_dtypes: onnxruntime.quantization (int8)
+        "openvino": ["openvino>=2025.0"],
         "test": ["pytest", "hypothesis"],
     },
 )

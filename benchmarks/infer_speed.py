@@ -12,12 +12,18 @@ For each model: batch-1 latency (median of --latency-runs calls, ms) and batch-6
     paddle_attn static_onednn    acceleration.static_forward(net): the dygraph network as a PIR program
                              on oneDNN kernels, no export (evaluation during training)
     paddle_attn pi_onednn_bf16   oneDNN bf16, only where the CPU has AVX-512 BF16 or AMX
+    onnxruntime fp32         the same export as ONNX (paddle2onnx), ONNX Runtime's CPU provider
+    openvino    fp32, bf16   the same ONNX file in OpenVINO (bf16 only where the CPU has AVX-512 BF16 or AMX)
+    openvino    int8         paddle_attn.inference.int8.quantize_int8 of that file, calibrated on --calibration-images
+                             images of the training split (--checkpoint) or generated ones, run by OpenVINO
     pytorch     fp32, fp32_cl (channels_last), bf16_cl (autocast + channels_last, native bf16 CPUs only)
 
 Agreement: every runner's top-1 class against dygraph fp32's on --agreement-images test images (the
 synthetic CIFAR stand-in of paddle_attn.data.synthetic; the PyTorch runners carry different random
 weights unless converted, so their agreement is not computed). With random weights the logits are close
-together and the agreement is a harsh test; --checkpoint gives a trained network.
+together and the agreement is a harsh test; --checkpoint gives a trained network, and then the images are
+the test split its run evaluated on (the run's config.yaml, evaluation preprocessing), and each runner's
+top-1 accuracy on it is shown too.
 """
 
 import argparse
@@ -49,15 +55,17 @@ def parse_args():
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--torch-modes", default="auto", help="fp32,fp32_cl,bf16_cl; auto; none")
     parser.add_argument("--no-tuning", action="store_true")
+    parser.add_argument("--onnx", default="auto", help="ONNX backends: onnxruntime,openvino; auto (those installed); none")
+    parser.add_argument("--calibration-images", type=int, default=300, help="int8 calibration images; 0: no int8")
     return parser.parse_args()
 
 
-def test_images(count, size):
+def test_images(count, size, seed=7):
     """`count` normalized CHW float32 images of the synthetic CIFAR stand-in, resized to `size`."""
     from paddle_attn.data.synthetic import make_images
 
     per_class = -(-count // 10)
-    images, _ = make_images(per_class, seed=7)
+    images, _ = make_images(per_class, seed=seed)
     images = images[:count].astype(np.float32) / 255.0
     images = (images - 0.5) / 0.25
     images = images.transpose(0, 3, 1, 2)
@@ -65,6 +73,19 @@ def test_images(count, size):
         reps = -(-size // images.shape[-1])
         images = np.tile(images, (1, 1, reps, reps))[:, :, :size, :size]
     return np.ascontiguousarray(images)
+
+
+def checkpoint_test_set(checkpoint, count):
+    """(images, labels): the first `count` images of the test split the checkpoint's run evaluated on (the run's
+    config.yaml), with its evaluation preprocessing."""
+    from paddle_attn.checkpoint import resolve
+    from paddle_attn.config import load_config
+    from paddle_attn.data.datasets import build_dataset
+
+    run_dir = os.path.dirname(os.path.dirname(resolve(checkpoint)))  # <run>/checkpoints/<epoch>
+    dataset = build_dataset(load_config(os.path.join(run_dir, "config.yaml"))["data"], "test")
+    samples = [dataset[i] for i in range(min(count, len(dataset)))]
+    return np.stack([image for image, _ in samples]).astype(np.float32), np.array([int(label) for _, label in samples])
 
 
 class Runners:
@@ -79,6 +100,10 @@ class Runners:
 
     def modes(self):
         return list(self.runners)
+
+    def exported_onnx(self):
+        """The ONNX file `paddle_side` wrote for the ONNX backends' processes."""
+        return self.onnx_file
 
     def warm_up(self):
         for fn in self.runners.values():  # twice each: oneDNN builds its primitives per shape
@@ -128,8 +153,10 @@ def paddle_side(name, args):
         paddle.seed(0)
         net = paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"])
     net.eval()
+    from paddle_attn.export import MODEL_PREFIX
+
     export_dir = tempfile.TemporaryDirectory(prefix="infer_speed_")  # removed when this process ends
-    prefix = os.path.join(export_dir.name, name)
+    prefix = os.path.join(export_dir.name, MODEL_PREFIX)
     size = args["image_size"]
     paddle.jit.save(net, prefix, input_spec=[InputSpec([None, 3, size, size], "float32", "image")])
     program = prefix + (".json" if os.path.exists(prefix + ".json") else ".pdmodel")
@@ -149,7 +176,61 @@ def paddle_side(name, args):
                                                                          precision="bf16")))
     side = Runners(runners, args)
     side.export_dir = export_dir
+    if args["onnx_backends"]:
+        from paddle_attn.inference.onnx_export import export_onnx
+
+        side.onnx_file = export_onnx(export_dir.name)
+        if "int8" in args["onnx_backends"].get("openvino", ()):
+            from paddle_attn.inference.int8 import quantize_int8
+
+            quantize_int8(side.onnx_file, args["calibration_set"])
     return side
+
+
+def onnx_side(backend, precision, onnx_file, args, settings=None):
+    """`onnx_file` in an ONNX backend ("onnxruntime", "openvino") at `precision`: one runner, named after it."""
+    from paddle_attn.inference.onnxruntime_backend import OnnxRuntimeRunner
+    from paddle_attn.inference.openvino_backend import OpenVINORunner
+
+    runner_class = {"onnxruntime": OnnxRuntimeRunner, "openvino": OpenVINORunner}[backend]
+    return Runners([(precision, runner_class(onnx_file, threads=args["threads"], precision=precision,
+                                             settings=settings))], args)
+
+
+def onnx_backends_for(requested, int8=True):
+    """{backend: [precisions]} of the ONNX backends to run: those installed for "auto"; int8 if `int8`."""
+    import importlib.util
+
+    if requested == "none":
+        return {}
+    names = ["onnxruntime", "openvino"] if requested == "auto" else requested.split(",")
+    if importlib.util.find_spec("paddle2onnx") is None:
+        return {}
+    backends = {name: ["fp32"] for name in names if importlib.util.find_spec(name) is not None}
+    if "openvino" in backends:
+        from paddle_attn.inference.openvino_backend import bf16_supported
+
+        backends["openvino"] += ["bf16"] if bf16_supported() else []
+        backends["openvino"] += ["int8"] if int8 and importlib.util.find_spec("ml_dtypes") is not None else []
+    return backends
+
+
+def calibration_images(args):
+    """int8 calibration images: --calibration-images of the checkpoint run's training split with the evaluation
+    preprocessing, or of the generated set (another seed than the agreement images)."""
+    count = args.calibration_images
+    if not args.checkpoint:
+        return test_images(count, args.image_size, seed=8)
+    from paddle_attn.checkpoint import resolve
+    from paddle_attn.config import load_config
+    from paddle_attn.data.datasets import build_dataset
+    from paddle_attn.data.transforms import build_transform
+
+    data = load_config(os.path.join(os.path.dirname(os.path.dirname(resolve(args.checkpoint))), "config.yaml"))["data"]
+    train_set = build_dataset(data, "train")
+    train_set.transform = build_transform(data["transform"], False, data["image_size"], data["mean"], data["std"])
+    chosen = np.random.default_rng(0).choice(len(train_set), min(count, len(train_set)), replace=False)
+    return np.stack([train_set[int(i)][0] for i in chosen]).astype(np.float32)
 
 
 def torch_side(name, modes, args):
@@ -195,11 +276,9 @@ def main():
     args.threads = tuning["threads"]
     warnings.filterwarnings("ignore")
     torch_modes = [] if args.checkpoint else torch_modes_for(args.torch_modes)
+    args.onnx_backends = onnx_backends_for(args.onnx, int8=args.calibration_images > 0)
     print(f"machine: {machine()}")
     print(f"{versions()}; settings: {tuning}; bf16 native: {acceleration.bf16_supported()}")
-    print(f"batch {args.batch} and 1, {args.image_size}x{args.image_size}, {args.stem} stem; each framework in a "
-          "process of its own", flush=True)
-
     if args.checkpoint:
         from paddle_attn.checkpoint import read_state, resolve
 
@@ -207,11 +286,22 @@ def main():
         args.num_classes, args.stem, names = spec["num_classes"], spec["stem"], [spec["name"]]
     else:
         names = args.models.split(",")
+    print(f"batch {args.batch} and 1, {args.image_size}x{args.image_size}, {args.stem} stem; each framework in a "
+          "process of its own", flush=True)
+    args.calibration_set = calibration_images(args) if "int8" in args.onnx_backends.get("openvino", ()) else None
     settings = vars(args)
-    agreement_set = test_images(args.agreement_images, args.image_size)
+    if args.checkpoint:
+        agreement_set, labels = checkpoint_test_set(args.checkpoint, args.agreement_images)
+        print(f"agreement and accuracy on {len(labels)} images of the run's test split")
+    else:
+        agreement_set, labels = test_images(args.agreement_images, args.image_size), None
     rows = []
     for name in names:
         sides = [("paddle_attn", Isolated(paddle_side, name, settings))]
+        if args.onnx_backends:
+            onnx_file = sides[0][1].call("exported_onnx")
+            for backend, precisions in args.onnx_backends.items():
+                sides += [(backend, Isolated(onnx_side, backend, precision, onnx_file, settings)) for precision in precisions]
         if torch_modes and torch_reference(name, args.num_classes, args.stem) is not None:
             with glibc_tunables(None if args.no_tuning else KEEP_FREED_MEMORY):
                 sides.append(("pytorch", Isolated(torch_side, name, torch_modes, settings)))
@@ -223,11 +313,13 @@ def main():
         model_rows = []
         for framework, side in sides:
             for mode in side.call("modes"):
-                agree = None  # the PyTorch references carry other random weights
-                if framework == "paddle_attn":
-                    agree = float((side.call("top1", mode, agreement_set) == reference).mean())
+                agree = accuracy = None  # the PyTorch references carry other random weights
+                if framework != "pytorch":
+                    top1 = side.call("top1", mode, agreement_set)
+                    agree = float((top1 == reference).mean())
+                    accuracy = None if labels is None else float((top1 == labels).mean())
                 model_rows.append({"model": name, "framework": framework, "mode": mode, "side": side,
-                                   "img_s": [], "peak": 0, "agree": agree})
+                                   "img_s": [], "peak": 0, "agree": agree, "accuracy": accuracy})
         for rep in range(args.repeats):
             for row in model_rows:
                 img_s, peak = row["side"].call("throughput", row["mode"], args.steps)
@@ -246,19 +338,22 @@ def main():
 def report(rows):
     print()
     print(f"{'model':14s} {'framework':11s} {'mode':15s} {'b64 img/s':>9s} {'median':>7s} {'b1 ms':>7s} {'peak MiB':>8s} "
-          f"{'/torch fp32':>11s} {'/torch best':>11s} {'top-1 agree':>11s}")
+          f"{'/torch fp32':>11s} {'/torch best':>11s} {'b1 /torch':>9s} {'top-1 agree':>11s} {'test top-1':>10s}")
     for row in rows:
         row["best"] = max(row["img_s"])
         torch_rows = [r for r in rows if r["model"] == row["model"] and r["framework"] == "pytorch"]
         fp32 = next((r for r in torch_rows if r["mode"] == "fp32"), None)
         vs_fp32 = f"{row['best'] / max(fp32['img_s']):.2f}x" if fp32 else "-"
         vs_best = f"{row['best'] / max(max(r['img_s']) for r in torch_rows):.2f}x" if torch_rows else "-"
+        b1_vs_best = f"{row['latency_ms'] / min(r['latency_ms'] for r in torch_rows):.2f}x" if torch_rows else "-"
         agree = "-" if row["agree"] is None else f"{100 * row['agree']:.1f}%"
+        accuracy = "-" if row.get("accuracy") is None else f"{100 * row['accuracy']:.1f}%"
         print(f"{row['model']:14s} {row['framework']:11s} {row['mode']:15s} {row['best']:9.1f} "
-              f"{statistics.median(row['img_s']):7.1f} {row['latency_ms']:7.1f} {mib(row['peak']):>8s} "
-              f"{vs_fp32:>11s} {vs_best:>11s} {agree:>11s}")
+              f"{statistics.median(row['img_s']):7.1f} {row['latency_ms']:7.2f} {mib(row['peak']):>8s} "
+              f"{vs_fp32:>11s} {vs_best:>11s} {b1_vs_best:>9s} {agree:>11s} {accuracy:>10s}")
     print("\nb64 img/s: best repeat at the batch size; b1 ms: median batch-1 latency; /torch: throughput over "
-          "PyTorch's, same model and run; top-1 agree: same class as paddle_attn dygraph fp32")
+          "PyTorch's, same model and run; b1 /torch: batch-1 latency over PyTorch's lowest; top-1 agree: same "
+          "class as paddle_attn dygraph fp32; test top-1: accuracy on the run's test split (--checkpoint)")
 
 
 if __name__ == "__main__":

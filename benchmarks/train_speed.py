@@ -13,7 +13,11 @@ the ratios paddle_attn / PyTorch: against PyTorch fp32 (NCHW) and against PyTorc
 in memory, so the figures are the network's and the framework's, not the data loader's.
 
 Paddle modes (paddle_attn.acceleration.TrainStep): dygraph, static (paddle.jit.to_static) and, where the
-CPU has AVX-512 BF16 or AMX, dygraph_bf16 and static_bf16. Unless --no-tuning, the process first applies
+CPU has AVX-512 BF16 or AMX, dygraph_bf16 and static_bf16; and train_batch, the step tools/train.py runs:
+`paddle.Model.train_batch` of `training.trainer.prepare` (loss, top-1/top-5 Accuracy metrics), dygraph.
+--end-to-end adds, per model, a real `training.trainer.train` run (what tools/train.py calls) of one epoch on
+the generated data set with the data loader (workers, augmentation), callbacks, checkpoint and evaluation:
+its images/s over the epoch's steps after the first two (data loading and callbacks included). Unless --no-tuning, the process first applies
 paddle_attn.acceleration.speed_up_cpu(): all cores, MKL's AVX2 path on AMD CPUs, freed memory kept for
 reuse (the PyTorch runners get the same allocator setting, through GLIBC_TUNABLES).
 """
@@ -25,6 +29,8 @@ import resource
 import statistics
 
 import numpy as np
+import subprocess
+import sys
 import time
 
 from common import (KEEP_FREED_MEMORY, Isolated, PeakMemory, glibc_tunables, load, machine, mib, torch_reference,  # common sets sys.path
@@ -51,6 +57,8 @@ def parse_args():
                              "auto: fp32,fp32_cl (+ bf16_cl where the CPU has native bf16); none: no PyTorch")
     parser.add_argument("--no-tuning", action="store_true", help="skip speed_up_cpu(): Paddle's defaults except --threads")
     parser.add_argument("--json", help="also write every figure to this JSON file")
+    parser.add_argument("--end-to-end", type=int, default=0, metavar="STEPS",
+                        help="also time a real training run of STEPS batches (2 more untimed) per model (default: none)")
     return parser.parse_args()
 
 
@@ -79,6 +87,79 @@ class PaddleTrainer:
 
     def run(self, steps):
         return run_steps(self, steps)
+
+
+class ModelTrainer:
+    """tools/train.py's step: `paddle.Model.train_batch` (loss, backward, optimizer, Accuracy top-1/top-5) in dygraph."""
+
+    def __init__(self, name, args):
+        if not args["no_tuning"]:
+            from paddle_attn.acceleration import speed_up_cpu
+
+            speed_up_cpu(args["threads"])
+        import paddle
+
+        import paddle_attn
+        from paddle_attn.config import defaults
+        from paddle_attn.training.trainer import prepare
+
+        paddle_attn.set_cpu_threads(args["threads"])
+        net = paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"])
+        optimizer = paddle.optimizer.Momentum(0.01, 0.9, net.parameters(), weight_decay=5e-4)
+        config = defaults()
+        config["data"]["image_size"] = args["image_size"]
+        self.model = prepare(net, config, optimizer)
+        images, labels = batch(args)
+        self.images, self.labels = paddle.to_tensor(images), paddle.to_tensor(labels)
+
+    def __call__(self):
+        losses, _ = self.model.train_batch([self.images], [self.labels])
+        return float(losses[0])
+
+    def run(self, steps):
+        return run_steps(self, steps)
+
+
+def end_to_end(name, args, steps):
+    """images/s of `training.trainer.train` (tools/train.py's run) over `steps` batches after 2 untimed ones:
+    one epoch on the generated data set, batch --batch, data loader with 2 workers, every callback."""
+    import tempfile
+
+    import paddle
+
+    from paddle_attn.config import load_config
+    from paddle_attn.training.trainer import train
+
+    class StepClock(paddle.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.ends = []
+
+        def on_train_batch_end(self, step, logs=None):
+            self.ends.append(time.perf_counter())
+
+    total = (steps + 2) * args["batch"]
+    with tempfile.TemporaryDirectory(prefix="train_speed_") as tmp:
+        config = load_config(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "quickstart.yaml"), [
+            f"model.name={name}", f"model.stem={args['stem']}", "model.num_classes=10", f"data.image_size={args['image_size']}",
+            f"data.data_file={tmp}/synthetic.tar.gz", f"data.synthetic_train_per_class={-(-total // 10)}",
+            "data.synthetic_test_per_class=10", "train.epochs=1", f"train.batch_size={args['batch']}",
+            f"train.output_dir={tmp}/run", "train.verbose=0", f"train.threads={args['threads']}"])
+        clock = StepClock()
+        train(config, callbacks=[clock])
+    timed = clock.ends[2:2 + steps]
+    return args["batch"] * (len(timed) - 1) / (timed[-1] - timed[0])
+
+
+def end_to_end_in_child(name, args, steps):
+    """`end_to_end` in a fresh Python, as tools/train.py runs: the data loader forks its workers from it
+    (common.Isolated's processes are daemonic and spawned, which the loader's workers cannot start from)."""
+    code = "import json, sys; import train_speed; print(json.dumps(train_speed.end_to_end(*json.loads(sys.argv[1]))))"
+    result = subprocess.run([sys.executable, "-c", code, json.dumps([name, args, steps])], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.abspath(__file__)))
+    if result.returncode != 0:
+        raise RuntimeError(f"the training run failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 class TorchTrainer:
@@ -136,7 +217,7 @@ def resolve_modes(args):
 
     paddle_modes = args.paddle_modes
     if paddle_modes == "auto":
-        paddle_modes = "dygraph" + (",dygraph_bf16" if bf16_supported() else "")
+        paddle_modes = "dygraph,train_batch" + (",dygraph_bf16" if bf16_supported() else "")
     torch_modes = args.torch_modes
     if torch_modes == "auto":
         torch_modes = "fp32,fp32_cl"
@@ -175,7 +256,10 @@ def main():
     for name in args.models.split(","):  # one model's runners alive at a time: each holds GBs at batch 64
         runners = []  # (framework, mode, Isolated runner)
         for mode in paddle_modes:
-            runners.append(("paddle_attn", mode, Isolated(PaddleTrainer, name, mode, settings)))
+            if mode == "train_batch":
+                runners.append(("paddle_attn", mode, Isolated(ModelTrainer, name, settings)))
+            else:
+                runners.append(("paddle_attn", mode, Isolated(PaddleTrainer, name, mode, settings)))
         for mode in torch_modes:
             if torch_reference(name, args.num_classes, args.stem) is None:
                 print(f"  (no PyTorch reference for {name} with the {args.stem} stem)")
@@ -199,6 +283,10 @@ def main():
         finally:
             for *_, runner in runners:
                 runner.close()
+        if args.end_to_end:
+            img_s = end_to_end_in_child(name, settings, args.end_to_end)
+            results[(name, "paddle_attn", "tools/train.py")] = {"img_s": [img_s], "peak": None}
+            print(f"    paddle_attn {name} tools/train.py end to end: {img_s:.1f} img/s", flush=True)
 
     rows = report(args, results)
     print(f"load after: {load()}; process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
@@ -213,7 +301,7 @@ def report(args, results):
         best = max(record["img_s"])
         rows.append({"model": name, "framework": framework, "mode": mode, "img_s": best,
                      "img_s_median": statistics.median(record["img_s"]), "ms_step": 1000 * args.batch / best,
-                     "peak_mib": record["peak"] / 2**20})
+                     "peak_mib": None if record["peak"] is None else record["peak"] / 2**20})
     by_key = {(r["model"], r["framework"], r["mode"]): r for r in rows}
     for row in rows:
         torch_rows = [r for r in rows if r["model"] == row["model"] and r["framework"] == "pytorch"]
@@ -232,7 +320,7 @@ def report(args, results):
           f"{'/torch fp32':>11s} {'/torch best':>11s} {'step/plain':>10s}")
     for r in rows:
         print(f"{r['model']:14s} {r['framework']:11s} {r['mode']:19s} {r['img_s']:7.1f} {r['img_s_median']:7.1f} "
-              f"{r['ms_step']:8.0f} {mib(r['peak_mib'] * 2**20):>8s} {ratio(r['vs_torch_fp32']):>11s} "
+              f"{r['ms_step']:8.0f} {mib(None if r['peak_mib'] is None else r['peak_mib'] * 2**20):>8s} {ratio(r['vs_torch_fp32']):>11s} "
               f"{ratio(r['vs_torch_best']):>11s} {ratio(r['vs_plain_step_time']):>10s}")
     print("\nimg/s: best repeat; /torch: paddle_attn's img/s over PyTorch's (same model, same run); "
           "step/plain: step time over plain resnet50's in the same framework and mode")

@@ -31,10 +31,10 @@ class ChannelAttention(AttentionGate):
         self.fc2 = nn.Conv2D(hidden, channels, kernel_size=1, bias_attr=None if bias else False)
 
     def gate(self, x):
-        # both pooled vectors go through the MLP as one batch of 2N: half the kernel launches
-        pooled = paddle.concat([F.adaptive_avg_pool2d(x, 1), F.adaptive_max_pool2d(x, 1)], axis=0)
-        avg_out, max_out = self.fc2(self.relu(self.fc1(pooled))).chunk(2, axis=0)
-        return F.sigmoid(avg_out + max_out)
+        # both pooled vectors through the MLP at once as a (N, C, 2, 1) map: half the kernel launches, and
+        # no split of the batch axis, which paddle2onnx cannot convert when the batch is dynamic
+        pooled = paddle.concat([F.adaptive_avg_pool2d(x, 1), F.adaptive_max_pool2d(x, 1)], axis=2)
+        return F.sigmoid(self.fc2(self.relu(self.fc1(pooled))).sum(axis=2, keepdim=True))
 
 
 class SpatialAttention(AttentionGate):

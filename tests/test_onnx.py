@@ -1,0 +1,260 @@
+"""ONNX export through paddle2onnx, and the exported file under ONNX Runtime and OpenVINO: Paddle's logits."""
+
+import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import paddle
+import pytest
+
+from paddle_attn.checkpoint import load_model
+from paddle_attn.export import export
+from paddle_attn.inference.backend_options import BackendUnavailable
+from paddle_attn.inference.onnx_export import ExportError, convert, export_onnx
+from paddle_attn.models import registry
+from paddle_attn.models.resnet import _resnet_builder
+from tests.helpers import make_checkpoint
+
+pytest.importorskip("paddle2onnx", reason="ONNX export needs paddle2onnx: pip install -e '.[onnx]'")
+
+FAMILIES = ("resnet18", "resnet18_se", "resnet18_eca", "resnet18_cbam", "resnet18_nam", "epsanet50")
+SIZE = 16
+
+
+def _backend(module, extra):
+    missing = pytest.mark.skipif(not _installed(module), reason=f"needs {module}: pip install -e '.[{extra}]'")
+    return pytest.param(module, marks=missing)
+
+
+def _installed(module):
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def runner_class(backend):
+    if backend == "onnxruntime":
+        from paddle_attn.inference.onnxruntime_backend import OnnxRuntimeRunner
+
+        return OnnxRuntimeRunner
+    from paddle_attn.inference.openvino_backend import OpenVINORunner
+
+    return OpenVINORunner
+
+
+BACKENDS = [_backend("onnxruntime", "onnx"), _backend("openvino", "openvino")]
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """{family: (checkpoint run, export dir with model.onnx)}, CIFAR stem, 10 classes, SIZE x SIZE inputs."""
+    made = {}
+    for name in FAMILIES:
+        run = make_checkpoint(str(tmp_path_factory.mktemp(name)), name)
+        out = os.path.join(run, "inference")
+        export(run, out, image_size=SIZE)
+        made[name] = run, out
+    with ThreadPoolExecutor(2) as pool:  # each conversion runs in a child process
+        written = list(pool.map(export_onnx, [out for _, out in made.values()]))
+    assert written == [os.path.join(out, "model.onnx") for _, out in made.values()]
+    return made
+
+
+@pytest.fixture(scope="module")
+def paddle_logits(exports):
+    """{family: [(batch-1 images, Paddle's logits), (batch-3 images, logits)]}, from the checkpoint's dygraph net."""
+    rng = np.random.default_rng(0)
+    logits = {}
+    for name, (run, _) in exports.items():
+        net, _ = load_model(run)
+        pairs = []
+        for batch in (1, 3):
+            images = rng.standard_normal((batch, 3, SIZE, SIZE), dtype=np.float32)
+            with paddle.no_grad():
+                pairs.append((images, net(paddle.to_tensor(images)).numpy()))
+        logits[name] = pairs
+    return logits
+
+
+def assert_same_logits(actual, expected):
+    """fp32 agreement: max |difference| within 1e-5 of the largest |logit|."""
+    assert actual.shape == expected.shape
+    error = np.abs(actual - expected).max() / np.abs(expected).max()
+    assert error <= 1e-5, f"max relative logit error {error:.2e}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_onnx_gives_paddles_logits_at_two_batch_sizes(exports, paddle_logits, family, backend):
+    runner = runner_class(backend)(os.path.join(exports[family][1], "model.onnx"), threads=2)
+    for images, expected in paddle_logits[family]:  # batch 1 then 3 through one session: the batch is dynamic
+        assert_same_logits(runner(images), expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_latency_and_throughput_modes_give_the_same_logits(exports, paddle_logits, backend):
+    onnx_file = os.path.join(exports["resnet18_cbam"][1], "model.onnx")
+    images, expected = paddle_logits["resnet18_cbam"][1]
+    for mode in ("latency", "throughput"):
+        assert_same_logits(runner_class(backend)(onnx_file, threads=1, mode=mode)(images), expected)
+
+
+def test_onnx_input_has_a_dynamic_batch_and_the_export_size(exports):
+    import onnx
+
+    model = onnx.load(os.path.join(exports["resnet18"][1], "model.onnx"))
+    (image,) = model.graph.input
+    batch, *rest = image.type.tensor_type.shape.dim
+    assert image.name == "image" and batch.dim_param and not batch.HasField("dim_value")
+    assert [d.dim_value for d in rest] == [3, SIZE, SIZE]
+    assert model.opset_import[0].version == 17
+    read = {name for node in model.graph.node for name in node.input}
+    assert all(tensor.name in read for tensor in model.graph.initializer)  # no constant left unused
+
+
+def test_export_installs_nothing_and_sets_no_environment(exports, tmp_path, monkeypatch):
+    """paddle2onnx 2.1.0's default path sets POLYGRAPHY_AUTOINSTALL_DEPS=1 and pip-installs onnx_graphsurgeon."""
+    started = []
+
+    def refuse(*args, **kwargs):
+        started.append(args)
+        raise AssertionError(f"the export started a process: {args}")
+
+    for name in ("Popen", "run", "call", "check_call", "check_output"):
+        monkeypatch.setattr(subprocess, name, refuse)
+    monkeypatch.setattr(os, "system", refuse)
+    environment = dict(os.environ)
+    export_dir = exports["resnet18_se"][1]
+    onnx_file = tmp_path / "in_process.onnx"
+    convert(os.path.join(export_dir, "inference.json"), os.path.join(export_dir, "inference.pdiparams"), str(onnx_file))
+    assert started == [] and dict(os.environ) == environment
+    assert onnx_file.read_bytes() == open(os.path.join(export_dir, "model.onnx"), "rb").read()
+    assert [p.name for p in tmp_path.iterdir()] == ["in_process.onnx"]  # no temporary file left
+
+
+class LogGammaGate(paddle.nn.Layer):
+    """An attention gate on an operator paddle2onnx 2.1.0 cannot convert (lgamma)."""
+
+    def __init__(self, channels):
+        super().__init__()
+
+    def forward(self, x):
+        return x * paddle.nn.functional.sigmoid(paddle.lgamma(x.abs() + 1))
+
+
+def test_a_block_that_does_not_export_is_named(tmp_path, monkeypatch):
+    monkeypatch.setitem(registry._MODELS, "resnet18_lgamma", _resnet_builder(18, LogGammaGate))
+    run = make_checkpoint(str(tmp_path / "run"), "resnet18_lgamma")
+    out = os.path.join(run, "inference")
+    export(run, out, image_size=SIZE)
+    with pytest.raises(ExportError) as caught:
+        export_onnx(out)
+    message = str(caught.value)
+    assert "(resnet18_lgamma)" in message and "layer1.0.attention (LogGammaGate)" in message
+    assert "unsupported operators" in message and "BasicBlock" not in message  # the innermost block only
+    assert not os.path.exists(os.path.join(out, "model.onnx"))
+
+
+def test_export_of_a_directory_without_a_model_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is not an exported model"):
+        export_onnx(str(tmp_path))
+    with pytest.raises(ValueError, match="opset must be an integer >= 7"):
+        export_onnx(str(tmp_path), opset=6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backend_arguments_are_checked(exports, tmp_path, backend):
+    runner = runner_class(backend)
+    onnx_file = os.path.join(exports["resnet18"][1], "model.onnx")
+    with pytest.raises(FileNotFoundError, match="no ONNX model .*missing.onnx"):
+        runner(str(tmp_path / "missing.onnx"))
+    with pytest.raises(ValueError, match="mode must be one of throughput, latency, got 'fast'"):
+        runner(onnx_file, mode="fast")
+    with pytest.raises(ValueError, match="precision must be one of .* got 'fp16'"):
+        runner(onnx_file, precision="fp16")
+    with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
+        runner(onnx_file, threads=0)
+
+
+def test_onnxruntime_refuses_bf16(exports):
+    pytest.importorskip("onnxruntime", reason="needs onnxruntime: pip install -e '.[onnx]'")
+    with pytest.raises(BackendUnavailable, match="onnxruntime: its CPU provider computes no bf16"):
+        runner_class("onnxruntime")(os.path.join(exports["resnet18"][1], "model.onnx"), precision="bf16")
+
+
+def _openvino_bf16():
+    if not _installed("openvino"):
+        return False
+    from paddle_attn.inference.openvino_backend import bf16_supported
+
+    return bf16_supported()
+
+
+@pytest.mark.skipif(not _installed("openvino") or _openvino_bf16(),
+                    reason="needs OpenVINO on a CPU without native bf16")
+def test_openvino_refuses_bf16_on_a_cpu_without_it(exports):
+    with pytest.raises(BackendUnavailable, match="openvino: bf16 needs a CPU with AVX-512 BF16 or AMX"):
+        runner_class("openvino")(os.path.join(exports["resnet18"][1], "model.onnx"), precision="bf16")
+
+
+@pytest.mark.skipif(not _openvino_bf16(), reason="needs OpenVINO on a CPU with AVX-512 BF16 or AMX (native bf16)")
+def test_openvino_bf16_is_close_to_fp32(exports, paddle_logits):
+    runner = runner_class("openvino")(os.path.join(exports["resnet18_nam"][1], "model.onnx"), precision="bf16")
+    images, expected = paddle_logits["resnet18_nam"][1]
+    logits = runner(images)
+    assert np.abs(logits - expected).max() / np.abs(expected).max() < 3e-2
+
+
+@pytest.fixture(scope="module")
+def int8_model(exports):
+    """resnet18_nam's ONNX file quantized to int8, calibrated on 20 random images."""
+    pytest.importorskip("onnxruntime.quantization", reason="int8 calibration needs onnxruntime and ml_dtypes: "
+                                                           "pip install -e '.[onnx]'")
+    from paddle_attn.inference.int8 import quantize_int8
+
+    calibration = np.random.default_rng(1).standard_normal((20, 3, SIZE, SIZE), dtype=np.float32)
+    onnx_file = os.path.join(exports["resnet18_nam"][1], "model.onnx")
+    return onnx_file, quantize_int8(onnx_file, calibration)
+
+
+def test_int8_quantizes_the_convolutions_but_the_first_and_the_classifier(int8_model):
+    import onnx
+
+    onnx_file, int8_file = int8_model
+    assert int8_file == onnx_file.replace("model.onnx", "model_int8.onnx")
+    graph = onnx.load(int8_file).graph
+    dequantized = {node.output[0] for node in graph.node if node.op_type == "DequantizeLinear"}
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    quantized = [all(name in dequantized for name in node.input[:2]) for node in convs]
+    assert quantized[0] is False and all(quantized[1:])  # input and weights of every conv but the first
+    classifier = [node for node in graph.node if node.op_type in ("MatMul", "Gemm")]
+    assert classifier and not any(name in dequantized for node in classifier for name in node.input)
+    assert not [p for p in os.listdir(os.path.dirname(int8_file)) if p.endswith(".tmp")]
+
+
+@pytest.mark.skipif(not _installed("openvino"), reason="needs openvino: pip install -e '.[openvino]'")
+def test_openvino_int8_stays_close_to_fp32(int8_model, paddle_logits):
+    from paddle_attn.inference.openvino_backend import OpenVINORunner
+
+    runner = OpenVINORunner(int8_model[0], threads=2, precision="int8")
+    for images, expected in paddle_logits["resnet18_nam"]:
+        error = np.abs(runner(images) - expected).max() / np.abs(expected).max()
+        assert 0 < error < 0.05, error  # int8, not the fp32 model: some error, and a small one
+
+
+def test_int8_calibration_and_model_are_checked(exports, tmp_path):
+    from paddle_attn.inference.int8 import quantize_int8
+
+    onnx_file = os.path.join(exports["resnet18"][1], "model.onnx")
+    with pytest.raises(ValueError, match=r"calibration images must be float32 \[N, 3, H, W\], got float64"):
+        quantize_int8(onnx_file, np.zeros((20, 3, SIZE, SIZE)))
+    with pytest.raises(ValueError, match="needs at least 16 images, got 4"):
+        quantize_int8(onnx_file, np.zeros((4, 3, SIZE, SIZE), np.float32))
+    if _installed("openvino"):
+        from paddle_attn.inference.openvino_backend import OpenVINORunner
+
+        with pytest.raises(FileNotFoundError, match="no int8 model .*model_int8.onnx.*quantize_int8"):
+            OpenVINORunner(onnx_file, precision="int8")
