@@ -51,7 +51,7 @@ def export_random_network(name, args, out_dir):
     from paddle.static import InputSpec
 
     import paddle_attn
-    from paddle_attn.export import MODEL_PREFIX
+    from paddle_attn.inference.exported import MODEL_PREFIX
     from paddle_attn.inference.onnx_export import export_onnx
 
     paddle.seed(0)

@@ -9,7 +9,7 @@ For each model: batch-1 latency (median of --latency-runs calls, ms) and batch-6
     paddle_attn dygraph      net(x) under paddle.no_grad()
     paddle_attn pi_native    the exported model (paddle.jit.save) through Paddle Inference, oneDNN off
     paddle_attn pi_onednn    the same, oneDNN on (fp32): what tools/infer.py and evaluation use
-    paddle_attn static_onednn    acceleration.static_forward(net): the dygraph network as a PIR program
+    (the former static_onednn runner, dy2static through Paddle's private pass manager, is gone with issue 11)
                              on oneDNN kernels, no export (evaluation during training)
     paddle_attn pi_onednn_bf16   oneDNN bf16, only where the CPU has AVX-512 BF16 or AMX
     onnxruntime fp32         the same export as ONNX (paddle2onnx), ONNX Runtime's CPU provider
@@ -135,14 +135,15 @@ class Runners:
 def paddle_side(name, args):
     """paddle_attn's runners for `name` (or the checkpoint's network): dygraph, static oneDNN, Paddle Inference."""
     if not args["no_tuning"]:
-        from paddle_attn.acceleration import speed_up_cpu
+        from paddle_attn.cpu import apply_cpu_settings
 
-        speed_up_cpu(args["threads"])
+        apply_cpu_settings(args["threads"])
     import paddle
     from paddle.static import InputSpec
 
     import paddle_attn
-    from paddle_attn import acceleration
+    from paddle_attn.cpu import bf16_supported
+    from paddle_attn.inference.paddle_inference import PaddleInferenceRunner
 
     paddle_attn.set_cpu_threads(args["threads"])
     if args["checkpoint"]:
@@ -153,7 +154,7 @@ def paddle_side(name, args):
         paddle.seed(0)
         net = paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"])
     net.eval()
-    from paddle_attn.export import MODEL_PREFIX
+    from paddle_attn.inference.exported import MODEL_PREFIX
 
     export_dir = tempfile.TemporaryDirectory(prefix="infer_speed_")  # removed when this process ends
     prefix = os.path.join(export_dir.name, MODEL_PREFIX)
@@ -166,13 +167,11 @@ def paddle_side(name, args):
         with paddle.no_grad():
             return net(paddle.to_tensor(images)).numpy()
 
-    static_onednn = acceleration.static_forward(net)
     runners = [("dygraph", dygraph),
-               ("static_onednn", lambda images: static_onednn(paddle.to_tensor(images)).numpy()),
-               ("pi_native", acceleration.create_predictor(program, params, threads=args["threads"], onednn=False)),
-               ("pi_onednn", acceleration.create_predictor(program, params, threads=args["threads"], onednn=True))]
-    if acceleration.bf16_supported():
-        runners.append(("pi_onednn_bf16", acceleration.create_predictor(program, params, threads=args["threads"],
+               ("pi_native", PaddleInferenceRunner(program, params, threads=args["threads"], onednn=False)),
+               ("pi_onednn", PaddleInferenceRunner(program, params, threads=args["threads"], onednn=True))]
+    if bf16_supported():
+        runners.append(("pi_onednn_bf16", PaddleInferenceRunner(program, params, threads=args["threads"],
                                                                          precision="bf16")))
     side = Runners(runners, args)
     side.export_dir = export_dir
@@ -270,15 +269,15 @@ def main():
     args = parse_args()
     if args.no_tuning:
         os.environ.setdefault("PADDLE_ATTN_FAST_BLAS", "0")  # before paddle_attn's import sets MKL's CPU type
-    from paddle_attn import acceleration, set_cpu_threads
+    from paddle_attn.cpu import apply_cpu_settings, bf16_supported, set_cpu_threads
 
-    tuning = {"threads": set_cpu_threads(args.threads)} if args.no_tuning else acceleration.speed_up_cpu(args.threads)
+    tuning = {"threads": set_cpu_threads(args.threads)} if args.no_tuning else apply_cpu_settings(args.threads)
     args.threads = tuning["threads"]
     warnings.filterwarnings("ignore")
     torch_modes = [] if args.checkpoint else torch_modes_for(args.torch_modes)
     args.onnx_backends = onnx_backends_for(args.onnx, int8=args.calibration_images > 0)
     print(f"machine: {machine()}")
-    print(f"{versions()}; settings: {tuning}; bf16 native: {acceleration.bf16_supported()}")
+    print(f"{versions()}; settings: {tuning}; bf16 native: {bf16_supported()}")
     if args.checkpoint:
         from paddle_attn.checkpoint import read_state, resolve
 

@@ -23,9 +23,10 @@ def main():
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
 
-    from paddle_attn import acceleration
+    from paddle_attn.cpu import apply_cpu_settings
+    from train_step import TrainStep
 
-    settings = acceleration.speed_up_cpu(args.threads)
+    settings = apply_cpu_settings(args.threads)
     import paddle
     import paddle.profiler as profiler
 
@@ -33,7 +34,7 @@ def main():
 
     net = paddle_attn.create_model(args.model, num_classes=100, stem=args.stem)
     optimizer = paddle.optimizer.Momentum(0.01, 0.9, net.parameters(), weight_decay=5e-4)
-    step = acceleration.TrainStep(net, paddle.nn.CrossEntropyLoss(), optimizer)
+    step = TrainStep(net, paddle.nn.CrossEntropyLoss(), optimizer)
     rng = np.random.default_rng(0)
     images = paddle.to_tensor(rng.standard_normal((args.batch, 3, args.image_size, args.image_size), dtype=np.float32))
     labels = paddle.to_tensor(rng.integers(0, 100, args.batch))

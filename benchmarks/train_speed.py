@@ -12,13 +12,13 @@ the ratios paddle_attn / PyTorch: against PyTorch fp32 (NCHW) and against PyTorc
 (channels_last, and bf16 autocast where the CPU has native bf16). The inputs are random images already
 in memory, so the figures are the network's and the framework's, not the data loader's.
 
-Paddle modes (paddle_attn.acceleration.TrainStep): dygraph, static (paddle.jit.to_static) and, where the
-CPU has AVX-512 BF16 or AMX, dygraph_bf16 and static_bf16; and train_batch, the step tools/train.py runs:
+Paddle modes (benchmarks/train_step.py's TrainStep): dygraph, static (paddle.jit.to_static); and train_batch,
+the step tools/train.py runs:
 `paddle.Model.train_batch` of `training.trainer.prepare` (loss, top-1/top-5 Accuracy metrics), dygraph.
 --end-to-end adds, per model, a real `training.trainer.train` run (what tools/train.py calls) of one epoch on
 the generated data set with the data loader (workers, augmentation), callbacks, checkpoint and evaluation:
 its images/s over the epoch's steps after the first two (data loading and callbacks included). Unless --no-tuning, the process first applies
-paddle_attn.acceleration.speed_up_cpu(): all cores, MKL's AVX2 path on AMD CPUs, freed memory kept for
+paddle_attn.cpu.apply_cpu_settings(): all cores, MKL's AVX2 path on AMD CPUs, freed memory kept for
 reuse (the PyTorch runners get the same allocator setting, through GLIBC_TUNABLES).
 """
 
@@ -51,11 +51,11 @@ def parse_args():
     parser.add_argument("--repeats", type=int, default=2, help="timed rounds, runners interleaved (default 2)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for both frameworks (default: all cores)")
     parser.add_argument("--paddle-modes", default="auto",
-                        help="comma-separated TrainStep modes; auto: dygraph (+ dygraph_bf16 where bf16 is native)")
+                        help="comma-separated: dygraph, static, train_batch; auto: dygraph,train_batch")
     parser.add_argument("--torch-modes", default="auto",
                         help="comma-separated: fp32, fp32_cl (channels_last), bf16_cl (autocast + channels_last); "
                              "auto: fp32,fp32_cl (+ bf16_cl where the CPU has native bf16); none: no PyTorch")
-    parser.add_argument("--no-tuning", action="store_true", help="skip speed_up_cpu(): Paddle's defaults except --threads")
+    parser.add_argument("--no-tuning", action="store_true", help="skip apply_cpu_settings(): Paddle's defaults except --threads")
     parser.add_argument("--json", help="also write every figure to this JSON file")
     parser.add_argument("--end-to-end", type=int, default=0, metavar="STEPS",
                         help="also time a real training run of STEPS batches (2 more untimed) per model (default: none)")
@@ -67,13 +67,13 @@ class PaddleTrainer:
 
     def __init__(self, name, mode, args):
         if not args["no_tuning"]:
-            from paddle_attn.acceleration import speed_up_cpu
+            from paddle_attn.cpu import apply_cpu_settings
 
-            speed_up_cpu(args["threads"])  # before the first conv: MKL reads its CPU type once
+            apply_cpu_settings(args["threads"])  # before the first conv: MKL reads its CPU type once
         import paddle
 
         import paddle_attn
-        from paddle_attn.acceleration import TrainStep
+        from train_step import TrainStep
 
         paddle_attn.set_cpu_threads(args["threads"])
         net = paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"])
@@ -94,9 +94,9 @@ class ModelTrainer:
 
     def __init__(self, name, args):
         if not args["no_tuning"]:
-            from paddle_attn.acceleration import speed_up_cpu
+            from paddle_attn.cpu import apply_cpu_settings
 
-            speed_up_cpu(args["threads"])
+            apply_cpu_settings(args["threads"])
         import paddle
 
         import paddle_attn
@@ -213,11 +213,10 @@ def run_steps(step, steps):
 
 
 def resolve_modes(args):
-    from paddle_attn.acceleration import bf16_supported
 
     paddle_modes = args.paddle_modes
     if paddle_modes == "auto":
-        paddle_modes = "dygraph,train_batch" + (",dygraph_bf16" if bf16_supported() else "")
+        paddle_modes = "dygraph,train_batch"
     torch_modes = args.torch_modes
     if torch_modes == "auto":
         torch_modes = "fp32,fp32_cl"
@@ -236,17 +235,17 @@ def main():
     args = parse_args()
     if args.no_tuning:
         os.environ.setdefault("PADDLE_ATTN_FAST_BLAS", "0")  # before paddle_attn's import sets MKL's CPU type
-    from paddle_attn import acceleration, set_cpu_threads
+    from paddle_attn.cpu import apply_cpu_settings, bf16_supported, set_cpu_threads
 
     # before anything runs a conv: MKL reads its CPU type once
-    tuning = {"threads": set_cpu_threads(args.threads)} if args.no_tuning else acceleration.speed_up_cpu(args.threads)
+    tuning = {"threads": set_cpu_threads(args.threads)} if args.no_tuning else apply_cpu_settings(args.threads)
     threads = tuning["threads"]
     import warnings
 
     warnings.filterwarnings("ignore")
     paddle_modes, torch_modes = resolve_modes(args)
     print(f"machine: {machine()}")
-    print(f"{versions()}; settings: {tuning}; bf16 native: {acceleration.bf16_supported()}")
+    print(f"{versions()}; settings: {tuning}; bf16 native: {bf16_supported()}")
     print(f"batch {args.batch}, {args.image_size}x{args.image_size}, {args.stem} stem, {args.num_classes} classes; "
           f"{args.warmup} warm-up + {args.repeats} x {args.steps} timed steps per runner, interleaved", flush=True)
 

@@ -5,7 +5,6 @@ import json
 import os
 
 import numpy as np
-import paddle
 
 from paddle_attn import attention_maps as am
 from paddle_attn import attention_plots as plots

@@ -34,7 +34,7 @@ def file_lists(tmp_path):
             lines.append(f"{split}/{i}.png {labels[i % len(labels)]}")
         lists[split] = tmp_path / "images" / f"{split}.txt"
         lists[split].write_text("\n".join(lines) + "\n")
-    return [f"data.dataset=filelist", f"data.train_list={lists['train']}", f"data.test_list={lists['test']}"]
+    return ["data.dataset=filelist", f"data.train_list={lists['train']}", f"data.test_list={lists['test']}"]
 
 
 def overrides(tmp_path):

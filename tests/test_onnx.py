@@ -1,5 +1,6 @@
 """ONNX export through paddle2onnx, and the exported file under ONNX Runtime and OpenVINO: Paddle's logits."""
 
+import json
 import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -9,12 +10,13 @@ import paddle
 import pytest
 
 from paddle_attn.checkpoint import load_model
-from paddle_attn.export import export
+from paddle_attn.inference.export import export
+from paddle_attn.errors import InferenceError
 from paddle_attn.inference.backend_options import BackendUnavailable
 from paddle_attn.inference.onnx_export import ExportError, convert, export_onnx
 from paddle_attn.models import registry
 from paddle_attn.models.resnet import _resnet_builder
-from tests.helpers import make_checkpoint
+from tests.helpers import assert_user_error, make_checkpoint, run_tool
 
 pytest.importorskip("paddle2onnx", reason="ONNX export needs paddle2onnx: pip install -e '.[onnx]'")
 
@@ -159,9 +161,9 @@ def test_a_block_that_does_not_export_is_named(tmp_path, monkeypatch):
 
 
 def test_export_of_a_directory_without_a_model_names_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="is not an exported model"):
+    with pytest.raises(InferenceError, match="is not an exported model"):
         export_onnx(str(tmp_path))
-    with pytest.raises(ValueError, match="opset must be an integer >= 7"):
+    with pytest.raises(InferenceError, match="opset must be an integer >= 7"):
         export_onnx(str(tmp_path), opset=6)
 
 
@@ -169,13 +171,13 @@ def test_export_of_a_directory_without_a_model_names_it(tmp_path):
 def test_backend_arguments_are_checked(exports, tmp_path, backend):
     runner = runner_class(backend)
     onnx_file = os.path.join(exports["resnet18"][1], "model.onnx")
-    with pytest.raises(FileNotFoundError, match="no ONNX model .*missing.onnx"):
+    with pytest.raises(InferenceError, match="no ONNX model .*missing.onnx"):
         runner(str(tmp_path / "missing.onnx"))
-    with pytest.raises(ValueError, match="mode must be one of throughput, latency, got 'fast'"):
+    with pytest.raises(InferenceError, match="mode must be one of throughput, latency, got 'fast'"):
         runner(onnx_file, mode="fast")
-    with pytest.raises(ValueError, match="precision must be one of .* got 'fp16'"):
+    with pytest.raises(InferenceError, match="precision must be one of .* got 'fp16'"):
         runner(onnx_file, precision="fp16")
-    with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
+    with pytest.raises(InferenceError, match="threads must be a positive integer, got 0"):
         runner(onnx_file, threads=0)
 
 
@@ -249,12 +251,47 @@ def test_int8_calibration_and_model_are_checked(exports, tmp_path):
     from paddle_attn.inference.int8 import quantize_int8
 
     onnx_file = os.path.join(exports["resnet18"][1], "model.onnx")
-    with pytest.raises(ValueError, match=r"calibration images must be float32 \[N, 3, H, W\], got float64"):
+    with pytest.raises(InferenceError, match=r"calibration images must be float32 \[N, 3, H, W\], got float64"):
         quantize_int8(onnx_file, np.zeros((20, 3, SIZE, SIZE)))
-    with pytest.raises(ValueError, match="needs at least 16 images, got 4"):
+    with pytest.raises(InferenceError, match="needs at least 16 images, got 4"):
         quantize_int8(onnx_file, np.zeros((4, 3, SIZE, SIZE), np.float32))
     if _installed("openvino"):
         from paddle_attn.inference.openvino_backend import OpenVINORunner
 
-        with pytest.raises(FileNotFoundError, match="no int8 model .*model_int8.onnx.*quantize_int8"):
+        with pytest.raises(InferenceError, match="no int8 model .*model_int8.onnx.*quantize_int8"):
             OpenVINORunner(onnx_file, precision="int8")
+
+
+@pytest.mark.skipif(not (_installed("paddle2onnx") and _installed("onnxruntime") and _installed("openvino")),
+                    reason='needs paddle2onnx, onnxruntime and openvino: pip install -e ".[onnx,openvino]"')
+def test_export_and_infer_tools_on_every_backend(tmp_path):
+    from PIL import Image
+
+
+
+    run_dir = make_checkpoint(str(tmp_path / "run"), "resnet18_cbam")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    images = [str(tmp_path / f"{i}.png") for i in range(3)]
+    out = tmp_path / "export"
+    exported = run_tool("export.py", "--checkpoint", run_dir, "--out", out, "--format", "onnx")
+    assert exported.returncode == 0, exported.stderr
+    assert f"wrote {out / 'model.onnx'}" in exported.stdout
+
+    def probabilities(*source):
+        result = run_tool("infer.py", *source, *images, "--top-k", 10, "--json", tmp_path / "p.json")
+        assert result.returncode == 0, result.stderr
+        with open(tmp_path / "p.json") as f:
+            return [{top["index"]: top["probability"] for top in item["top_k"]} for item in json.load(f)["predictions"]]
+
+    paddle_inference = probabilities("--model", out)
+    for source in (("--model", out, "--backend", "onnxruntime"), ("--model", out, "--backend", "openvino"),
+                   ("--checkpoint", run_dir, "--backend", "onnxruntime")):  # the last exports on the fly
+        for got, expected in zip(probabilities(*source), paddle_inference):
+            assert got.keys() == expected.keys()
+            assert max(abs(got[k] - expected[k]) for k in got) < 1e-5, source
+    plain = tmp_path / "plain"
+    assert run_tool("export.py", "--checkpoint", run_dir, "--out", plain).returncode == 0
+    assert_user_error(run_tool("infer.py", "--model", plain, "--backend", "openvino", *images),
+                      "has no model.onnx: the openvino backend runs the ONNX export (tools/export.py --format onnx)")

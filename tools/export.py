@@ -1,8 +1,11 @@
-"""Export a checkpoint as a Paddle inference model (dynamic batch):
-python tools/export.py --checkpoint output/run --out output/run/inference [--input-size 32]
+"""Export a checkpoint for inference (dynamic batch), as Paddle's program and optionally as ONNX:
+python tools/export.py --checkpoint output/run --out output/run/inference [--input-size 32] [--format onnx]
+python tools/export.py --checkpoint output/run --out output/run/inference --format onnx --int8-calibration images/
 
 Writes inference.json + inference.pdiparams (paddle.jit.save, input [N, 3, H, W] float32) and
-model_info.json (network, preprocessing preset, image size, class names) for tools/infer.py.
+model_info.json (network, preprocessing preset, image size, class names) for tools/infer.py; with
+--format onnx also model.onnx (paddle2onnx, opset 17) for --backend onnxruntime|openvino, and with
+--int8-calibration model_int8.onnx, calibrated on those images, for --backend openvino --precision int8.
 H = W = the checkpoint's training image size unless --input-size is given.
 """
 
@@ -20,13 +23,34 @@ def main():
     parser.add_argument("--checkpoint", required=True, help="checkpoint directory or run directory (its best checkpoint)")
     parser.add_argument("--out", required=True, help="directory for the exported model")
     parser.add_argument("--input-size", type=int, default=None, help="image height = width (default: the training size)")
+    parser.add_argument("--format", default="paddle", choices=("paddle", "onnx"),
+                        help="paddle: Paddle's program only; onnx: also model.onnx (pip install -e \".[onnx]\")")
+    parser.add_argument("--int8-calibration", nargs="+", metavar="IMAGES",
+                        help="with --format onnx: image files or folders (a few hundred training images) to calibrate "
+                             "model_int8.onnx for OpenVINO's int8")
     args = parser.parse_args()
+    if args.int8_calibration and args.format != "onnx":
+        parser.error("--int8-calibration needs --format onnx")
     from paddle_attn.inference.export import export
 
     info = export(args.checkpoint, args.out, args.input_size)
     size = info["image_size"]
     print(f"exported {info['model']['name']} ({info['model']['num_classes']} classes) from {info['checkpoint']} "
           f"to {args.out}: input [N, 3, {size}, {size}], preprocessing {info['transform']!r}")
+    if args.format == "onnx":
+        from paddle_attn.inference.onnx_export import export_onnx
+
+        print(f"wrote {export_onnx(args.out)}")
+    if args.int8_calibration:
+        from paddle_attn.data.images import find_images
+        from paddle_attn.inference.int8 import quantize_int8
+        from paddle_attn.inference.onnx_export import ONNX_FILE
+        from paddle_attn.inference.predict import preprocess
+
+        images, _, errors = preprocess(info, find_images(args.int8_calibration))
+        for error in errors:
+            print(f"skipped: {error}", file=sys.stderr)
+        print(f"wrote {quantize_int8(os.path.join(args.out, ONNX_FILE), images)} (calibrated on {len(images)} images)")
 
 
 if __name__ == "__main__":

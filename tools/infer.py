@@ -31,9 +31,12 @@ def main():
     parser.add_argument("--input-size", type=int, default=None, help="image height = width (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core)")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
-                        help="Paddle Inference precision (default fp32, the same numbers on every CPU; "
-                             "bf16 on CPUs with AVX-512 BF16 or AMX)")
+    parser.add_argument("--backend", default="paddle", choices=("paddle", "onnxruntime", "openvino"),
+                        help="paddle: Paddle Inference with oneDNN (default); onnxruntime, openvino: the export's "
+                             "model.onnx (tools/export.py --format onnx; a checkpoint is exported on the fly)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "int8"),
+                        help="default fp32, the same numbers on every CPU; bf16 on CPUs with AVX-512 BF16 or AMX "
+                             "(paddle, openvino); int8 with openvino after tools/export.py --int8-calibration")
     parser.add_argument("--dygraph", action="store_true", help="with --checkpoint: no Paddle Inference, Paddle's dygraph")
     parser.add_argument("--json", help="also write the predictions to this JSON file")
     args = parser.parse_args()
@@ -46,7 +49,8 @@ def main():
 
     paths = find_images(args.images)
     labels = read_class_names(args.labels) if args.labels else None
-    model = predict.open_model(args.model, args.checkpoint, args.input_size, threads, args.precision, args.dygraph)
+    model = predict.open_model(args.model, args.checkpoint, args.input_size, threads, args.precision, args.dygraph,
+                               args.backend)
     start = time.perf_counter()
     progress = cli.progress_printer("predicted", "images") if len(paths) > 4 * args.batch_size else None
     predictions, errors = predict.predict(model, paths, args.top_k, args.batch_size, labels, progress)

@@ -2,27 +2,28 @@
 
 import os
 
-from paddle_attn.runtime import available_cores
+from paddle_attn.cpu import available_cores
+from paddle_attn.errors import InferenceError
 
 MODES = ("throughput", "latency")
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(InferenceError):
     """A backend or precision that cannot run here: its package is missing, or the CPU lacks the feature."""
 
 
 def check_options(backend, model_file, threads, precision, mode, precisions):
     """The thread count to use (default: every core this process may run on), after checking every argument."""
     if not os.path.isfile(model_file):
-        raise FileNotFoundError(f"{backend}: no ONNX model {model_file!r}; "
+        raise InferenceError(f"{backend}: no ONNX model {model_file!r}; "
                                 "write one with tools/export.py --format onnx")
     if mode not in MODES:
-        raise ValueError(f"{backend}: mode must be one of {', '.join(MODES)}, got {mode!r}")
+        raise InferenceError(f"{backend}: mode must be one of {', '.join(MODES)}, got {mode!r}")
     if precision not in precisions:
-        raise ValueError(f"{backend}: precision must be one of {', '.join(precisions)}, got {precision!r}")
+        raise InferenceError(f"{backend}: precision must be one of {', '.join(precisions)}, got {precision!r}")
     threads = available_cores() if threads is None else threads
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"{backend}: threads must be a positive integer, got {threads!r}")
+        raise InferenceError(f"{backend}: threads must be a positive integer, got {threads!r}")
     return threads
 
 

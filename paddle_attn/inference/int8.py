@@ -14,6 +14,7 @@ import tempfile
 
 import numpy as np
 
+from paddle_attn.errors import InferenceError
 from paddle_attn.inference.backend_options import import_backend
 
 INT8_SUFFIX = "_int8.onnx"
@@ -35,11 +36,11 @@ def quantize_int8(onnx_path, calibration_images, out_path=None):
     """
     images = np.asarray(calibration_images)
     if images.ndim != 4 or images.shape[1] != 3 or images.dtype != np.float32:
-        raise ValueError(f"calibration images must be float32 [N, 3, H, W], got {images.dtype} {list(images.shape)}")
+        raise InferenceError(f"calibration images must be float32 [N, 3, H, W], got {images.dtype} {list(images.shape)}")
     if len(images) < MIN_CALIBRATION_IMAGES:
-        raise ValueError(f"int8 calibration needs at least {MIN_CALIBRATION_IMAGES} images, got {len(images)}")
+        raise InferenceError(f"int8 calibration needs at least {MIN_CALIBRATION_IMAGES} images, got {len(images)}")
     if not os.path.isfile(onnx_path):
-        raise FileNotFoundError(f"no ONNX model {onnx_path!r}; write one with tools/export.py --format onnx")
+        raise InferenceError(f"no ONNX model {onnx_path!r}; write one with tools/export.py --format onnx")
     import_backend("onnxruntime", "onnx")
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,

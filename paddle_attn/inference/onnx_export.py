@@ -11,7 +11,8 @@ import subprocess
 import sys
 import tempfile
 
-from paddle_attn.export import INFO_FILE, MODEL_PREFIX, PARAMS_SUFFIX, PROGRAM_SUFFIXES, model_files, read_info
+from paddle_attn.errors import InferenceError
+from paddle_attn.inference.exported import INFO_FILE, MODEL_PREFIX, PARAMS_SUFFIX, PROGRAM_SUFFIXES, export_files, read_info
 
 ONNX_FILE = "model.onnx"
 DEFAULT_OPSET = 17
@@ -19,7 +20,7 @@ _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspat
 _CHILD = "import sys; from paddle_attn.inference.onnx_export import convert; convert(*sys.argv[1:4], int(sys.argv[4]))"
 
 
-class ExportError(RuntimeError):
+class ExportError(InferenceError):
     """A network that cannot be written as ONNX: the message names the blocks that do not convert."""
 
 
@@ -31,8 +32,8 @@ def export_onnx(export_dir, onnx_path=None, opset=DEFAULT_OPSET):
     paddle2onnx cannot convert, and ExportError without paddle2onnx (`pip install -e ".[onnx]"`).
     """
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < 7:
-        raise ValueError(f"the ONNX opset must be an integer >= 7, got {opset!r}")
-    program, params = model_files(export_dir)
+        raise InferenceError(f"the ONNX opset must be an integer >= 7, got {opset!r}")
+    program, params = export_files(export_dir)
     _require_paddle2onnx()
     onnx_path = onnx_path or os.path.join(export_dir, ONNX_FILE)
     failure = _convert_in_child(program, params, onnx_path, opset)

@@ -52,7 +52,7 @@ class OpenVINORunner:
         if precision == "int8":
             model_file = int8_path(model_file)
             if not os.path.isfile(model_file):
-                raise FileNotFoundError(f"openvino: no int8 model {model_file!r}; calibrate one first with "
+                raise BackendUnavailable(f"openvino: no int8 model {model_file!r}; calibrate one first with "
                                         "paddle_attn.inference.int8.quantize_int8(onnx file, calibration images)")
         config = {**SETTINGS[mode], "INFERENCE_NUM_THREADS": threads,
                   "INFERENCE_PRECISION_HINT": _PRECISION_HINTS[precision], **(settings or {})}

@@ -1,8 +1,13 @@
-"""Top-k classes of image files, through an exported model (Paddle Inference) or a checkpoint.
+"""Top-k classes of image files, through an export or a checkpoint, on one of three backends: Paddle Inference
+(oneDNN), ONNX Runtime or OpenVINO (both on the export's `model.onnx`).
 
 Images get the evaluation pipeline, `build_transform(preset, train=False, image_size)`, after
-conversion to RGB. Precision is fp32 unless bf16 is asked for, so every CPU gives the same numbers.
+conversion to RGB. Precision is fp32 unless bf16 (or OpenVINO's int8) is asked for, so every CPU gives
+the same numbers.
 """
+
+import os
+import tempfile
 
 import numpy as np
 import paddle
@@ -11,17 +16,41 @@ from paddle_attn.checkpoint import load_model
 from paddle_attn.data.images import load_image
 from paddle_attn.data.transforms import build_transform
 from paddle_attn.errors import DataError, InferenceError
-from paddle_attn.inference.export import inference_info
+from paddle_attn.inference.export import export, inference_info
 from paddle_attn.inference.exported import export_files, read_info
 from paddle_attn.inference.paddle_inference import PaddleInferenceRunner, runner_for_network
 
+BACKENDS = ("paddle", "onnxruntime", "openvino")
+
+
+def backend_runner(model_dir, backend="paddle", threads=None, precision="fp32"):
+    """`logits = runner(images)` for the export in `model_dir` on `backend` (see the backends' modules for
+    their settings and precisions)."""
+    if backend == "paddle":
+        return PaddleInferenceRunner(*export_files(model_dir), threads=threads, precision=precision)
+    from paddle_attn.inference.onnx_export import ONNX_FILE
+
+    onnx_file = os.path.join(model_dir, ONNX_FILE)
+    if not os.path.isfile(onnx_file):
+        raise InferenceError(f"{model_dir!r} has no {ONNX_FILE}: the {backend} backend runs the ONNX export "
+                             f"(tools/export.py --format onnx)")
+    if backend == "onnxruntime":
+        from paddle_attn.inference.onnxruntime_backend import OnnxRuntimeRunner
+
+        return OnnxRuntimeRunner(onnx_file, threads=threads, precision=precision)
+    if backend == "openvino":
+        from paddle_attn.inference.openvino_backend import OpenVINORunner
+
+        return OpenVINORunner(onnx_file, threads=threads, precision=precision)
+    raise InferenceError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+
 
 class ExportedModel:
-    """An export directory run by Paddle Inference on the CPU with oneDNN kernels (see `inference_config`)."""
+    """An export directory run on `backend` (Paddle Inference with oneDNN by default)."""
 
-    def __init__(self, model_dir, threads=None, precision="fp32"):
+    def __init__(self, model_dir, threads=None, precision="fp32", backend="paddle"):
         self.info = read_info(model_dir)
-        self.runner = PaddleInferenceRunner(*export_files(model_dir), threads=threads, precision=precision)
+        self.runner = backend_runner(model_dir, backend, threads, precision)
 
     def __call__(self, images):
         return self.runner(images)
@@ -29,15 +58,25 @@ class ExportedModel:
 
 class CheckpointModel:
     """A checkpoint's network, eval mode, for inputs of `image_size` (default: the training size): exported
-    on the fly to Paddle Inference with oneDNN (a few seconds, then ~2.4x faster), or in dygraph if `dygraph`."""
+    on the fly to `backend` (a few seconds, then ~2.4x faster than dygraph), or in dygraph if `dygraph`."""
 
-    def __init__(self, checkpoint, image_size=None, threads=None, precision="fp32", dygraph=False):
+    def __init__(self, checkpoint, image_size=None, threads=None, precision="fp32", dygraph=False, backend="paddle"):
         self.net, state = load_model(checkpoint)
         self.info = inference_info(state, image_size)
-        if dygraph and precision != "fp32":
-            raise InferenceError(f"--dygraph runs in fp32 only, not {precision}")
-        self.runner = None if dygraph else runner_for_network(self.net, self.info["image_size"], threads=threads,
-                                                              precision=precision)
+        self._export_dir = None
+        if dygraph and (precision != "fp32" or backend != "paddle"):
+            raise InferenceError(f"--dygraph runs Paddle's network in fp32 only, not {backend} {precision}")
+        if dygraph:
+            self.runner = None
+        elif backend == "paddle":
+            self.runner = runner_for_network(self.net, self.info["image_size"], threads=threads, precision=precision)
+        else:  # the ONNX backends read an export's model.onnx: write one for the session's life
+            from paddle_attn.inference.onnx_export import export_onnx
+
+            self._export_dir = tempfile.TemporaryDirectory()
+            export(checkpoint, self._export_dir.name, self.info["image_size"])
+            export_onnx(self._export_dir.name)
+            self.runner = backend_runner(self._export_dir.name, backend, threads, precision)
 
     def __call__(self, images):
         if self.runner is not None:
@@ -46,22 +85,26 @@ class CheckpointModel:
             return self.net(paddle.to_tensor(images)).numpy()
 
 
-def open_model(model_dir=None, checkpoint=None, image_size=None, threads=None, precision="fp32", dygraph=False):
+def open_model(model_dir=None, checkpoint=None, image_size=None, threads=None, precision="fp32", dygraph=False,
+               backend="paddle"):
     """An `ExportedModel` (`model_dir`) or a `CheckpointModel` (`checkpoint`); logits = model(N x 3 x H x W).
 
-    precision: "fp32" (default) or "bf16" (CPUs with AVX-512 BF16 or AMX; see `inference_config`).
+    precision: "fp32" (default), "bf16" (CPUs with AVX-512 BF16 or AMX; Paddle Inference and OpenVINO) or
+    "int8" (OpenVINO, after `int8.quantize_int8`); backend: one of BACKENDS.
     """
     if (model_dir is None) == (checkpoint is None):
         raise InferenceError("give an exported model directory or a checkpoint, not both or neither")
+    if backend not in BACKENDS:
+        raise InferenceError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if checkpoint is not None:
-        return CheckpointModel(checkpoint, image_size, threads, precision, dygraph)
+        return CheckpointModel(checkpoint, image_size, threads, precision, dygraph, backend)
     if dygraph:
         raise InferenceError("an exported model runs through Paddle Inference only; --dygraph needs a checkpoint")
     exported = read_info(model_dir)["image_size"]
     if image_size is not None and image_size != exported:
         raise InferenceError(f"{model_dir!r} was exported for {exported}x{exported} inputs, not {image_size}x{image_size}: "
                              f"export it again with tools/export.py --input-size {image_size}, or predict from the checkpoint")
-    return ExportedModel(model_dir, threads, precision)
+    return ExportedModel(model_dir, threads, precision, backend)
 
 
 def predict(model, paths, top_k=5, batch_size=16, class_names=None, progress=None):
@@ -73,18 +116,12 @@ def predict(model, paths, top_k=5, batch_size=16, class_names=None, progress=Non
     names = class_names or info.get("class_names") or [str(i) for i in range(num_classes)]
     if len(names) != num_classes:
         raise DataError(f"{len(names)} class name(s) given for a model of {num_classes} classes")
-    transform = build_transform(info["transform"], False, info["image_size"], info.get("mean"), info.get("std"))
     predictions, errors = [], []
     for start in range(0, len(paths), batch_size):
-        batch, images = [], []
-        for path in paths[start:start + batch_size]:
-            try:
-                images.append(transform(load_image(path)).astype("float32"))
-                batch.append(path)
-            except DataError as err:
-                errors.append(str(err))
+        images, batch, unreadable = preprocess(info, paths[start:start + batch_size])
+        errors += unreadable
         if batch:
-            probabilities = softmax(model(np.stack(images)))
+            probabilities = softmax(model(images))
             for path, row in zip(batch, probabilities):
                 best = np.argsort(-row)[:top_k]
                 predictions.append({"image": path, "top_k": [
@@ -92,6 +129,21 @@ def predict(model, paths, top_k=5, batch_size=16, class_names=None, progress=Non
         if progress:
             progress(min(start + batch_size, len(paths)), len(paths))
     return predictions, errors
+
+
+def preprocess(info, paths):
+    """`(images N x 3 x H x W float32, the paths read, the reasons of those that could not be)`, through the
+    evaluation pipeline `info` (a model_info) names."""
+    transform = build_transform(info["transform"], False, info["image_size"], info.get("mean"), info.get("std"))
+    images, read, errors = [], [], []
+    for path in paths:
+        try:
+            images.append(transform(load_image(path)).astype("float32"))
+            read.append(path)
+        except DataError as err:
+            errors.append(str(err))
+    return (np.stack(images) if images else np.zeros((0, 3, info["image_size"], info["image_size"]), "float32"),
+            read, errors)
 
 
 def softmax(logits):
