@@ -71,7 +71,7 @@ def test_precision_defaults_to_fp32_on_every_cpu(exported, monkeypatch):
 
     monkeypatch.setattr(paddle.inference, "Config", Config)
     for has_bf16 in (True, False):  # the default must not depend on the CPU
-        monkeypatch.setattr(paddle_inference, "bf16_supported", lambda: has_bf16)
+        monkeypatch.setattr(paddle_inference, "bf16_supported", lambda has_bf16=has_bf16: has_bf16)
         assert inference_config(program, params).onednn_enabled()
         assert PaddleInferenceRunner(program, params) and asked == []
     monkeypatch.setattr(paddle_inference, "bf16_supported", lambda: True)
