@@ -28,7 +28,7 @@ def tiny_config(tmp_path, *extra, **kwargs):
 
 def read_points(run_dir):
     """{tag: [(step, value), ...]} of a run's VisualDL logs."""
-    return {tag: list(zip(steps, values)) for tag, (steps, values) in read_scalars(run_dir).items()}
+    return {tag: list(zip(steps, values, strict=True)) for tag, (steps, values) in read_scalars(run_dir).items()}
 
 
 def run_tool(tool, *args):

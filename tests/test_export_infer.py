@@ -75,7 +75,7 @@ def test_infer_on_the_export_predicts_the_dynamic_models_classes(run_dir, export
     assert [item["image"] for item in predictions] == paths  # notes.txt skipped
     assert len(result.stdout.splitlines()) == len(paths)  # nothing but one line per image
     assert [item["top_k"][0]["class"] for item in predictions] == dynamic_top1(run_dir, paths)
-    for item, line in zip(predictions, result.stdout.splitlines()):
+    for item, line in zip(predictions, result.stdout.splitlines(), strict=True):
         probabilities = [top["probability"] for top in item["top_k"]]
         assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
         assert line.startswith(f"{item['image']}: {item['top_k'][0]['class']} ")
@@ -101,7 +101,7 @@ def test_infer_from_a_checkpoint_runs_paddle_inference_with_dygraphs_numbers(run
         results[flags] = json.loads(out.read_text())["predictions"]
     fast, plain = results[()], results[("--dygraph",)]
     assert [item["image"] for item in fast] == [item["image"] for item in plain]
-    for a, b in zip(fast, plain):
+    for a, b in zip(fast, plain, strict=True):
         assert a["top_k"][0]["class"] == b["top_k"][0]["class"]
         by_index = {top["index"]: top["probability"] for top in b["top_k"]}
         for top in a["top_k"]:
@@ -116,7 +116,7 @@ def test_infer_in_bf16_where_the_cpu_has_it(exported, images, tmp_path):
         result = run_tool("infer.py", "--model", exported, images, "--top-k", 10, "--precision", precision, "--json", out)
         assert result.returncode == 0, result.stderr
         results[precision] = json.loads(out.read_text())["predictions"]
-    for a, b in zip(results["fp32"], results["bf16"]):
+    for a, b in zip(results["fp32"], results["bf16"], strict=True):
         by_index = {top["index"]: top["probability"] for top in b["top_k"]}
         for top in a["top_k"]:  # probabilities of a random network near 0.1: bf16's 2^-9 steps over ~20 layers
             assert abs(top["probability"] - by_index[top["index"]]) < 0.02
@@ -141,5 +141,5 @@ def test_bad_inputs_give_one_clear_message(exported, images, tmp_path):
     ]
     with ThreadPoolExecutor(2) as pool:  # two cores
         results = list(pool.map(lambda case: run_tool(*case[0]), cases))
-    for (_, fragments), result in zip(cases, results):
+    for (_, fragments), result in zip(cases, results, strict=True):
         assert_user_error(result, *fragments)

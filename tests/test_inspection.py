@@ -26,7 +26,7 @@ def test_summary_prints_the_tutorials_counts():
     with ThreadPoolExecutor(2) as pool:  # two cores
         results = list(pool.map(lambda c: run_tool("summary.py", "--model", c[0], "--num-classes", c[1], "--stem", c[2],
                                                    "--input-size", c[3]), cases))
-    for (name, *_, expected), result in zip(cases, results):
+    for (name, *_, expected), result in zip(cases, results, strict=True):
         assert result.returncode == 0, result.stderr
         last = result.stdout.strip().splitlines()[-1]
         assert last.startswith(name) and expected in last and "GFLOPs" not in last and " G (multiply-adds" in last

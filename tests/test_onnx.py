@@ -288,7 +288,7 @@ def test_export_and_infer_tools_on_every_backend(tmp_path):
     paddle_inference = probabilities("--model", out)
     for source in (("--model", out, "--backend", "onnxruntime"), ("--model", out, "--backend", "openvino"),
                    ("--checkpoint", run_dir, "--backend", "onnxruntime")):  # the last exports on the fly
-        for got, expected in zip(probabilities(*source), paddle_inference):
+        for got, expected in zip(probabilities(*source), paddle_inference, strict=True):
             assert got.keys() == expected.keys()
             assert max(abs(got[k] - expected[k]) for k in got) < 1e-5, source
     plain = tmp_path / "plain"

@@ -57,7 +57,7 @@ def runs(tmp_path_factory):
         return trained, evaluated, run_dir
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        return dict(zip(RECIPES, pool.map(run, RECIPES)))
+        return dict(zip(RECIPES, pool.map(run, RECIPES), strict=True))
 
 
 @pytest.mark.parametrize("name", RECIPES)

@@ -122,7 +122,7 @@ def predict(model, paths, top_k=5, batch_size=16, class_names=None, progress=Non
         errors += unreadable
         if batch:
             probabilities = softmax(model(images))
-            for path, row in zip(batch, probabilities):
+            for path, row in zip(batch, probabilities, strict=True):
                 best = np.argsort(-row)[:top_k]
                 predictions.append({"image": path, "top_k": [
                     {"class": names[i], "index": int(i), "probability": float(row[i])} for i in best]})
