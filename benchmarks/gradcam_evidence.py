@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
 
+from paddle_attn.cpu import apply_cpu_settings  # noqa: E402
 from paddle_attn import attention_maps as am  # noqa: E402
 from paddle_attn.checkpoint import find_latest, load_model  # noqa: E402
 from paddle_attn.config import load_config  # noqa: E402
@@ -44,6 +45,7 @@ if __name__ == "__main__":
     parser.add_argument("--run", default="output/quickstart")
     parser.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args()
+    apply_cpu_settings()  # as tools/*.py do, before the first conv
     if find_latest(args.run) is None:
         print(f"{args.run} holds no checkpoint: training the quick start there first")
         train(load_config(os.path.join(ROOT, "configs", "quickstart.yaml"), [f"train.output_dir={args.run}", "train.verbose=0"]))

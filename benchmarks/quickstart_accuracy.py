@@ -12,6 +12,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from paddle_attn.config import load_config  # noqa: E402
+from paddle_attn.cpu import apply_cpu_settings  # noqa: E402
 from paddle_attn.training import train  # noqa: E402
 
 CLAIM = 0.60
@@ -21,7 +22,9 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="output/quickstart-bench")
     args = parser.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    config = load_config(os.path.join(root, "configs", "quickstart.yaml"), [f"train.output_dir={args.out}", "train.verbose=0"])
+    config = load_config(os.path.join(root, "configs", "quickstart.yaml"),
+                         [f"train.output_dir={args.out}", "train.verbose=0", "train.move_existing_run=true"])
+    apply_cpu_settings()  # as tools/train.py does, before the first conv
     start = time.perf_counter()
     result = train(config)
     minutes = (time.perf_counter() - start) / 60

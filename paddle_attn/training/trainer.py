@@ -58,7 +58,7 @@ def prepare_device(train_cfg):
 
 def inference_evaluation(config, device):
     """The callback that evaluates through Paddle Inference, where the config asks for it and it applies
-    (the CPU, one process: under data parallelism each rank evaluates its shard in dygraph), else None."""
+    (the CPU, one process: under data parallelism the ranks evaluate in dygraph and gather), else None."""
     if config["train"]["eval_backend"] != "inference" or device != "cpu" or world_size() > 1:
         return None
     return InferenceEvaluation(config["data"]["image_size"])
