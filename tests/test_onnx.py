@@ -9,6 +9,7 @@ import numpy as np
 import paddle
 import pytest
 
+import paddle_attn
 from paddle_attn.checkpoint import load_model
 from paddle_attn.inference.export import export
 from paddle_attn.errors import InferenceError
@@ -16,7 +17,7 @@ from paddle_attn.inference.backend_options import BackendUnavailable
 from paddle_attn.inference.onnx_export import ExportError, convert, export_onnx
 from paddle_attn.models import registry
 from paddle_attn.models.resnet import _resnet_builder
-from tests.helpers import assert_user_error, make_checkpoint, run_tool
+from tests.helpers import assert_user_error, bf16_bound, make_checkpoint, run_tool
 
 pytest.importorskip("paddle2onnx", reason="ONNX export needs paddle2onnx: pip install -e '.[onnx]'")
 
@@ -207,7 +208,8 @@ def test_openvino_bf16_is_close_to_fp32(exports, paddle_logits):
     runner = runner_class("openvino")(os.path.join(exports["resnet18_nam"][1], "model.onnx"), precision="bf16")
     images, expected = paddle_logits["resnet18_nam"][1]
     logits = runner(images)
-    assert np.abs(logits - expected).max() / np.abs(expected).max() < 3e-2
+    bound = bf16_bound(paddle_attn.create_model("resnet18_nam", num_classes=10, stem="cifar"))  # derived from bf16's precision
+    assert np.abs(logits - expected).max() / np.abs(expected).max() < bound
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ from paddle_attn.inference import paddle_inference
 from paddle_attn.inference.export import save_program
 from paddle_attn.inference.paddle_inference import PaddleInferenceRunner, inference_config, runner_for_network
 from paddle_attn.data.synthetic import make_images
+from tests.helpers import BF16_UNIT_ROUNDOFF, bf16_bound
 from tests.helpers import assert_close_to_scale as close
 
 FP32_RTOL = 1e-4
-BF16_UNIT_ROUNDOFF = 2.0**-9  # bf16 keeps 8 significant bits: round to nearest errs by at most 2^-9 relative
 NO_BF16 = "the CPU has no native bf16 (AVX-512 BF16 / AMX): the bf16 path cannot run here"
 
 
@@ -86,17 +86,6 @@ def test_bf16_refused_without_native_bf16_and_unknown_precisions(exported, monke
         inference_config(program, params, precision="bf16")
     with pytest.raises(InferenceError, match="precision must be one of fp32, bf16, got 'auto'"):
         inference_config(program, params, precision="auto")
-
-
-def layers_rounded(net):
-    """Convolutions and linear layers: each rounds its inputs and outputs to bf16 once."""
-    return sum(isinstance(m, (paddle.nn.Conv2D, paddle.nn.Conv1D, paddle.nn.Linear)) for m in net.sublayers())
-
-
-def bf16_bound(net):
-    """Rounding errors of L independent bf16 roundings grow like sqrt(L); a factor of 8 leaves room for the
-    elementwise ops between them. resnet18_nam: 21 layers -> 7.2 % of the largest logit."""
-    return 8 * math.sqrt(layers_rounded(net)) * BF16_UNIT_ROUNDOFF
 
 
 def assert_bf16_agrees(bf16, fp32, bound, min_decided=16):
