@@ -53,7 +53,11 @@ def export(checkpoint, out_dir, image_size=None):
     """Save the checkpoint's network to `out_dir` for square inputs of `image_size` (default: its training
     size); return the model info written beside it."""
     net, state = load_model(checkpoint)
-    info = {**inference_info(state, image_size), "checkpoint": resolve(checkpoint)}
+    return write_export(net, {**inference_info(state, image_size), "checkpoint": resolve(checkpoint)}, out_dir)
+
+
+def write_export(net, info, out_dir):
+    """`net`'s program for `info["image_size"]` inputs and `info` as model_info.json in `out_dir`; returns `info`."""
     os.makedirs(out_dir, exist_ok=True)
     save_program(net, os.path.join(out_dir, MODEL_PREFIX), info["image_size"])
     with open(os.path.join(out_dir, INFO_FILE), "w") as f:

@@ -16,7 +16,7 @@ from paddle_attn.checkpoint import load_model
 from paddle_attn.data.images import load_image
 from paddle_attn.data.transforms import build_transform
 from paddle_attn.errors import DataError, InferenceError
-from paddle_attn.inference.export import export, inference_info
+from paddle_attn.inference.export import inference_info, write_export
 from paddle_attn.inference.exported import export_files, read_info
 from paddle_attn.inference.paddle_inference import PaddleInferenceRunner, runner_for_network
 
@@ -74,7 +74,7 @@ class CheckpointModel:
             from paddle_attn.inference.onnx_export import export_onnx
 
             self._export_dir = tempfile.TemporaryDirectory()
-            export(checkpoint, self._export_dir.name, self.info["image_size"])
+            write_export(self.net, self.info, self._export_dir.name)  # the network already loaded, not read again
             export_onnx(self._export_dir.name)
             self.runner = backend_runner(self._export_dir.name, backend, threads, precision)
 
