@@ -64,7 +64,7 @@ def export_random_network(name, args, out_dir):
 
 def main():
     args = parse_args()
-    from paddle_attn.runtime import available_cores
+    from paddle_attn.cpu import available_cores
 
     args.threads = args.threads or available_cores()
     warnings.filterwarnings("ignore")
@@ -82,7 +82,7 @@ def main():
             for rnd in range(args.rounds):
                 for i, side in enumerate(sides):
                     (mode,) = side.call("modes")
-                    img_s[i].append(side.call("throughput", mode, args.steps)[0])
+                    img_s[i].append(side.call("throughput", mode, args.steps))
                     latency[i].append(side.call("latency_ms", mode, args.latency_runs))
                 print(f"  {name}: round {rnd + 1}/{args.rounds}, load {load()}", flush=True)
             for side in sides:

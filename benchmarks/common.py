@@ -32,6 +32,7 @@ def torch_reference(name, num_classes, stem="cifar"):
 class PeakMemory:
     """Peak bytes in use by malloc (heap + mmapped blocks) while inside `with`, sampled every `interval` s.
 
+    Not for timed code: its thread wakes every 2 ms and stalls parallel kernels (benchmarks sample apart).
     Counts every allocation of the process, Paddle's and PyTorch's alike, from the level at entry:
     the extra memory one training step or one inference batch needs. glibc only (None elsewhere).
     """

@@ -47,3 +47,30 @@ def test_nothing_in_the_library_or_benchmarks_reaches_into_tests():
                     source = open(os.path.join(root, name)).read()
                     assert "tests" not in {n.split(".")[0] for n in imports_of(os.path.join(root, name))}, name
                     assert '"tests"' not in source and "'tests'" not in source, f"{name} puts tests/ on its path"
+
+
+def test_every_library_name_the_benchmarks_and_tools_import_exists():
+    """Benchmarks import inside functions that no test calls: a renamed module would only fail on the next run."""
+    import importlib
+
+    missing = []
+    for folder in ("benchmarks", "tools"):
+        for name in sorted(os.listdir(os.path.join(ROOT, folder))):
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(ROOT, folder, name)
+            for node in ast.walk(ast.parse(open(path).read())):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "paddle_attn":
+                    if not _is_module(node.module):
+                        missing.append(f"{folder}/{name}: {node.module}")
+                        continue
+                    module = importlib.import_module(node.module)
+                    missing += [f"{folder}/{name}: {node.module}.{alias.name}" for alias in node.names
+                                if not hasattr(module, alias.name) and not _is_module(f"{node.module}.{alias.name}")]
+    assert not missing
+
+
+def _is_module(name):
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None

@@ -105,6 +105,21 @@ def test_latency_and_throughput_modes_give_the_same_logits(exports, paddle_logit
         assert_same_logits(runner_class(backend)(onnx_file, threads=1, mode=mode)(images), expected)
 
 
+@pytest.mark.skipif(not _installed("openvino"), reason="needs openvino: pip install -e '.[openvino]'")
+def test_openvino_compiles_once_per_input_shape(exports, paddle_logits):
+    from paddle_attn.inference.openvino_backend import OpenVINORunner
+
+    runner = OpenVINORunner(os.path.join(exports["resnet18_nam"][1], "model.onnx"), threads=1)
+    (single, single_logits), (three, three_logits) = paddle_logits["resnet18_nam"]
+    assert_same_logits(runner(single), single_logits)
+    first = runner.requests[single.shape]
+    assert_same_logits(runner(three), three_logits)
+    assert_same_logits(runner(single), single_logits)
+    assert list(runner.requests) == [single.shape, three.shape] and runner.requests[single.shape] is first
+    compiled_shape = runner.requests[three.shape].model_inputs[0].get_partial_shape()
+    assert compiled_shape.is_static and list(compiled_shape.to_shape()) == list(three.shape)
+
+
 def test_onnx_input_has_a_dynamic_batch_and_the_export_size(exports):
     import onnx
 
