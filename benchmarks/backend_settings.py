@@ -88,7 +88,7 @@ def main():
             for side in sides:
                 side.close()
         print(f"\n{name}: {'backend':12s} {'setting':24s} {'b64 best':>8s} {'median':>7s} {'b1 ms best':>10s} {'median':>7s}")
-        for (backend, label, _), speeds, times in zip(VARIANTS, img_s, latency):
+        for (backend, label, _), speeds, times in zip(VARIANTS, img_s, latency, strict=True):
             print(f"{name}: {backend:12s} {label:24s} {max(speeds):8.1f} {statistics.median(speeds):7.1f} "
                   f"{min(times):10.2f} {statistics.median(times):7.2f}")
     print(f"load after: {load()}")

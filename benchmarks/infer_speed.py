@@ -35,8 +35,17 @@ import time
 import warnings
 
 import numpy as np
-from common import (KEEP_FREED_MEMORY, Isolated, PeakMemory, glibc_tunables, load, machine, mib,  # common sets sys.path
-                    torch_reference, versions)
+from common import (  # common sets sys.path
+    KEEP_FREED_MEMORY,
+    Isolated,
+    PeakMemory,
+    glibc_tunables,
+    load,
+    machine,
+    mib,
+    torch_reference,
+    versions,
+)
 
 DEFAULT_MODELS = "resnet50_nam"
 # idle time before each timed call: the previous runner's threads stop spinning (Intel OpenMP's KMP_BLOCKTIME

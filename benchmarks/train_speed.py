@@ -28,14 +28,22 @@ import json
 import os
 import resource
 import statistics
-
-import numpy as np
 import subprocess
 import sys
 import time
 
-from common import (KEEP_FREED_MEMORY, Isolated, PeakMemory, glibc_tunables, load, machine, mib, torch_reference,  # common sets sys.path
-                    versions)
+import numpy as np
+from common import (  # common sets sys.path
+    KEEP_FREED_MEMORY,
+    Isolated,
+    PeakMemory,
+    glibc_tunables,
+    load,
+    machine,
+    mib,
+    torch_reference,
+    versions,
+)
 
 DEFAULT_MODELS = "resnet50_nam,resnet50"
 
@@ -72,9 +80,9 @@ class PaddleTrainer:
 
             apply_cpu_settings(args["threads"])  # before the first conv: MKL reads its CPU type once
         import paddle
+        from train_step import TrainStep
 
         import paddle_attn
-        from train_step import TrainStep
 
         paddle_attn.set_cpu_threads(args["threads"])
         net = paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"])
@@ -158,7 +166,7 @@ def end_to_end_in_child(name, args, steps):
     """`end_to_end` in a fresh Python, as tools/train.py runs: the data loader forks its workers from it
     (common.Isolated's processes are daemonic and spawned, which the loader's workers cannot start from)."""
     code = "import json, sys; import train_speed; print(json.dumps(train_speed.end_to_end(*json.loads(sys.argv[1]))))"
-    result = subprocess.run([sys.executable, "-c", code, json.dumps([name, args, steps])], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", code, json.dumps([name, args, steps])], capture_output=True, text=True, check=False,
                             cwd=os.path.dirname(os.path.abspath(__file__)))
     if result.returncode != 0:
         raise RuntimeError(f"the training run failed:\n{result.stderr[-3000:]}")
@@ -281,7 +289,7 @@ def main():
             for rep in range(args.repeats):
                 for framework, mode, runner in runners:
                     seconds, _, _ = runner.call("run", args.steps)
-                    record = results.setdefault((name, framework, mode), {"img_s": [], "peak": 0})
+                    record = results.setdefault((name, framework, mode), {"img_s": []})
                     record["img_s"].append(args.batch * args.steps / seconds)
                     print(f"    {framework:11s} {name} {mode}: {record['img_s'][-1]:.1f} img/s", flush=True)
                 print(f"  {name}: repeat {rep + 1}/{args.repeats} done, load {load()}", flush=True)

@@ -59,7 +59,9 @@ def test_every_library_name_the_benchmarks_and_tools_import_exists():
             if not name.endswith(".py"):
                 continue
             path = os.path.join(ROOT, folder, name)
-            for node in ast.walk(ast.parse(open(path).read())):
+            with open(path) as source:
+                tree = ast.parse(source.read())
+            for node in ast.walk(tree):
                 if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "paddle_attn":
                     if not _is_module(node.module):
                         missing.append(f"{folder}/{name}: {node.module}")

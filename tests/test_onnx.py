@@ -11,9 +11,9 @@ import pytest
 
 import paddle_attn
 from paddle_attn.checkpoint import load_model
-from paddle_attn.inference.export import export
 from paddle_attn.errors import InferenceError
 from paddle_attn.inference.backend_options import BackendUnavailable
+from paddle_attn.inference.export import export
 from paddle_attn.inference.onnx_export import ExportError, convert, export_onnx
 from paddle_attn.models import registry
 from paddle_attn.models.resnet import _resnet_builder
