@@ -9,7 +9,7 @@ setup(
     packages=find_packages(include=["paddle_attn", "paddle_attn.*"]),
     python_requires=">=3.9",
     # PaddlePaddle is an extra: CPU users take `.[cpu]`, GPU users install paddlepaddle-gpu by Paddle's guide
-    install_requires=["numpy", "pyyaml", "visualdl>=2.5", "pillow", "matplotlib"],
+    install_requires=["numpy", "pyyaml", "visualdl>=2.5", "pillow", "matplotlib", "safetensors>=0.4"],
     extras_require={
         "cpu": ["paddlepaddle>=3.0"],
         "torch": ["torch>=2.0"],

@@ -20,18 +20,19 @@ STATS_FILE = "attention_stats.json"
 
 
 def open_network(checkpoint=None, model=None, pretrained=None, num_classes=1000, stem="imagenet", image_size=None,
-                 pretrained_layout=None):
+                 pretrained_layout=None, trusted=False):
     """`(net in eval mode, model info)`: a checkpoint's network, or the registered `model` with random weights
-    or those of `pretrained` (see `create_model`: every tensor checked), with its stem's preprocessing."""
+    or those of `pretrained` (see `create_model`: every tensor checked), with its stem's preprocessing; `trusted`:
+    see `checkpoint.load_params`."""
     if (checkpoint is None) == (model is None):
         raise ValueError("give a checkpoint or a model name, not both or neither")
     if checkpoint is not None:
-        net, state = load_model(checkpoint)
+        net, state = load_model(checkpoint, trusted)
         return net, inference_info(state, image_size)
     from paddle_attn.models import create_model
 
     net = create_model(model, num_classes=num_classes, stem=stem, pretrained=pretrained,
-                       pretrained_layout=pretrained_layout)
+                       pretrained_layout=pretrained_layout, trusted=trusted)
     net.eval()
     spec = {"name": model, "num_classes": num_classes, "stem": stem, "kwargs": {}}
     return net, inference_info({"model": spec}, image_size)

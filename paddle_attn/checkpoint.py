@@ -16,6 +16,7 @@ import shutil
 import paddle
 
 from paddle_attn.errors import CheckpointError, ModelError
+from paddle_attn.weights_file import as_tensors, read_weights_file
 
 MODEL_FILE, OPTIMIZER_FILE, STATE_FILE = "model.pdparams", "model.pdopt", "state.json"
 SHOWN_PER_KIND = 10
@@ -100,16 +101,10 @@ def read_state(path):
     return state
 
 
-def load_params(path, file=MODEL_FILE):
-    """A state dict saved in the checkpoint at `path` (model weights by default)."""
-    file_path = os.path.join(resolve(path), file)
-    try:
-        params = paddle.load(file_path)
-    except Exception as err:  # paddle.load raises many types on truncated or foreign files
-        raise CheckpointError(f"checkpoint file {file_path!r} is truncated or corrupt ({type(err).__name__}: {err})") from err
-    if not isinstance(params, dict):  # a pickle of something else loads without complaint
-        raise CheckpointError(f"checkpoint file {file_path!r} holds a {type(params).__name__}, not a dict of tensors")
-    return params
+def load_params(path, file=MODEL_FILE, trusted=False):
+    """A state dict saved in the checkpoint at `path` (model weights by default), read without running code
+    from it unless `trusted` (see `safe_pickle.load`)."""
+    return as_tensors(read_weights_file(os.path.join(resolve(path), file), trusted))
 
 
 def check_tensors(net, params, title, origins=None, source="checkpoint", error=CheckpointError):
@@ -141,10 +136,10 @@ def check_tensors(net, params, title, origins=None, source="checkpoint", error=C
         raise error("\n".join(lines))
 
 
-def load_model(path):
+def load_model(path, trusted=False):
     """Rebuild the network a checkpoint was saved from and load its weights, in eval mode.
 
-    Returns `(net, state)`, `state` being the checkpoint's `state.json`.
+    Returns `(net, state)`, `state` being the checkpoint's `state.json`; `trusted`: see `load_params`.
     """
     from paddle_attn.models import create_model_from_spec
 
@@ -156,7 +151,7 @@ def load_model(path):
         net = create_model_from_spec(spec)
     except ModelError as err:  # a hand-edited spec
         raise CheckpointError(f"checkpoint {resolve(path)!r}: {STATE_FILE} names a model that cannot be built: {err}") from err
-    params = load_params(path)
+    params = load_params(path, trusted=trusted)
     check_tensors(net, params, f"checkpoint {resolve(path)!r} does not fit the model")
     net.set_state_dict(params)
     net.eval()

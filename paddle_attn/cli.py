@@ -7,6 +7,9 @@ from paddle_attn.config import load_config
 from paddle_attn.cpu import apply_cpu_settings
 from paddle_attn.errors import UserError
 
+TRUSTED_HELP = "read weights files that hold objects other than arrays (old files): runs any code they hold"
+
+
 def config_parser(description, config_required=True):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("-c", "--config", required=config_required, help="YAML config file (see configs/)")

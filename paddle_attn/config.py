@@ -82,6 +82,8 @@ SCHEMA = {
         "move_existing_run": (False, bool, None),
         # resuming with another batch size, data, model, optimizer, schedule or loss: true refuses, false continues
         "resume_strict": (True, bool, None),
+        # read pretrained and resumed pickles that hold objects other than arrays: runs the code they hold
+        "trusted": (False, bool, None),
         "device": ("auto", str, DEVICES),
         # evaluation on the CPU: "inference" (the network exported to Paddle Inference, oneDNN) or "dygraph"
         "eval_backend": ("inference", str, ("inference", "dygraph")),

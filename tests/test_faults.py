@@ -113,7 +113,7 @@ def test_truncated_checkpoint(tmp_path):
         f.truncate(os.path.getsize(weights) // 2)
     result = subprocess.run(EVAL + ["--checkpoint", path], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"checkpoint file {os.path.realpath(weights)!r} is truncated or corrupt" in result.stderr
+    assert f"weights file {os.path.realpath(weights)!r} is truncated or corrupt" in result.stderr
 
 
 def test_checkpoint_of_another_model_lists_the_tensors(tmp_path):

@@ -11,7 +11,7 @@ PACKAGE = os.path.join(ROOT, "paddle_attn")
 # what each part of the library may import from paddle_attn (besides itself)
 ALLOWED = {
     "layers": {"errors"},
-    "models": {"errors", "layers", "checkpoint", "convert", "data"},
+    "models": {"errors", "layers", "checkpoint", "convert", "data", "weights_file"},
     "data": {"errors"},
 }
 
@@ -37,6 +37,14 @@ def test_lower_layers_never_import_higher_ones(part):
             parts = name.split(".")
             if parts[0] == "paddle_attn" and len(parts) > 1 and parts[1] != part:
                 assert parts[1] in ALLOWED[part], f"{os.path.relpath(path, ROOT)} imports {name}"
+
+
+@pytest.mark.parametrize("module, allowed", [("safe_pickle", {"paddle_attn.errors"}),
+                                             ("weights_file", {"paddle_attn.errors", "paddle_attn.safe_pickle"})])
+def test_weights_readers_sit_at_the_bottom(module, allowed):
+    """Every part of the library reads weights through these two: they import nothing above the errors."""
+    names = {name for name in imports_of(os.path.join(PACKAGE, f"{module}.py")) if name.startswith("paddle_attn")}
+    assert names <= allowed, names
 
 
 def test_nothing_in_the_library_or_benchmarks_reaches_into_tests():

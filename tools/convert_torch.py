@@ -1,4 +1,4 @@
-"""Convert PyTorch weights (.pth) to a paddle_attn model's .pdparams, optionally as a checkpoint directory too.
+"""Convert PyTorch weights (.pth) to a paddle_attn model's .pdparams or .safetensors, optionally as a checkpoint directory too.
 
     python tools/convert_torch.py --layout eca_official --input eca_resnet50_k3557.pth --output eca_resnet50.pdparams
     python tools/convert_torch.py --layout cbam_tutorial --input cbam.pth --output cbam.pdparams \
@@ -21,7 +21,7 @@ def parse_args(argv=None):
                         help="the code base that saved the weights: " + "; ".join(
                             f"{name}: {layout.source}" for name, layout in LAYOUTS.items()))
     parser.add_argument("--input", required=True, help="PyTorch checkpoint (.pth, .pth.tar, .pt)")
-    parser.add_argument("--output", required=True, help="Paddle weights to write (.pdparams)")
+    parser.add_argument("--output", required=True, help="Paddle weights to write (.pdparams, or .safetensors: tensors only, safe for anyone to open)")
     parser.add_argument("--checkpoint-dir", help="also write a paddle_attn checkpoint directory here")
     parser.add_argument("--model", help="paddle_attn model name (default: inferred from the weights)")
     parser.add_argument("--num-classes", type=int, help="classifier outputs (default: inferred from fc)")

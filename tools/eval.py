@@ -17,6 +17,7 @@ def main():
     parser = cli.config_parser(__doc__, config_required=False)
     parser.add_argument("--checkpoint", help="checkpoint directory or run directory (default: the run's best)")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--trusted", action="store_true", help=cli.TRUSTED_HELP)
     parser.add_argument("--quiet", action="store_true", help="no progress lines while evaluating")
     args = parser.parse_args()
     from paddle_attn.checkpoint import resolve
@@ -29,7 +30,8 @@ def main():
         args.config = os.path.join(run_dir, "config.yaml")
     config = cli.config_from_args(args)
     cli.set_up_process_for(config)
-    result = evaluate(config, args.checkpoint or config["train"]["output_dir"], verbose=0 if args.quiet else 2)
+    result = evaluate(config, args.checkpoint or config["train"]["output_dir"], verbose=0 if args.quiet else 2,
+                      trusted=args.trusted)
     print(f"top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f}  "
           f"({result['samples']} images, {result['checkpoint']})")
     if args.json:

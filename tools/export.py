@@ -1,11 +1,13 @@
 """Export a checkpoint for inference (dynamic batch), as Paddle's program and optionally as ONNX:
 python tools/export.py --checkpoint output/run --out output/run/inference [--input-size 32] [--format onnx]
 python tools/export.py --checkpoint output/run --out output/run/inference --format onnx --int8-calibration images/
+python tools/export.py --checkpoint output/run --out output/run/inference --format safetensors
 
 Writes inference.json + inference.pdiparams (paddle.jit.save, input [N, 3, H, W] float32) and
 model_info.json (network, preprocessing preset, image size, class names) for tools/infer.py; with
 --format onnx also model.onnx (paddle2onnx, opset 17) for --backend onnxruntime|openvino, and with
---int8-calibration model_int8.onnx, calibrated on those images, for --backend openvino --precision int8.
+--int8-calibration model_int8.onnx, calibrated on those images, for --backend openvino --precision int8; with
+--format safetensors also model.safetensors, the weights alone, for create_model(..., pretrained=...).
 H = W = the checkpoint's training image size unless --input-size is given.
 """
 
@@ -23,8 +25,10 @@ def main():
     parser.add_argument("--checkpoint", required=True, help="checkpoint directory or run directory (its best checkpoint)")
     parser.add_argument("--out", required=True, help="directory for the exported model")
     parser.add_argument("--input-size", type=int, default=None, help="image height = width (default: the training size)")
-    parser.add_argument("--format", default="paddle", choices=("paddle", "onnx"),
-                        help="paddle: Paddle's program only; onnx: also model.onnx (pip install -e \".[onnx]\")")
+    parser.add_argument("--format", default="paddle", choices=("paddle", "onnx", "safetensors"),
+                        help="paddle: Paddle's program only; onnx: also model.onnx (pip install -e \".[onnx]\"); "
+                             "safetensors: also model.safetensors (weights only, safe for anyone to open)")
+    parser.add_argument("--trusted", action="store_true", help=cli.TRUSTED_HELP)
     parser.add_argument("--int8-calibration", nargs="+", metavar="IMAGES",
                         help="with --format onnx: image files or folders (a few hundred training images) to calibrate "
                              "model_int8.onnx for OpenVINO's int8")
@@ -33,7 +37,7 @@ def main():
         parser.error("--int8-calibration needs --format onnx")
     from paddle_attn.inference.export import export
 
-    info = export(args.checkpoint, args.out, args.input_size)
+    info = export(args.checkpoint, args.out, args.input_size, args.trusted, args.format == "safetensors")
     size = info["image_size"]
     print(f"exported {info['model']['name']} ({info['model']['num_classes']} classes) from {info['checkpoint']} "
           f"to {args.out}: input [N, 3, {size}, {size}], preprocessing {info['transform']!r}")

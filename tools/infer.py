@@ -38,6 +38,7 @@ def main():
                         help="default fp32, the same numbers on every CPU; bf16 on CPUs with AVX-512 BF16 or AMX "
                              "(paddle, openvino); int8 with openvino after tools/export.py --int8-calibration")
     parser.add_argument("--dygraph", action="store_true", help="with --checkpoint: no Paddle Inference, Paddle's dygraph")
+    parser.add_argument("--trusted", action="store_true", help=cli.TRUSTED_HELP)
     parser.add_argument("--json", help="also write the predictions to this JSON file")
     args = parser.parse_args()
     if args.top_k < 1 or args.batch_size < 1:
@@ -50,7 +51,7 @@ def main():
     paths = find_images(args.images)
     labels = read_class_names(args.labels) if args.labels else None
     model = predict.open_model(args.model, args.checkpoint, args.input_size, threads, args.precision, args.dygraph,
-                               args.backend)
+                               args.backend, args.trusted)
     start = time.perf_counter()
     progress = cli.progress_printer("predicted", "images") if len(paths) > 4 * args.batch_size else None
     predictions, errors = predict.predict(model, paths, args.top_k, args.batch_size, labels, progress)

@@ -28,6 +28,7 @@ def main():
     parser.add_argument("--pretrained", help="with --model: weights to load (checkpoint, .pdparams, or .pth with "
                                              "--pretrained-layout), every tensor checked")
     parser.add_argument("--pretrained-layout", help="with --pretrained FILE.pth: the code base that saved it")
+    parser.add_argument("--trusted", action="store_true", help=cli.TRUSTED_HELP)
     parser.add_argument("--num-classes", type=int, default=1000, help="with --model (default 1000)")
     parser.add_argument("--stem", default="imagenet", choices=("imagenet", "cifar"),
                         help="with --model; also picks the preprocessing (default imagenet: 224 px)")
@@ -57,7 +58,7 @@ def main():
     cli.set_up_process()
     paths = find_images(args.images)
     net, info = open_network(args.checkpoint, args.model, args.pretrained, args.num_classes, args.stem, args.input_size,
-                             args.pretrained_layout)
+                             args.pretrained_layout, args.trusted)
     if args.model and not args.pretrained:
         print(f"{args.model}: random weights (no --pretrained given)", file=sys.stderr)
     result = write_report(net, info, paths, args.out, maps, args.target_class, args.cam_layer, args.nam_threshold,

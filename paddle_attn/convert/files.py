@@ -1,20 +1,20 @@
-"""A `.pth` file in, a `.pdparams` file (and optionally a paddle_attn checkpoint directory) out."""
+"""A `.pth` file in, a `.pdparams` or `.safetensors` file (and optionally a paddle_attn checkpoint directory) out."""
 
 import contextlib
 import os
-
-import paddle
 
 from paddle_attn.checkpoint import save_checkpoint
 from paddle_attn.convert.errors import ConversionError
 from paddle_attn.convert.mapping import convert_state_dict
 from paddle_attn.convert.torch_reader import read_torch_state_dict
 from paddle_attn.data.transforms import STEM_EVAL_PIPELINES
+from paddle_attn.weights_file import write_weights_file
 
 
 def convert_file(input_path, layout, output_path, checkpoint_dir=None, name=None, num_classes=None, stem=None,
                  trusted=False):
-    """Convert the PyTorch checkpoint `input_path`, save its Paddle weights to `output_path` and, if
+    """Convert the PyTorch checkpoint `input_path`, save its Paddle weights to `output_path` (safetensors if it
+    ends in .safetensors, else Paddle's pickle) and, if
     `checkpoint_dir` is given, as a paddle_attn checkpoint there too. Returns the model spec.
 
     `trusted` lets the file unpickle objects other than tensors (see `read_torch_state_dict`).
@@ -23,7 +23,7 @@ def convert_file(input_path, layout, output_path, checkpoint_dir=None, name=None
     converted = convert_state_dict(state_dict, layout, name, num_classes, stem, source=input_path)
     params = converted.net.state_dict()
     with _writing(output_path):
-        paddle.save(params, output_path)
+        write_weights_file(params, output_path)
     if checkpoint_dir:
         directory = os.path.abspath(checkpoint_dir)
         with _writing(directory):

@@ -52,9 +52,14 @@ def unwrap_state_dict(saved, source="checkpoint"):
 
 
 def _one_line(err):
-    """torch.load's reason in one line: the weights-only unpickler's own if it gave one, else the first line."""
-    reason = str(err).split("WeightsUnpickler error:", 1)[-1].strip()
-    return f"{type(err).__name__}: {reason.splitlines()[0] if reason else ''}"
+    """torch.load's reason in one line: the weights-only unpickler's own if it gave one (older torch), else the
+    line naming the refused global (torch 2.13), else the first line."""
+    text = str(err)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1].strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    reason = next((line for line in lines if "GLOBAL" in line), lines[0] if lines else "")
+    return f"{type(err).__name__}: {reason}"
 
 
 def _strip_data_parallel(key):

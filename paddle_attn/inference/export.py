@@ -16,6 +16,9 @@ from paddle_attn.data.class_names import for_dataset
 from paddle_attn.data.transforms import STEM_EVAL_PIPELINES
 from paddle_attn.errors import InferenceError
 from paddle_attn.inference.exported import INFO_FILE, MODEL_PREFIX, program_files
+from paddle_attn.weights_file import write_weights_file
+
+WEIGHTS_FILE = "model.safetensors"
 
 
 def inference_info(state, image_size=None):
@@ -49,11 +52,15 @@ def save_program(net, prefix, image_size):
     return program_files(prefix)
 
 
-def export(checkpoint, out_dir, image_size=None):
+def export(checkpoint, out_dir, image_size=None, trusted=False, safetensors=False):
     """Save the checkpoint's network to `out_dir` for square inputs of `image_size` (default: its training
-    size); return the model info written beside it."""
-    net, state = load_model(checkpoint)
-    return write_export(net, {**inference_info(state, image_size), "checkpoint": resolve(checkpoint)}, out_dir)
+    size), with its weights as `model.safetensors` too if `safetensors`; return the model info written beside it.
+    `trusted`: see `checkpoint.load_params`."""
+    net, state = load_model(checkpoint, trusted)
+    info = write_export(net, {**inference_info(state, image_size), "checkpoint": resolve(checkpoint)}, out_dir)
+    if safetensors:  # for create_model(pretrained=...): tensors only, nothing to run
+        write_weights_file(net.state_dict(), os.path.join(out_dir, WEIGHTS_FILE))
+    return info
 
 
 def write_export(net, info, out_dir):

@@ -60,8 +60,9 @@ class CheckpointModel:
     """A checkpoint's network, eval mode, for inputs of `image_size` (default: the training size): exported
     on the fly to `backend` (a few seconds, then ~2.4x faster than dygraph), or in dygraph if `dygraph`."""
 
-    def __init__(self, checkpoint, image_size=None, threads=None, precision="fp32", dygraph=False, backend="paddle"):
-        self.net, state = load_model(checkpoint)
+    def __init__(self, checkpoint, image_size=None, threads=None, precision="fp32", dygraph=False, backend="paddle",
+                 trusted=False):
+        self.net, state = load_model(checkpoint, trusted)
         self.info = inference_info(state, image_size)
         self._export_dir = None
         if dygraph and (precision != "fp32" or backend != "paddle"):
@@ -86,18 +87,18 @@ class CheckpointModel:
 
 
 def open_model(model_dir=None, checkpoint=None, image_size=None, threads=None, precision="fp32", dygraph=False,
-               backend="paddle"):
+               backend="paddle", trusted=False):
     """An `ExportedModel` (`model_dir`) or a `CheckpointModel` (`checkpoint`); logits = model(N x 3 x H x W).
 
     precision: "fp32" (default), "bf16" (CPUs with AVX-512 BF16 or AMX; Paddle Inference and OpenVINO) or
-    "int8" (OpenVINO, after `int8.quantize_int8`); backend: one of BACKENDS.
+    "int8" (OpenVINO, after `int8.quantize_int8`); backend: one of BACKENDS; trusted: see `checkpoint.load_params`.
     """
     if (model_dir is None) == (checkpoint is None):
         raise InferenceError("give an exported model directory or a checkpoint, not both or neither")
     if backend not in BACKENDS:
         raise InferenceError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if checkpoint is not None:
-        return CheckpointModel(checkpoint, image_size, threads, precision, dygraph, backend)
+        return CheckpointModel(checkpoint, image_size, threads, precision, dygraph, backend, trusted)
     if dygraph:
         raise InferenceError("an exported model runs through Paddle Inference only; --dygraph needs a checkpoint")
     exported = read_info(model_dir)["image_size"]

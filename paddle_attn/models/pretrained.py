@@ -1,27 +1,28 @@
-"""Pretrained weights for `create_model(..., pretrained=PATH)`: a paddle_attn checkpoint, a `.pdparams` file, or a
-PyTorch file through the converter; every tensor checked, a classifier of another size replaced (fine-tuning)."""
+"""Pretrained weights for `create_model(..., pretrained=PATH)`: a paddle_attn checkpoint, a `.pdparams` or
+`.safetensors` file, or a PyTorch file through the converter; every tensor checked, a classifier of another size
+replaced (fine-tuning). None of them runs code from the file unless `trusted`."""
 
 import os
 
-import paddle
-
 from paddle_attn import checkpoint as ckpt
+from paddle_attn.weights_file import as_tensors, read_weights_file
 
 CLASSIFIER = ("fc.weight", "fc.bias")
 TORCH_SUFFIXES = (".pth", ".pt", ".pth.tar", ".tar")
 
 
-def load_pretrained(net, path, layout=None, spec=None):
+def load_pretrained(net, path, layout=None, spec=None, trusted=False):
     """Load the weights at `path` into `net`, built by `create_model` with `spec` ({"name", "stem", "kwargs"}).
 
-    `path`: a checkpoint directory (or a run directory: its best), a `.pdparams` file, or with `layout` (a
-    `paddle_attn.convert.LAYOUTS` name) a PyTorch state dict converted on the fly. Every tensor must be
+    `path`: a checkpoint directory (or a run directory: its best), a `.pdparams` or `.safetensors` file, or with
+    `layout` (a `paddle_attn.convert.LAYOUTS` name) a PyTorch state dict converted on the fly. `trusted` lets a
+    pickled file hold objects other than arrays, running whatever code it holds (old files only). Every tensor must be
     there with its shape, else a CheckpointError names the ones that are not; the classifier `fc` is the
     exception: when the weights have another number of classes it keeps its initialization, and a line
     says so. Returns `net`.
     """
     path = os.fspath(path)
-    params, origins, saved_spec = read_weights(path, layout)
+    params, origins, saved_spec = read_weights(path, layout, trusted)
     params = dict(params)
     _keep_other_classifier(net, params, path)
     try:
@@ -36,29 +37,26 @@ def load_pretrained(net, path, layout=None, spec=None):
     return net
 
 
-def read_weights(path, layout=None):
+def read_weights(path, layout=None, trusted=False):
     """`(params, origins, spec)` of the weights at `path`: Paddle-named tensors, the PyTorch name of each
     (converted files only, else {}) and the model spec a checkpoint's `state.json` records (else None)."""
     path = os.fspath(path)
     if os.path.isdir(path):
         directory = ckpt.resolve(path)
-        return ckpt.load_params(directory), {}, ckpt.read_state(directory).get("model")
+        return ckpt.load_params(directory, trusted=trusted), {}, ckpt.read_state(directory).get("model")
     if not os.path.isfile(path):
         raise ckpt.CheckpointError(f"pretrained weights {path!r} do not exist")
     if layout is not None:
         from paddle_attn.convert import map_state_dict, read_torch_state_dict
 
-        params, origins = map_state_dict(read_torch_state_dict(path), layout)
+        params, origins = map_state_dict(read_torch_state_dict(path, trusted), layout)
         return params, origins, None
     if path.endswith(TORCH_SUFFIXES):
         from paddle_attn.convert import LAYOUTS
 
         raise ckpt.CheckpointError(f"pretrained weights {path!r} look like a PyTorch file: give pretrained_layout, "
                                    f"the code base that saved them ({', '.join(LAYOUTS)})")
-    try:
-        return paddle.load(path), {}, None
-    except Exception as err:  # paddle.load raises many types on truncated or foreign files
-        raise ckpt.CheckpointError(f"pretrained weights {path!r} are not a Paddle state dict ({type(err).__name__}: {err})") from err
+    return as_tensors(read_weights_file(path, trusted)), {}, None
 
 
 def _keep_other_classifier(net, params, path):

@@ -26,28 +26,29 @@ def list_models(pattern="*"):
     return sorted(fnmatch.filter(_MODELS, pattern), key=_natural_key)
 
 
-def create_model(name, num_classes=1000, stem="imagenet", pretrained=None, pretrained_layout=None, **kwargs):
+def create_model(name, num_classes=1000, stem="imagenet", pretrained=None, pretrained_layout=None, trusted=False, **kwargs):
     """Build the registered network `name` with `num_classes` outputs and the given stem.
 
     `stem="imagenet"`: 7x7 stride-2 conv + 3x3 max-pool; `stem="cifar"`: 3x3 stride-1 conv, no pool.
     Other keyword arguments go to the network (see `ResNet`). `pretrained`: weights to load, checked tensor
-    by tensor: a checkpoint directory, a `.pdparams` file, or a PyTorch file with `pretrained_layout`
-    (see `paddle_attn.models.pretrained.load_pretrained`; a classifier of another size is replaced).
+    by tensor: a checkpoint directory, a `.pdparams` or `.safetensors` file, or a PyTorch file with `pretrained_layout`
+    (see `paddle_attn.models.pretrained.load_pretrained`; a classifier of another size is replaced). `trusted`: read
+    a pickled `pretrained` holding objects other than arrays, which runs the code it holds (old files only).
     """
     net = _builder(name)(num_classes=num_classes, stem=stem, **kwargs)
     if pretrained is not None:
-        load_pretrained(net, pretrained, pretrained_layout, {"name": name, "stem": stem, "kwargs": kwargs})
+        load_pretrained(net, pretrained, pretrained_layout, {"name": name, "stem": stem, "kwargs": kwargs}, trusted)
     return net
 
 
-def create_model_from_spec(spec):
+def create_model_from_spec(spec, trusted=False):
     """The network a spec describes: {"name", "num_classes", "stem", "kwargs"}, as configs and checkpoints hold it,
-    with the weights of its "pretrained" (and "pretrained_layout") where it names some."""
+    with the weights of its "pretrained" (and "pretrained_layout") where it names some; `trusted`: see `create_model`."""
     kwargs = spec.get("kwargs") or {}
     if not isinstance(kwargs, dict):
         raise ModelError(f"a model spec's kwargs must be a mapping, got {kwargs!r}")
     return create_model(spec["name"], num_classes=spec["num_classes"], stem=spec["stem"], pretrained=spec.get("pretrained"),
-                        pretrained_layout=spec.get("pretrained_layout"), **kwargs)
+                        pretrained_layout=spec.get("pretrained_layout"), trusted=trusted, **kwargs)
 
 
 def check_model_kwargs(name, kwargs):

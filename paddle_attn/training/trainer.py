@@ -124,7 +124,8 @@ def train(config, callbacks=()):
     device = prepare_device(train_cfg)
 
     train_set, test_set = build_dataset(config["data"], "train"), build_dataset(config["data"], "test")
-    net = create_model_from_spec({**config["model"], "pretrained": None} if resume_from else config["model"])
+    net = create_model_from_spec({**config["model"], "pretrained": None} if resume_from else config["model"],
+                                 train_cfg["trusted"])
     seeding = EpochSeed(None, train_cfg["seed"])
     train_loader = loader(train_set, train_cfg["batch_size"], True, config["data"]["num_workers"], seeding.worker_init)
     seeding.sampler = train_loader.batch_sampler
@@ -137,11 +138,11 @@ def train(config, callbacks=()):
     epoch, step, best_top1 = 0, 0, -1.0
     if resume_from is not None:
         state = ckpt.read_state(resume_from)
-        params = ckpt.load_params(resume_from)
+        params = ckpt.load_params(resume_from, trusted=train_cfg["trusted"])
         ckpt.check_tensors(net, params, f"checkpoint {resume_from!r} does not fit the model")
         note = check_resumable(state, config, world_size(), len(train_set), resume_from)
         net.set_state_dict(params)
-        optimizer_state = ckpt.load_params(resume_from, ckpt.OPTIMIZER_FILE)  # includes the LR schedule
+        optimizer_state = ckpt.load_params(resume_from, ckpt.OPTIMIZER_FILE, train_cfg["trusted"])  # with the LR schedule
         load_optimizer_state(optimizer, ckpt.restore_optimizer_state(optimizer_state, net))
         epoch, step, best_top1 = state["epoch"], state["step"], state["best_top1"]
         train_loader.batch_sampler.skip_batches(state.get("step_in_epoch", 0))
@@ -178,11 +179,12 @@ def train(config, callbacks=()):
     return {"best_top1": saver.best_top1, "epoch": train_cfg["epochs"], "run_dir": run_dir}
 
 
-def evaluate(config, checkpoint_path, verbose=None):
+def evaluate(config, checkpoint_path, verbose=None, trusted=False):
     """Top-1, top-5 and mean loss of a checkpoint on the configured test split, with Paddle's progress
-    output every `train.log_freq` batches (`verbose`: 0 none, 1 a bar, 2 lines; default `train.verbose`)."""
+    output every `train.log_freq` batches (`verbose`: 0 none, 1 a bar, 2 lines; default `train.verbose`).
+    `trusted` (or `train.trusted`): see `checkpoint.load_params`."""
     device = prepare_device(config["train"])
-    net, state = ckpt.load_model(checkpoint_path)
+    net, state = ckpt.load_model(checkpoint_path, trusted or config["train"]["trusted"])
     test_set = build_dataset(config["data"], "test")
     model = prepare(net, config, eval_set_size=len(test_set))
     mean_loss = EvalLossMean()
