@@ -8,6 +8,7 @@ import os
 import time
 
 from paddle_attn.errors import ConfigError
+from paddle_attn.training.run_lock import RunLock
 
 
 def existing_run(run_dir):
@@ -45,6 +46,24 @@ def claim_run_dir(run_dir, resume_from=None, move_existing=False):
         f"and mix its curves. Continue it with -o train.resume=auto, write to another -o train.output_dir=..., or "
         f"move it aside with -o train.move_existing_run=true (to {os.path.normpath(run_dir)}.old-<date>-<time>)"
     )
+
+
+def hold_run_dir(run_dir, resume_from=None, move_existing=False):
+    """Lock `run_dir` for this run (`RunLock`), then claim it (`claim_run_dir`); returns the held lock.
+
+    Locking first makes the claim safe against a run that starts at the same moment.
+    """
+    check_writable(run_dir)
+    lock = RunLock(run_dir)
+    try:
+        if claim_run_dir(run_dir, resume_from, move_existing):  # the lock file moved aside with the old run
+            lock.release()
+            check_writable(run_dir)
+            lock = RunLock(run_dir)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 def check_writable(directory):

@@ -26,7 +26,7 @@ from paddle_attn.training.guards import StopOnNonFinite, StopOnSignal
 from paddle_attn.training.loss import SmoothedCrossEntropy
 from paddle_attn.training.optimizer import build_optimizer
 from paddle_attn.training.resume import check_resumable, resume_description
-from paddle_attn.training.run_dir import check_writable, claim_run_dir
+from paddle_attn.training.run_dir import hold_run_dir
 from paddle_attn.training.sampler import ResumableBatchSampler
 from paddle_attn.training.schedule import load_optimizer_state, schedule_from_config
 from paddle_attn.training.sparsity import add_nam_sparsity
@@ -111,16 +111,25 @@ def train(config, callbacks=()):
     """Train as the config says, with any extra `paddle.callbacks.Callback`s; returns {"best_top1", "epoch", "run_dir"}.
 
     Raises TrainingStopped (after saving a resumable checkpoint) on SIGINT/SIGTERM, NonFiniteLoss on a NaN
-    loss, ConfigError when `train.output_dir` holds another run, CheckpointError when a resume cannot
-    continue the run exactly.
+    loss, ConfigError when `train.output_dir` holds another run or another process is training into it (see
+    `run_lock`), CheckpointError when a resume cannot continue the run exactly or a checkpoint cannot be saved.
     """
     train_cfg = config["train"]
     run_dir = train_cfg["output_dir"]
     amp = amp_configs(train_cfg["amp"], run_device(train_cfg["device"]))  # a CPU run with AMP stops here
     resume_from = resume_point(train_cfg)  # before anything is built: a bad path fails fast
-    if is_main_process():
-        claim_run_dir(run_dir, resume_from if train_cfg["resume"] else None, train_cfg["move_existing_run"])
-        check_writable(run_dir)
+    lock = hold_run_dir(run_dir, resume_from if train_cfg["resume"] else None,
+                        train_cfg["move_existing_run"]) if is_main_process() else None
+    try:
+        return _train_in(run_dir, config, amp, resume_from, callbacks)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_in(run_dir, config, amp, resume_from, callbacks):
+    """`train` once the run holds its folder."""
+    train_cfg = config["train"]
     device = prepare_device(train_cfg)
 
     train_set, test_set = build_dataset(config["data"], "train"), build_dataset(config["data"], "test")
