@@ -1,5 +1,6 @@
 """Interrupted, killed and diverging runs, and the clear errors of issue 5."""
 
+import json
 import os
 import signal
 import subprocess
@@ -70,6 +71,8 @@ def test_sigkill_mid_epoch_resumes_from_the_last_checkpoint(tmp_path):
     run.kill()
     run.communicate()
     assert ckpt.read_state(ckpt.find_latest(str(tmp_path / "run")))["epoch"] >= 1
+    with open(tmp_path / "run" / ".run.lock") as f:  # the killed run held the folder; the kernel released it
+        assert json.load(f)["pid"] == run.pid
     assert_resumes_to_the_end(tmp_path)
 
 
@@ -238,3 +241,35 @@ def test_a_new_run_never_deletes_or_mixes_with_an_earlier_one(tmp_path):
     assert len(aside) == 1 and f"moved the earlier run in {earlier} to {tmp_path / aside[0]}" in moved.stdout
     assert sorted(os.listdir(tmp_path / aside[0] / "checkpoints")) == kept  # the earlier run, whole
     assert ckpt.read_state(str(tmp_path / "run"))["epoch"] == 1 and len(os.listdir(tmp_path / "run" / "vdl")) == 1
+
+
+def test_a_failed_save_removes_its_partial_checkpoint_and_names_the_last_one(tmp_path, monkeypatch):
+    import errno
+
+    import paddle
+
+    from paddle_attn.errors import CheckpointError, UserError
+
+    saves, real_save = [], paddle.save
+
+    def save_then_fill_the_disk(obj, path, *args, **kwargs):  # epoch 2's weights: half written, then ENOSPC
+        saves.append(path)
+        if len(saves) == 3:
+            with open(path, "wb") as f:
+                f.write(b"\0" * 1000)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(ckpt.paddle, "save", save_then_fill_the_disk)
+    config = tiny_config(tmp_path, epochs=2)
+    checkpoints = os.path.join(config["train"]["output_dir"], "checkpoints")
+    with pytest.raises(CheckpointError) as raised:
+        train(config)
+    assert isinstance(raised.value, UserError) and len(str(raised.value).splitlines()) == 1
+    assert str(raised.value) == (
+        f"cannot save checkpoint epoch_0002 in {checkpoints!r}: No space left on device; the partial checkpoint was "
+        f"removed, resume from {os.path.realpath(os.path.join(checkpoints, 'epoch_0001'))} (-o train.resume=auto) once "
+        f"the disk has room")
+    assert saves[2].endswith(os.path.join(".epoch_0002.tmp", "model.pdparams"))
+    assert sorted(os.listdir(checkpoints)) == ["best", "epoch_0001", "latest"]  # no .epoch_0002.tmp
+    assert set(ckpt.load_params(os.path.join(checkpoints, "epoch_0001")))
