@@ -23,9 +23,24 @@ SHOWN_PER_KIND = 10
 
 
 def save_checkpoint(directory, name, model_state, optimizer_state, state):
-    """Write `directory/name/` via a temporary directory renamed into place; return its path."""
-    final = os.path.join(directory, name)
+    """Write `directory/name/` via a temporary directory renamed into place; return its path.
+
+    On an OS error (a full disk) the partial directory is removed, so it keeps no space from the resume, and a
+    CheckpointError names the error, the folder and the newest complete checkpoint.
+    """
     tmp = os.path.join(directory, f".{name}.tmp")
+    try:
+        return _write_checkpoint(directory, name, tmp, model_state, optimizer_state, state)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        last = find_latest(os.path.dirname(os.path.abspath(directory)))
+        resume = f"resume from {last} (-o train.resume=auto) once" if last else "no complete checkpoint to resume from; start again"
+        raise CheckpointError(f"cannot save checkpoint {name} in {directory!r}: {err.strerror or err}; the partial "
+                              f"checkpoint was removed, {resume} the disk has room") from err
+
+
+def _write_checkpoint(directory, name, tmp, model_state, optimizer_state, state):
+    final = os.path.join(directory, name)
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     paddle.save(model_state, os.path.join(tmp, MODEL_FILE))
