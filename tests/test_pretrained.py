@@ -3,10 +3,12 @@
 import numpy as np
 import paddle
 import pytest
+import safetensors
 
 import paddle_attn
 from paddle_attn.checkpoint import CheckpointError, load_model
 from paddle_attn.convert import convert_file
+from tests.helpers import make_checkpoint, run_tool
 from tests.test_convert import NEEDS_TORCH, logits, randomize
 
 CLASSES = 10
@@ -26,12 +28,14 @@ def converted(tmp_path_factory):
     torch.save(reference.state_dict(), folder / "eca18.pth")
     spec = convert_file(str(folder / "eca18.pth"), "eca_official", str(folder / "eca18.pdparams"), str(folder / "eca18"))
     assert spec == {"name": "resnet18_eca", "num_classes": CLASSES, "stem": "imagenet", "kwargs": KERNELS}
+    convert_file(str(folder / "eca18.pth"), "eca_official", str(folder / "eca18.safetensors"))
     x = np.random.RandomState(1).randn(2, 3, 64, 64).astype("float32")
     checkpoint_net, _ = load_model(str(folder / "eca18"))
     return {"folder": folder, "x": x, "logits": logits(torch, checkpoint_net, x)}
 
 
-@pytest.mark.parametrize("source, layout", [("eca18.pdparams", None), ("eca18", None), ("eca18.pth", "eca_official")])
+@pytest.mark.parametrize("source, layout", [("eca18.pdparams", None), ("eca18.safetensors", None), ("eca18", None),
+                                            ("eca18.pth", "eca_official")])
 def test_pretrained_gives_the_converters_logits(converted, source, layout):
     net = paddle_attn.create_model("resnet18_eca", num_classes=CLASSES, pretrained=converted["folder"] / source,
                                    pretrained_layout=layout, **KERNELS)
@@ -39,6 +43,26 @@ def test_pretrained_gives_the_converters_logits(converted, source, layout):
     with paddle.no_grad():
         got = net(paddle.to_tensor(converted["x"])).numpy()
     np.testing.assert_allclose(got, converted["logits"], rtol=0, atol=1e-6)
+
+
+def test_a_spec_reads_safetensors_and_the_file_holds_tensors_only(converted):
+    path = converted["folder"] / "eca18.safetensors"
+    with safetensors.safe_open(str(path), "np") as weights:  # a safetensors file: a JSON header, then tensors
+        assert "layer4.0.attention.conv.weight" in weights.keys()
+    net = paddle_attn.create_model_from_spec({"name": "resnet18_eca", "num_classes": CLASSES, "stem": "imagenet",
+                                              "kwargs": KERNELS, "pretrained": str(path)})
+    net.eval()
+    with paddle.no_grad():
+        np.testing.assert_allclose(net(paddle.to_tensor(converted["x"])).numpy(), converted["logits"], rtol=0, atol=1e-6)
+
+
+def test_export_writes_safetensors_weights_that_pretrained_reads(tmp_path):
+    run = make_checkpoint(tmp_path / "run", "resnet18_se")
+    result = run_tool("export.py", "--checkpoint", run, "--out", tmp_path / "export", "--format", "safetensors")
+    assert result.returncode == 0, result.stderr
+    net = paddle_attn.create_model("resnet18_se", num_classes=10, stem="cifar", pretrained=tmp_path / "export" / "model.safetensors")
+    saved, _ = load_model(run)
+    assert all(np.array_equal(value.numpy(), saved.state_dict()[key].numpy()) for key, value in net.state_dict().items())
 
 
 def test_other_model_arguments_name_the_tensors_and_the_weights_arguments(converted):
