@@ -109,6 +109,13 @@ def test_trusted_reads_an_old_file_holding_another_object(tmp_path):
     assert load_params(run, trusted=True).keys() == params.keys()
 
 
+def test_object_arrays_are_refused(tmp_path):
+    """An object array's items are any pickled objects: refused at its dtype, before any item is read."""
+    (tmp_path / "objects.pdparams").write_bytes(pickle.dumps({"fc.bias": np.array([1, "a"], dtype=object)}))
+    with pytest.raises(CheckpointError, match=re.escape(f"refused to load numpy.dtype('O8') from {str(tmp_path / 'objects.pdparams')!r}")):
+        safe_pickle.load(str(tmp_path / "objects.pdparams"))
+
+
 def tiny_run(tmp_path):
     config = tiny_config(tmp_path, epochs=1)
     train(config)
