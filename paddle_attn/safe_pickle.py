@@ -5,6 +5,7 @@ and refuses any other before calling it. So a stranger's weights file can hold a
 None and containers of those (optimizer and LR-scheduler state included), never an object that acts.
 """
 
+import _compat_pickle
 import collections
 import pickle
 
@@ -21,10 +22,8 @@ class Refused(pickle.UnpicklingError):
     """A global outside the allow-list, named `module.name`."""
 
 
-def _array(subtype, shape, dtype_code):
-    # numpy's own _reconstruct, for ndarray itself only: it is what ndarray.__reduce__ names
-    if subtype is not np.ndarray:
-        raise Refused(f"numpy._reconstruct of {getattr(subtype, '__name__', subtype)!r}")
+def _array(_subtype, shape, dtype_code):
+    # what ndarray.__reduce__ names; always a plain ndarray, whatever subclass the file asks for
     return np.ndarray.__new__(np.ndarray, shape, dtype_code)
 
 
@@ -69,6 +68,9 @@ ALLOWED = {
 
 class AllowListUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
+        # protocol 2 names Python 2's modules (__builtin__.tuple): mapped as pickle's own find_class does
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         try:
             return ALLOWED[(module, name)]
         except KeyError:
@@ -79,7 +81,7 @@ class AllowListUnpickler(pickle.Unpickler):
 
 
 def load(path, trusted=False):
-    """The object `paddle.save` wrote to `path`, with NumPy arrays for tensors (what paddle.load returns with return_numpy=True).
+    """The object `paddle.save` wrote to `path`, with NumPy arrays for tensors (as paddle.load with return_numpy=True).
 
     Raises CheckpointError naming the file and the refused global before anything outside the allow-list is
     called; `trusted` unpickles anything (old files holding other objects), which runs whatever code the file holds.

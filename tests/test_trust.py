@@ -47,6 +47,15 @@ def marker(tmp_path):
     assert not path.exists(), "the payload ran"
 
 
+def assert_same(ours, paddles):
+    if isinstance(paddles, dict):
+        assert ours.keys() == paddles.keys()
+        for key, value in paddles.items():
+            assert_same(ours[key], value)
+    else:
+        assert np.array_equal(ours, paddles) if isinstance(paddles, np.ndarray) else ours == paddles
+
+
 def test_paddle_save_output_loads_as_paddle_load_reads_it(tmp_path):
     net = paddle_attn.create_model("resnet18_nam", num_classes=10, stem="cifar")
     schedule = paddle.optimizer.lr.LinearWarmup(0.1, 4, 0.0, 0.1)
@@ -54,15 +63,15 @@ def test_paddle_save_output_loads_as_paddle_load_reads_it(tmp_path):
     net(paddle.randn([2, 3, 32, 32])).mean().backward()
     optimizer.step()
     schedule.step()
-    for state, name in ((net.state_dict(), "m.pdparams"), (optimizer.state_dict(), "o.pdopt")):
+    master = {**optimizer.state_dict(), "master_weights": {"fc.bias": net.fc.bias}}  # AMP O2: tensors one level down
+    for state, name in ((net.state_dict(), "m.pdparams"), (optimizer.state_dict(), "o.pdopt"), (master, "amp.pdopt")):
         for protocol in (2, 3, 4):  # every protocol paddle.save writes
             path = str(tmp_path / f"{protocol}{name}")
             paddle.save(state, path, protocol=protocol)
-            ours, paddles = safe_pickle.load(path), paddle.load(path, return_numpy=True)
-            assert ours.keys() == paddles.keys()
-            for key, value in paddles.items():
-                assert np.array_equal(ours[key], value) if isinstance(value, np.ndarray) else ours[key] == value, key
+            ours = safe_pickle.load(path)
+            assert_same(ours, paddle.load(path, return_numpy=True))
             assert "fc.weight" in ours or ours["LR_Scheduler"] == {"last_epoch": 1, "last_lr": 0.025}
+    assert isinstance(ours["master_weights"]["fc.bias"], np.ndarray)
 
 
 def test_pretrained_pdparams_is_refused_before_the_payload_runs(tmp_path, marker):
@@ -201,11 +210,11 @@ def test_random_pickles_never_act_and_load_only_plain_values(tmp_path_factory):
     allowed_names = {f"{f.__module__}.{f.__qualname__}" for f in allowed}
 
     @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(trees)
-    def check(tree):
+    @given(trees, st.sampled_from([2, 3, 4]))
+    def check(tree, protocol):
         try:
             with open(path, "wb") as f:
-                RandomPickler(f, protocol=4).dump(tree)
+                RandomPickler(f, protocol=protocol).dump(tree)
         except (pickle.PicklingError, TypeError, AttributeError):
             return
         try:

@@ -21,7 +21,8 @@ def parse_args(argv=None):
                         help="the code base that saved the weights: " + "; ".join(
                             f"{name}: {layout.source}" for name, layout in LAYOUTS.items()))
     parser.add_argument("--input", required=True, help="PyTorch checkpoint (.pth, .pth.tar, .pt)")
-    parser.add_argument("--output", required=True, help="Paddle weights to write (.pdparams, or .safetensors: tensors only, safe for anyone to open)")
+    parser.add_argument("--output", required=True,
+                        help="Paddle weights to write (.pdparams, or .safetensors: tensors only, safe for anyone to open)")
     parser.add_argument("--checkpoint-dir", help="also write a paddle_attn checkpoint directory here")
     parser.add_argument("--model", help="paddle_attn model name (default: inferred from the weights)")
     parser.add_argument("--num-classes", type=int, help="classifier outputs (default: inferred from fc)")
