@@ -70,7 +70,9 @@ def cache_directory():
 
 def _import_built(directory):
     """The module of an already built library in `directory`, or None."""
-    from paddle.utils.cpp_extension.extension_utils import _import_module_from_library
+    with warnings.catch_warnings():  # Paddle warns on this import that ccache is missing, which only rebuilds need
+        warnings.filterwarnings("ignore", message="No ccache found")
+        from paddle.utils.cpp_extension.extension_utils import _import_module_from_library
 
     if not glob.glob(os.path.join(directory, _NAME, "**", f"{_NAME}*.so"), recursive=True):
         return None

@@ -157,7 +157,7 @@ void check_cpu_fp32(const paddle::Tensor& t, const char* name) {
   PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, "onednn_conv2d is fp32 only: ", name);
 }
 
-std::vector<paddle::Tensor> conv_forward(const paddle::Tensor& x, const paddle::Tensor& w, const std::vector<int>& strides,
+std::vector<paddle::Tensor> forward_unchecked(const paddle::Tensor& x, const paddle::Tensor& w, const std::vector<int>& strides,
                                          const std::vector<int>& paddings, const std::vector<int>& dilations,
                                          int groups, int mode) {
   check_cpu_fp32(x, "X");
@@ -174,7 +174,7 @@ std::vector<paddle::Tensor> conv_forward(const paddle::Tensor& x, const paddle::
   return {y};
 }
 
-std::vector<paddle::Tensor> conv_backward(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& dy,
+std::vector<paddle::Tensor> backward_unchecked(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& dy,
                                           const std::vector<int>& strides, const std::vector<int>& paddings,
                                           const std::vector<int>& dilations, int groups, int mode) {
   check_cpu_fp32(dy, "grad of Out");
@@ -201,6 +201,27 @@ std::vector<paddle::Tensor> conv_backward(const paddle::Tensor& x, const paddle:
   bw.diff_wei.finish(dw_data);
   cpu_stream().wait();
   return {dx, dw};
+}
+
+// oneDNN reports bad parameters by C++ exceptions, which would abort Python: made into Paddle errors instead
+std::vector<paddle::Tensor> conv_forward(const paddle::Tensor& x, const paddle::Tensor& w, const std::vector<int>& strides,
+                                         const std::vector<int>& paddings, const std::vector<int>& dilations,
+                                         int groups, int mode) {
+  try {
+    return forward_unchecked(x, w, strides, paddings, dilations, groups, mode);
+  } catch (const dnnl::error& err) {
+    PD_THROW("onednn_conv2d forward: oneDNN error ", err.what());
+  }
+}
+
+std::vector<paddle::Tensor> conv_backward(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& dy,
+                                          const std::vector<int>& strides, const std::vector<int>& paddings,
+                                          const std::vector<int>& dilations, int groups, int mode) {
+  try {
+    return backward_unchecked(x, w, dy, strides, paddings, dilations, groups, mode);
+  } catch (const dnnl::error& err) {
+    PD_THROW("onednn_conv2d backward: oneDNN error ", err.what());
+  }
 }
 
 }  // namespace
