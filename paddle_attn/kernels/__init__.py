@@ -1,0 +1,1 @@
+"""Custom CPU kernels, built on first use; importing this package builds and loads nothing."""

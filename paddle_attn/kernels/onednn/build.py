@@ -1,0 +1,118 @@
+"""Compile the oneDNN custom operators once per source and Paddle version, into a cache a second process reuses.
+
+Headers: PyPI's `onednn-devel==2025.0.0` (oneDNN 3.6, matching the 3.6.2 library in Paddle's wheel, whose own
+headers are incomplete). Library: `paddle/libs/libdnnl.so.3`, linked by file name with an rpath to that folder.
+"""
+
+import glob
+import hashlib
+import os
+import sys
+import time
+import warnings
+
+import paddle
+
+_NAME = "paddle_attn_onednn"
+_SOURCES = ("conv2d.cc",)
+_state = {"module": None, "error": None, "build_seconds": None}
+
+
+class BuildUnavailable(RuntimeError):
+    """The operators cannot be built or loaded here (no compiler, no headers, no library); the message says why."""
+
+
+def _source_paths():
+    here = os.path.dirname(os.path.abspath(__file__))
+    return [os.path.join(here, name) for name in _SOURCES]
+
+
+def onednn_include_dir():
+    """The include folder holding oneapi/dnnl/dnnl.hpp of oneDNN 3.6 (from onednn-devel), else BuildUnavailable."""
+    candidates = [os.path.join(sys.prefix, "include")]
+    candidates += glob.glob(os.path.join(sys.prefix, "**", "onednn_devel*.data", "data", "include"), recursive=True)
+    for folder in candidates:
+        version_header = os.path.join(folder, "oneapi", "dnnl", "dnnl_version.h")
+        if os.path.exists(version_header):
+            with open(version_header) as f:
+                text = f.read()
+            if "DNNL_VERSION_MAJOR 3" in text and "DNNL_VERSION_MINOR 6" in text:
+                return folder
+    raise BuildUnavailable("no oneDNN 3.6 headers: run `pip install --no-deps onednn-devel==2025.0.0`")
+
+
+def paddle_libs_dir():
+    """Paddle's folder of shared libraries, which holds the oneDNN it was built with."""
+    folder = os.path.join(os.path.dirname(paddle.__file__), "libs")
+    if not os.path.exists(os.path.join(folder, "libdnnl.so.3")):
+        raise BuildUnavailable(f"this Paddle wheel ships no libdnnl.so.3 in {folder}")
+    return folder
+
+
+def _flags():
+    include, libs = onednn_include_dir(), paddle_libs_dir()
+    cflags = ["-O3", "-std=c++17", f"-I{include}"]
+    ldflags = [f"-L{libs}", "-l:libdnnl.so.3", f"-Wl,-rpath,{libs}"]
+    return cflags, ldflags
+
+
+def cache_directory():
+    """~/.cache/paddle_attn/kernels/<hash of sources, flags and Paddle version> (PADDLE_ATTN_KERNEL_CACHE overrides)."""
+    digest = hashlib.sha256(paddle.__version__.encode())
+    for path in _source_paths():
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    digest.update(repr(_flags()).encode())
+    root = os.environ.get("PADDLE_ATTN_KERNEL_CACHE",
+                          os.path.join(os.path.expanduser("~"), ".cache", "paddle_attn", "kernels"))
+    return os.path.join(root, digest.hexdigest()[:16])
+
+
+def _import_built(directory):
+    """The module of an already built library in `directory`, or None."""
+    with warnings.catch_warnings():  # Paddle warns on this import that ccache is missing, which only rebuilds need
+        warnings.filterwarnings("ignore", message="No ccache found")
+        from paddle.utils.cpp_extension.extension_utils import _import_module_from_library
+
+    if not glob.glob(os.path.join(directory, _NAME, "**", f"{_NAME}*.so"), recursive=True):
+        return None
+    return _import_module_from_library(_NAME, os.path.join(directory, _NAME), False)
+
+
+def _compile(directory, verbose):
+    from paddle.utils.cpp_extension import load
+
+    cflags, ldflags = _flags()
+    os.makedirs(directory, exist_ok=True)
+    with warnings.catch_warnings():  # Paddle warns that ccache is missing on every build
+        warnings.filterwarnings("ignore", message="No ccache found")
+        return load(name=_NAME, sources=_source_paths(), extra_cxx_cflags=cflags, extra_ldflags=ldflags,
+                    build_directory=directory, verbose=verbose)
+
+
+def load_ops(verbose=False):
+    """The module holding the custom operators, compiled on first use; BuildUnavailable says why it cannot be."""
+    if _state["module"] is not None:
+        return _state["module"]
+    if _state["error"] is not None:
+        raise BuildUnavailable(_state["error"])
+    try:
+        directory = cache_directory()
+        module = _import_built(directory)
+        if module is None:
+            start = time.perf_counter()
+            module = _compile(directory, verbose)
+            _state["build_seconds"] = time.perf_counter() - start
+    except BuildUnavailable as err:
+        _state["error"] = str(err)
+        raise
+    except Exception as err:  # a compiler missing or failing surfaces as many exception types
+        _state["error"] = f"building the oneDNN operators failed: {type(err).__name__}: {str(err)[-500:]}"
+        raise BuildUnavailable(_state["error"]) from err
+    _state["module"] = module
+    return module
+
+
+def build_seconds():
+    """Seconds the compile took in this process; None if the library came from the cache or was never built."""
+    return _state["build_seconds"]

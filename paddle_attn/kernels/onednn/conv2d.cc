@@ -1,0 +1,241 @@
+// onednn_conv2d: Paddle custom operator running fp32 NCHW convolution (forward, backward data, backward
+// weights) on the oneDNN that Paddle's CPU wheel ships (paddle/libs/libdnnl.so.3), with a primitive cache.
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+#include "paddle/extension.h"
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+// Activation layouts the primitives may compute in; user tensors are always NCHW (benchmarked per shape)
+enum LayoutMode { kAny = 0, kPlainNchw = 1, kNhwc = 2 };
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::stream& cpu_stream() {
+  static dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
+// Everything that fixes a convolution's primitives; also the cache key
+struct Geometry {
+  memory::dims src, wei, dst, strides, dilates, pad;
+  int64_t groups, mode;
+
+  std::vector<int64_t> key(int64_t kind) const {
+    std::vector<int64_t> k{kind, groups, mode};
+    for (const auto* d : {&src, &wei, &dst, &strides, &dilates, &pad}) k.insert(k.end(), d->begin(), d->end());
+    return k;
+  }
+  memory::desc user_act(const memory::dims& d) const { return {d, dt::f32, tag::nchw}; }
+  memory::desc user_wei() const { return {wei, dt::f32, groups > 1 ? tag::goihw : tag::oihw}; }
+  memory::desc chosen_act(const memory::dims& d) const {
+    return {d, dt::f32, mode == kPlainNchw ? tag::nchw : mode == kNhwc ? tag::nhwc : tag::any};
+  }
+  memory::desc chosen_wei() const { return {wei, dt::f32, tag::any}; }
+};
+
+Geometry make_geometry(const std::vector<int64_t>& x, const std::vector<int64_t>& w, const std::vector<int>& strides,
+                       const std::vector<int>& paddings, const std::vector<int>& dilations, int groups, int mode) {
+  PD_CHECK(x.size() == 4 && w.size() == 4, "onednn_conv2d wants 4-D NCHW input and OIHW weight");
+  PD_CHECK(strides.size() == 2 && paddings.size() == 2 && dilations.size() == 2, "strides/paddings/dilations: 2 each");
+  PD_CHECK(x[1] == w[1] * groups && w[0] % groups == 0, "channels do not match groups");
+  Geometry g;
+  g.groups = groups;
+  g.mode = mode;
+  g.src = {x[0], x[1], x[2], x[3]};
+  g.wei = groups > 1 ? memory::dims{groups, w[0] / groups, w[1], w[2], w[3]} : memory::dims{w[0], w[1], w[2], w[3]};
+  int64_t out_h = (x[2] + 2 * paddings[0] - dilations[0] * (w[2] - 1) - 1) / strides[0] + 1;
+  int64_t out_w = (x[3] + 2 * paddings[1] - dilations[1] * (w[3] - 1) - 1) / strides[1] + 1;
+  PD_CHECK(out_h > 0 && out_w > 0, "onednn_conv2d: empty output");
+  g.dst = {x[0], w[0], out_h, out_w};
+  g.strides = {strides[0], strides[1]};
+  g.dilates = {dilations[0] - 1, dilations[1] - 1};  // oneDNN counts the gaps, Paddle the spacing
+  g.pad = {paddings[0], paddings[1]};
+  return g;
+}
+
+// A user tensor and the layout a primitive chose for it; the buffer and reorder are made once per shape
+struct Staged {
+  memory::desc user;
+  bool reordered = false;
+  memory buffer;
+  dnnl::reorder convert;
+
+  Staged() = default;
+  Staged(const memory::desc& user_md, const memory::desc& chosen, bool is_input) : user(user_md) {
+    reordered = chosen != user_md;
+    if (!reordered) return;
+    buffer = memory(chosen, cpu_engine());
+    memory user_mem(user_md, cpu_engine(), DNNL_MEMORY_NONE);
+    convert = is_input ? dnnl::reorder(user_mem, buffer) : dnnl::reorder(buffer, user_mem);
+  }
+  // the memory the primitive reads, after converting the user's data into it if needed
+  memory input(void* data) {
+    memory user_mem(user, cpu_engine(), data);
+    if (!reordered) return user_mem;
+    convert.execute(cpu_stream(), user_mem, buffer);
+    return buffer;
+  }
+  // the memory the primitive writes; `finish` copies it out to the user's tensor if needed
+  memory output(void* data) { return reordered ? buffer : memory(user, cpu_engine(), data); }
+  void finish(void* data) {
+    if (!reordered) return;
+    memory user_mem(user, cpu_engine(), data);
+    convert.execute(cpu_stream(), buffer, user_mem);
+  }
+};
+
+dnnl::convolution_forward::primitive_desc forward_desc(const Geometry& g) {
+  return {cpu_engine(), dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+          g.chosen_act(g.src), g.chosen_wei(), g.chosen_act(g.dst), g.strides, g.dilates, g.pad, g.pad};
+}
+
+struct Forward {
+  dnnl::convolution_forward conv;
+  Staged src, wei, dst;
+  explicit Forward(const Geometry& g) {
+    auto pd = forward_desc(g);
+    conv = dnnl::convolution_forward(pd);
+    src = Staged(g.user_act(g.src), pd.src_desc(), true);
+    wei = Staged(g.user_wei(), pd.weights_desc(), true);
+    dst = Staged(g.user_act(g.dst), pd.dst_desc(), false);
+  }
+};
+
+struct BackwardData {
+  dnnl::convolution_backward_data conv;
+  Staged diff_dst, wei, diff_src;
+  explicit BackwardData(const Geometry& g) {
+    dnnl::convolution_backward_data::primitive_desc pd(
+        cpu_engine(), dnnl::algorithm::convolution_direct, g.chosen_act(g.src), g.chosen_wei(), g.chosen_act(g.dst),
+        g.strides, g.dilates, g.pad, g.pad, forward_desc(g));
+    conv = dnnl::convolution_backward_data(pd);
+    diff_dst = Staged(g.user_act(g.dst), pd.diff_dst_desc(), true);
+    wei = Staged(g.user_wei(), pd.weights_desc(), true);
+    diff_src = Staged(g.user_act(g.src), pd.diff_src_desc(), false);
+  }
+};
+
+struct BackwardWeights {
+  dnnl::convolution_backward_weights conv;
+  Staged src, diff_dst, diff_wei;
+  explicit BackwardWeights(const Geometry& g) {
+    dnnl::convolution_backward_weights::primitive_desc pd(
+        cpu_engine(), dnnl::algorithm::convolution_direct, g.chosen_act(g.src), g.chosen_wei(), g.chosen_act(g.dst),
+        g.strides, g.dilates, g.pad, g.pad, forward_desc(g));
+    conv = dnnl::convolution_backward_weights(pd);
+    src = Staged(g.user_act(g.src), pd.src_desc(), true);
+    diff_dst = Staged(g.user_act(g.dst), pd.diff_dst_desc(), true);
+    diff_wei = Staged(g.user_wei(), pd.diff_weights_desc(), false);
+  }
+};
+
+// One entry per shape and parameters; weights are never cached since training changes them every step
+template <typename Entry>
+Entry& cached(const Geometry& g, int64_t kind) {
+  static std::mutex lock;
+  static std::map<std::vector<int64_t>, Entry> cache;
+  std::lock_guard<std::mutex> guard(lock);
+  auto key = g.key(kind);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, Entry(g)).first;
+  return it->second;
+}
+
+void check_cpu_fp32(const paddle::Tensor& t, const char* name) {
+  PD_CHECK(t.is_cpu(), "onednn_conv2d runs on the CPU only: ", name);
+  PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, "onednn_conv2d is fp32 only: ", name);
+}
+
+std::vector<paddle::Tensor> forward_unchecked(const paddle::Tensor& x, const paddle::Tensor& w, const std::vector<int>& strides,
+                                         const std::vector<int>& paddings, const std::vector<int>& dilations,
+                                         int groups, int mode) {
+  check_cpu_fp32(x, "X");
+  check_cpu_fp32(w, "W");
+  auto g = make_geometry(x.shape(), w.shape(), strides, paddings, dilations, groups, mode);
+  auto y = paddle::empty(g.dst, paddle::DataType::FLOAT32, x.place());
+  auto& f = cached<Forward>(g, 0);
+  auto* y_data = y.data<float>();
+  f.conv.execute(cpu_stream(), {{DNNL_ARG_SRC, f.src.input(const_cast<float*>(x.data<float>()))},
+                                {DNNL_ARG_WEIGHTS, f.wei.input(const_cast<float*>(w.data<float>()))},
+                                {DNNL_ARG_DST, f.dst.output(y_data)}});
+  f.dst.finish(y_data);
+  cpu_stream().wait();
+  return {y};
+}
+
+std::vector<paddle::Tensor> backward_unchecked(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& dy,
+                                          const std::vector<int>& strides, const std::vector<int>& paddings,
+                                          const std::vector<int>& dilations, int groups, int mode) {
+  check_cpu_fp32(dy, "grad of Out");
+  auto g = make_geometry(x.shape(), w.shape(), strides, paddings, dilations, groups, mode);
+  auto dx = paddle::empty(x.shape(), paddle::DataType::FLOAT32, x.place());
+  auto dw = paddle::empty(w.shape(), paddle::DataType::FLOAT32, w.place());
+  auto* dy_data = const_cast<float*>(dy.data<float>());
+
+  auto& bd = cached<BackwardData>(g, 1);
+  auto* dx_data = dx.data<float>();
+  bd.conv.execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, bd.diff_dst.input(dy_data)},
+                                 {DNNL_ARG_WEIGHTS, bd.wei.input(const_cast<float*>(w.data<float>()))},
+                                 {DNNL_ARG_DIFF_SRC, bd.diff_src.output(dx_data)}});
+  bd.diff_src.finish(dx_data);
+
+  auto& bw = cached<BackwardWeights>(g, 2);
+  auto* dw_data = dw.data<float>();
+  // both primitives often want dy in the same layout: convert it once
+  bool same_dy = bw.diff_dst.reordered && bd.diff_dst.reordered &&
+                 bw.diff_dst.buffer.get_desc() == bd.diff_dst.buffer.get_desc();
+  bw.conv.execute(cpu_stream(), {{DNNL_ARG_SRC, bw.src.input(const_cast<float*>(x.data<float>()))},
+                                 {DNNL_ARG_DIFF_DST, same_dy ? bd.diff_dst.buffer : bw.diff_dst.input(dy_data)},
+                                 {DNNL_ARG_DIFF_WEIGHTS, bw.diff_wei.output(dw_data)}});
+  bw.diff_wei.finish(dw_data);
+  cpu_stream().wait();
+  return {dx, dw};
+}
+
+// oneDNN reports bad parameters by C++ exceptions, which would abort Python: made into Paddle errors instead
+std::vector<paddle::Tensor> conv_forward(const paddle::Tensor& x, const paddle::Tensor& w, const std::vector<int>& strides,
+                                         const std::vector<int>& paddings, const std::vector<int>& dilations,
+                                         int groups, int mode) {
+  try {
+    return forward_unchecked(x, w, strides, paddings, dilations, groups, mode);
+  } catch (const dnnl::error& err) {
+    PD_THROW("onednn_conv2d forward: oneDNN error ", err.what());
+  }
+}
+
+std::vector<paddle::Tensor> conv_backward(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& dy,
+                                          const std::vector<int>& strides, const std::vector<int>& paddings,
+                                          const std::vector<int>& dilations, int groups, int mode) {
+  try {
+    return backward_unchecked(x, w, dy, strides, paddings, dilations, groups, mode);
+  } catch (const dnnl::error& err) {
+    PD_THROW("onednn_conv2d backward: oneDNN error ", err.what());
+  }
+}
+
+}  // namespace
+
+PD_BUILD_OP(onednn_conv2d)
+    .Inputs({"X", "W"})
+    .Outputs({"Out"})
+    .Attrs({"strides: std::vector<int>", "paddings: std::vector<int>", "dilations: std::vector<int>", "groups: int",
+            "layout_mode: int"})
+    .SetKernelFn(PD_KERNEL(conv_forward));
+
+PD_BUILD_GRAD_OP(onednn_conv2d)
+    .Inputs({"X", "W", paddle::Grad("Out")})
+    .Outputs({paddle::Grad("X"), paddle::Grad("W")})
+    .Attrs({"strides: std::vector<int>", "paddings: std::vector<int>", "dilations: std::vector<int>", "groups: int",
+            "layout_mode: int"})
+    .SetKernelFn(PD_KERNEL(conv_backward));
