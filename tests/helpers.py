@@ -160,3 +160,29 @@ def spread_classifier(net, x, directions=5):
     weight = 3.0 * np.concatenate([unit, -unit]).T
     net.fc.weight.set_value(weight.astype("float32"))
     net.fc.bias.set_value((-mean @ weight).astype("float32"))
+
+
+def write_lying_images(folder):
+    """Two files whose headers lie: (a 1 KB PNG whose header says 20000x20000, more pixels than PIL's
+    decompression-bomb limit; a JPEG cut off after its first 300 bytes). Returns their paths."""
+    import io
+    import struct
+    import zlib
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(buffer, "PNG")
+    png = bytearray(buffer.getvalue())
+    png[16:24] = struct.pack(">II", 20000, 20000)  # IHDR's width and height, then its CRC recomputed
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    bomb = os.path.join(folder, "bomb_20000x20000.png")
+    with open(bomb, "wb") as f:
+        f.write(png)
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    truncated = os.path.join(folder, "truncated.jpg")
+    with open(truncated, "wb") as f:
+        f.write(buffer.getvalue()[:300])
+    return bomb, truncated

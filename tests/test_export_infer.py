@@ -16,7 +16,7 @@ from paddle_attn.cpu import bf16_supported
 from paddle_attn.data.class_names import CIFAR10_CLASSES
 from paddle_attn.data.transforms import build_transform
 from paddle_attn.inference.predict import ExportedModel
-from tests.helpers import ROOT, assert_user_error, bf16_bound, make_checkpoint, run_tool
+from tests.helpers import ROOT, assert_user_error, bf16_bound, make_checkpoint, run_tool, write_lying_images
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
@@ -82,6 +82,14 @@ def test_infer_on_the_export_predicts_the_dynamic_models_classes(run_dir, export
         assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
         assert line.startswith(f"{item['image']}: {item['top_k'][0]['class']} ")
     assert "5 image(s) in" in result.stderr
+
+
+def test_images_with_lying_headers_are_named_and_skipped(exported, images, tmp_path):
+    bomb, truncated = write_lying_images(tmp_path)
+    result = run_tool("infer.py", "--model", exported, bomb, images / "red.png", truncated, images / "blue.png")
+    assert_user_error(result, f"{bomb!r} is not a readable image: Image size (400000000 pixels) exceeds limit",
+                      f"{truncated!r} is not a readable image")
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == [str(images / "red.png"), str(images / "blue.png")]
 
 
 def test_infer_from_a_checkpoint_with_a_labels_file(run_dir, images, tmp_path):

@@ -13,7 +13,7 @@ from PIL import Image
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.data.datasets import DataError
 from paddle_attn.training import train
-from tests.helpers import ROOT, read_points, tiny_config, tiny_overrides
+from tests.helpers import ROOT, read_points, tiny_config, tiny_overrides, write_lying_images
 
 TRAIN = [sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", os.path.join(ROOT, "configs", "quickstart.yaml")]
 EVAL = [sys.executable, os.path.join(ROOT, "tools", "eval.py")]
@@ -137,17 +137,22 @@ def test_checkpoint_of_another_class_count(tmp_path):
         train(config)
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_non_image_file_in_image_folder(tmp_path, workers):
+@pytest.mark.parametrize("workers, bad", [(0, "notes.png"), (2, "notes.png"), (2, "bomb_20000x20000.png"),
+                                          (2, "truncated.jpg")])
+def test_non_image_file_in_image_folder(tmp_path, workers, bad):
     for split in ("train", "test"):
         for name in ("a", "b"):
             os.makedirs(tmp_path / "images" / split / name)
             for i in range(2):
                 Image.fromarray(np.full((20, 24, 3), 40 * i, np.uint8)).save(tmp_path / "images" / split / name / f"{i}.png")
     (tmp_path / "images" / "train" / "b" / "notes.png").write_text("not an image")
+    for lying in write_lying_images(tmp_path):  # headers that lie: too many pixels, a cut-off JPEG
+        os.replace(lying, tmp_path / "images" / "train" / "b" / os.path.basename(lying))
+    for name in {"notes.png", "bomb_20000x20000.png", "truncated.jpg"} - {bad}:
+        os.remove(tmp_path / "images" / "train" / "b" / name)
     config = tiny_config(tmp_path, "data.dataset=folder", f"data.root={tmp_path / 'images'}", "model.num_classes=2",
                          f"data.num_workers={workers}", "train.batch_size=2", epochs=1)
-    with pytest.raises(DataError, match=r"images/train/b/notes.png' is not a readable image"):
+    with pytest.raises(DataError, match=rf"images/train/b/{bad}' is not a readable image"):
         train(config)
 
 
@@ -238,3 +243,12 @@ def test_a_new_run_never_deletes_or_mixes_with_an_earlier_one(tmp_path):
     assert len(aside) == 1 and f"moved the earlier run in {earlier} to {tmp_path / aside[0]}" in moved.stdout
     assert sorted(os.listdir(tmp_path / aside[0] / "checkpoints")) == kept  # the earlier run, whole
     assert ckpt.read_state(str(tmp_path / "run"))["epoch"] == 1 and len(os.listdir(tmp_path / "run" / "vdl")) == 1
+
+
+def test_lying_image_headers_are_marked_unreadable_by_the_data_set(tmp_path):
+    """What the loader turns into a DataError naming the file (above), without a training run: no worker that
+    raises and hangs Paddle's DataLoader."""
+    from paddle_attn.data.datasets import LabeledImageFiles
+
+    files = LabeledImageFiles([(path, 0) for path in write_lying_images(tmp_path)], ["a"])
+    assert [int(files[i][1]) for i in range(2)] == [-1, -2]
