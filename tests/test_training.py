@@ -202,7 +202,13 @@ def test_resume_refuses_what_cannot_continue_exactly(tmp_path, capsys):
     for override, message in (("train.batch_size=4", r"train.batch_size is 4 here but was 8 in that run"),
                               ("lr.base=0.1", r"lr.base is 0.1 here but was 0.05"),
                               ("model.kwargs.attention_kwargs.detach_weights=true",  # same tensors, another model
-                               r"model.kwargs is \{'attention_kwargs': \{'detach_weights': True\}\} here but was \{\}")):
+                               r"model.kwargs is \{'attention_kwargs': \{'detach_weights': True\}\} here but was \{\}"),
+                              ("train.seed=7", r"train.seed is 7 here but was 42"),
+                              ("data.synthetic_train_per_class=5",  # another data set (50 images, not 40)
+                               r"data.synthetic_train_per_class is 5 here but was 4"),
+                              ("optimizer.name=adamw", r"optimizer.name is 'adamw' here but was 'momentum'"),
+                              ("optimizer.momentum=0.8", r"optimizer.momentum is 0.8 here but was 0.9"),
+                              ("loss.label_smoothing=0.1", r"loss.label_smoothing is 0.1 here but was 0.0")):
         with pytest.raises(ckpt.CheckpointError, match=message + r".* Resume with -o "):
             train(tiny_config(tmp_path, override, "train.resume=auto", epochs=1))
     stretched = tiny_config(tmp_path, "train.resume=auto", "train.resume_strict=false", "lr.base=0.04", epochs=2)
