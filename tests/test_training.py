@@ -229,3 +229,26 @@ def test_synthetic_data_is_regenerated_when_its_parameters_change(tmp_path):
     assert read_parameters(path) == {"train_per_class": 3, "test_per_class": 1, "seed": 0}
     config = tiny_config(tmp_path, f"data.data_file={path}", "data.synthetic_train_per_class=5")
     assert len(build_dataset(config["data"], "train")) == 50
+
+
+def test_nam_sparsity_shrinks_the_nam_scales_of_a_real_run(tmp_path):
+    """train.nam_sparsity inside the trainer: the same run with lambda = 0.5 ends with smaller |gamma| in every
+    NAM gate (its penalty's gradient, lambda * sign(gamma), pulls each scale towards 0 by up to lr * lambda a step)."""
+    scales = {}
+    for lam in (0.0, 0.5):
+        train(tiny_config(tmp_path, f"train.nam_sparsity={lam}", run=f"lam{lam}", epochs=1))
+        params = ckpt.load_params(str(tmp_path / f"lam{lam}" / "checkpoints" / "latest"))
+        scales[lam] = {k: np.abs(v.numpy() if hasattr(v, "numpy") else v).mean() for k, v in params.items()
+                       if k.endswith("attention.channel.weight")}
+    assert len(scales[0.0]) == 8
+    assert all(scales[0.5][k] < scales[0.0][k] - 0.01 for k in scales[0.0]), scales
+
+
+def test_save_freq_saves_every_nth_epoch_and_the_last(tmp_path, monkeypatch):
+    linked = []
+    set_link = ckpt.set_link
+    monkeypatch.setattr(ckpt, "set_link", lambda directory, link, name: linked.append((link, name)) or
+                        set_link(directory, link, name))
+    train(tiny_config(tmp_path, "train.save_freq=2", epochs=3))
+    assert [name for link, name in linked if link == "latest"] == ["epoch_0002", "epoch_0003"]
+    assert ckpt.read_state(str(tmp_path / "run" / "checkpoints" / "latest"))["epoch"] == 3
