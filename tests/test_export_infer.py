@@ -168,3 +168,45 @@ def test_bad_inputs_give_one_clear_message(exported, images, tmp_path):
         results = list(pool.map(lambda case: run_tool(*case[0]), cases))
     for (_, fragments), result in zip(cases, results, strict=True):
         assert_user_error(result, *fragments)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """resnet18_se trained for an epoch on the tiny synthetic set (CIFAR preprocessing; lr 0.01, so its probabilities
+    are not saturated at 0 and 1), and 50 images of the same kind."""
+    from paddle_attn.data.synthetic import make_images
+    from paddle_attn.training import train
+    from tests.helpers import tiny_config
+
+    root = tmp_path_factory.mktemp("trained")
+    train(tiny_config(root, "lr.base=0.01", model="resnet18_se", epochs=1))
+    folder = root / "images"
+    folder.mkdir()
+    for i, pixels in enumerate(make_images(5, seed=9)[0]):
+        Image.fromarray(pixels).save(folder / f"{i:02d}.png")
+    return str(root / "run"), sorted(str(path) for path in folder.glob("*.png"))
+
+
+def test_infer_gives_the_evaluation_pipelines_probabilities_on_a_trained_network(trained_run, tmp_path):
+    """tools/infer.py's preprocessing (channel order, mean/std, resize) against evaluation's on 50 images: a
+    trained network's probabilities move with any of them."""
+    run, paths = trained_run
+    out = tmp_path / "p.json"
+    result = run_tool("infer.py", "--checkpoint", run, *paths, "--top-k", 10, "--json", out)
+    assert result.returncode == 0, result.stderr
+    predictions = json.loads(out.read_text())["predictions"]
+    got = np.array([[{t["index"]: t["probability"] for t in item["top_k"]}[i] for i in range(10)] for item in predictions])
+    net, state = load_model(run)
+    transform = build_transform(state["data"]["transform"], train=False, image_size=state["data"]["image_size"])
+    from paddle_attn.data.images import load_image
+
+    with paddle.no_grad():
+        logits = net(paddle.to_tensor(np.stack([transform(load_image(p)) for p in paths]).astype("float32"))).numpy()
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    assert len(paths) == 50 and [item["image"] for item in predictions] == paths
+    assert expected.max(1).mean() > 0.3, "the network must be trained: confident, not uniform"
+    assert (expected > 1e-4).mean() > 0.9, "probabilities saturated at 0 and 1 would hide preprocessing errors"
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    clear = expected > 1e-4  # and the log-probabilities (logits up to a constant) wherever they are not underflowing
+    np.testing.assert_allclose(np.log(got[clear]), np.log(expected[clear]), atol=1e-3)
