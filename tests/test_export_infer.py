@@ -143,7 +143,7 @@ def test_infer_in_bf16_where_the_cpu_has_it(run_dir, exported, images, tmp_path)
 def run_tool_without_bf16(tool, *args):
     """tools/<tool> in a subprocess whose CPU feature check finds no AVX-512 BF16 or AMX, on any machine."""
     code = ("import runpy, sys; import paddle_attn.cpu as cpu; cpu.cpu_info = lambda: ('GenuineIntel', {'avx2'}); "
-            f"sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+            "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
     return subprocess.run([sys.executable, "-c", code, os.path.join(ROOT, "tools", tool), *map(str, args)],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
 
