@@ -45,9 +45,9 @@ def assert_user_error(result, *fragments):
         assert fragment in result.stderr, result.stderr
 
 
-def make_checkpoint(run_dir, name, params_of=None, top1=0.5):
+def make_checkpoint(run_dir, name, params_of=None, top1=0.5, random_norms=False):
     """A run with one checkpoint (`best`) of `name`, CIFAR stem, 10 classes; `params_of`: save another
-    network's weights under that name."""
+    network's weights under that name; `random_norms`: its norm tensors randomized (`randomize_norms`)."""
     import paddle
 
     import paddle_attn
@@ -55,6 +55,8 @@ def make_checkpoint(run_dir, name, params_of=None, top1=0.5):
 
     paddle.seed(1)
     net = paddle_attn.create_model(params_of or name, num_classes=10, stem="cifar")
+    if random_norms:
+        randomize_norms(net)
     state = {"epoch": 1, "step": 5, "best_top1": top1, "metrics": {"eval_top1": top1},
              "model": {"name": name, "num_classes": 10, "stem": "cifar", "kwargs": {}},
              "data": {"dataset": "cifar10", "transform": "cifar", "image_size": 32}}
@@ -103,3 +105,84 @@ def bf16_bound(net):
 
     layers = sum(isinstance(m, (paddle.nn.Conv2D, paddle.nn.Conv1D, paddle.nn.Linear)) for m in net.sublayers())
     return 8 * math.sqrt(layers) * BF16_UNIT_ROUNDOFF
+
+
+def randomize_norms(net, seed=0):
+    """Every batch-norm's running mean and variance, scale and shift (NAM's gates included: their scales set the
+    channel weights |gamma| / sum |gamma|) drawn at random, so an export or backend that ignored the running
+    statistics, an affine or NAM's weighting would change the logits. Returns `net`."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ranges = {"_mean": (-0.5, 0.5), "_variance": (0.5, 2.0), "weight": (0.5, 1.5), "bias": (-0.3, 0.3)}
+    changed = 0
+    for layer in net.sublayers():
+        if all(hasattr(layer, name) for name in ranges):  # BatchNorm and NAM's _ScaleWeightedNorm
+            for name, (low, high) in ranges.items():
+                tensor = getattr(layer, name)
+                tensor.set_value(rng.uniform(low, high, tensor.shape).astype("float32"))
+            changed += 1
+    assert changed, "no batch-norm found"
+    return net
+
+
+def assert_bf16_agrees(bf16, fp32, bound, min_decided=16):
+    """bf16 logits within `bound` x the largest fp32 logit, and the same top-1 wherever fp32's margin between
+    its first and second class exceeds twice that error (there, no error within the bound can flip it);
+    at least `min_decided` such images, of 3 classes or more, so the check means something; and bf16 different
+    from fp32 by more than fp32 engines differ, so a silent fallback to fp32 fails."""
+    import numpy as np
+
+    scale = np.abs(fp32).max()
+    # fp32 engines differ by up to 1e-4 x the scale (the fp32 parity bound): bf16 must differ by more
+    assert np.abs(bf16 - fp32).max() > 1e-4 * scale, "bf16 gave fp32's logits: it did not run in bf16"
+    assert np.abs(bf16 - fp32).max() <= bound * scale, (np.abs(bf16 - fp32).max() / scale, bound)
+    top2 = np.sort(fp32, axis=1)[:, -2:]
+    decided = top2[:, 1] - top2[:, 0] > 2 * bound * scale
+    assert decided.sum() >= min_decided and len(set(fp32.argmax(1)[decided])) >= 3, "too few clear predictions"
+    np.testing.assert_array_equal(bf16.argmax(1)[decided], fp32.argmax(1)[decided])
+
+
+def spread_classifier(net, x, directions=5):
+    """Classes = both signs of the features' first principal directions, each scaled to unit variance:
+    the predictions spread over the classes, many with a clear margin."""
+    import math
+
+    import numpy as np
+    import paddle
+
+    features = paddle.nn.Sequential(*list(net.children())[:-1])
+    with paddle.no_grad():
+        f = features(x).flatten(1).numpy()
+    mean = f.mean(0)
+    _, sv, vt = np.linalg.svd(f - mean, full_matrices=False)
+    unit = vt[:directions] / (sv[:directions, None] / math.sqrt(len(f)))
+    weight = 3.0 * np.concatenate([unit, -unit]).T
+    net.fc.weight.set_value(weight.astype("float32"))
+    net.fc.bias.set_value((-mean @ weight).astype("float32"))
+
+
+def write_lying_images(folder):
+    """Two files whose headers lie: (a 1 KB PNG whose header says 20000x20000, more pixels than PIL's
+    decompression-bomb limit; a JPEG cut off after its first 300 bytes). Returns their paths."""
+    import io
+    import struct
+    import zlib
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(buffer, "PNG")
+    png = bytearray(buffer.getvalue())
+    png[16:24] = struct.pack(">II", 20000, 20000)  # IHDR's width and height, then its CRC recomputed
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    bomb = os.path.join(folder, "bomb_20000x20000.png")
+    with open(bomb, "wb") as f:
+        f.write(png)
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    truncated = os.path.join(folder, "truncated.jpg")
+    with open(truncated, "wb") as f:
+        f.write(buffer.getvalue()[:300])
+    return bomb, truncated

@@ -18,7 +18,7 @@ from paddle_attn.config import ConfigError
 from paddle_attn.data.synthetic import make_images
 from paddle_attn.layers import PSAModule
 
-from helpers import assert_user_error, make_checkpoint, run_tool, tiny_config
+from helpers import assert_user_error, make_checkpoint, run_tool, tiny_config, write_lying_images
 
 FAMILIES = ("resnet18_se", "resnet18_eca", "resnet18_cbam", "resnet18_nam")
 
@@ -180,10 +180,12 @@ def write_images(directory, count=2):
 def test_visualize_draws_cbam_maps_names_a_broken_image_and_goes_on(tmp_path):
     run = make_checkpoint(tmp_path / "run", "resnet18_cbam")
     shapes = write_images(tmp_path / "images")
+    write_lying_images(shapes)  # bomb_20000x20000.png first, truncated.jpg last
     result = run_tool("visualize.py", "--checkpoint", run, shapes, "--out", tmp_path / "maps", "--target-class", "cat")
-    assert_user_error(result, "broken.png' is not a readable image")
-    assert "skipped: " in result.stdout and "[2/3]" in result.stdout and "[3/3]" in result.stdout  # broken.png is 1st
-    with Image.open(tmp_path / "maps" / "002_shape0.png") as png:  # input, 2 Grad-CAMs, 4 spatial gates
+    assert_user_error(result, "broken.png' is not a readable image", "bomb_20000x20000.png' is not a readable image",
+                      "decompression bomb", "truncated.jpg' is not a readable image")
+    assert result.stdout.count("skipped: ") == 3 and "[3/5]" in result.stdout and "[4/5]" in result.stdout
+    with Image.open(tmp_path / "maps" / "003_shape0.png") as png:  # input, 2 Grad-CAMs, 4 spatial gates
         assert png.format == "PNG" and png.size[0] > 1500
     stats = json.loads((tmp_path / "maps" / "attention_stats.json").read_text())
     assert stats["images"] == 2 and stats["cam_layer"] == "layer4" and set(stats["gates"]["channel"]) == set(am.STAGES)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.data.synthetic import make_images
-from paddle_attn.training import evaluate
+from paddle_attn.training import evaluate, train
 from tests.helpers import ROOT, read_points, tiny_config, tiny_overrides
 
 TRAIN_IMAGES, TEST_IMAGES = 40, 31  # 31 does not divide by 2 ranks: the sampler pads the last batch
@@ -79,6 +79,9 @@ def test_two_cpu_ranks_through_paddle_launch(tmp_path):
     run = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert run.returncode == 0, run.stderr[-1500:] + worker_logs([tmp_path / "log"])
     check_run(tmp_path, items)
+    # the 2-rank run resumed by one process would see other batches: refused before a step
+    with pytest.raises(ckpt.CheckpointError, match=r"the run had 2 ranks \(processes\), this one has 1; the batches"):
+        train(tiny_config(tmp_path, *items[len(tiny_overrides(tmp_path)):], "train.resume=auto", epochs=3))
 
 
 def free_port():

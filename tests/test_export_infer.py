@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -14,11 +16,11 @@ from paddle_attn.cpu import bf16_supported
 from paddle_attn.data.class_names import CIFAR10_CLASSES
 from paddle_attn.data.transforms import build_transform
 from paddle_attn.inference.predict import ExportedModel
-from tests.helpers import assert_user_error, make_checkpoint, run_tool
+from tests.helpers import ROOT, assert_user_error, bf16_bound, make_checkpoint, run_tool, write_lying_images
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    return make_checkpoint(str(tmp_path_factory.mktemp("run")), "resnet18_se")
+    return make_checkpoint(str(tmp_path_factory.mktemp("run")), "resnet18_se", random_norms=True)
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +84,14 @@ def test_infer_on_the_export_predicts_the_dynamic_models_classes(run_dir, export
     assert "5 image(s) in" in result.stderr
 
 
+def test_images_with_lying_headers_are_named_and_skipped(exported, images, tmp_path):
+    bomb, truncated = write_lying_images(tmp_path)
+    result = run_tool("infer.py", "--model", exported, bomb, images / "red.png", truncated, images / "blue.png")
+    assert_user_error(result, f"{bomb!r} is not a readable image: Image size (400000000 pixels) exceeds limit",
+                      f"{truncated!r} is not a readable image")
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == [str(images / "red.png"), str(images / "blue.png")]
+
+
 def test_infer_from_a_checkpoint_with_a_labels_file(run_dir, images, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text("".join(f"label_{i}\n" for i in range(10)))
@@ -109,22 +119,37 @@ def test_infer_from_a_checkpoint_runs_paddle_inference_with_dygraphs_numbers(run
 
 
 @pytest.mark.skipif(not bf16_supported(), reason="the CPU has no native bf16 (AVX-512 BF16 / AMX)")
-def test_infer_in_bf16_where_the_cpu_has_it(exported, images, tmp_path):
+def test_infer_in_bf16_where_the_cpu_has_it(run_dir, exported, images, tmp_path):
+    """bf16 really ran (probabilities differ from fp32's) and its logits, recovered from the probabilities up to
+    a constant per image (log p = logit - logsumexp), are within bf16's bound, with fp32's top-1 on clear calls."""
     results = {}
     for precision in ("fp32", "bf16"):
         out = tmp_path / f"{precision}.json"
         result = run_tool("infer.py", "--model", exported, images, "--top-k", 10, "--precision", precision, "--json", out)
         assert result.returncode == 0, result.stderr
-        results[precision] = json.loads(out.read_text())["predictions"]
-    for a, b in zip(results["fp32"], results["bf16"], strict=True):
-        by_index = {top["index"]: top["probability"] for top in b["top_k"]}
-        for top in a["top_k"]:  # probabilities of a random network near 0.1: bf16's 2^-9 steps over ~20 layers
-            assert abs(top["probability"] - by_index[top["index"]]) < 0.02
+        by_index = [{top["index"]: top["probability"] for top in item["top_k"]}
+                    for item in json.loads(out.read_text())["predictions"]]
+        logits = np.log([[p[i] for i in range(10)] for p in by_index])
+        results[precision] = logits - logits.mean(axis=1, keepdims=True)
+    fp32, bf16 = results["fp32"], results["bf16"]
+    bound = bf16_bound(load_model(run_dir)[0])
+    # more than fp32 engines differ (1e-4 of the scale): a silent fallback to fp32 fails
+    assert np.abs(bf16 - fp32).max() > 1e-4 * np.abs(fp32).max(), "bf16 gave fp32's numbers: it did not run in bf16"
+    assert np.abs(bf16 - fp32).max() <= 2 * bound * np.abs(fp32).max()  # centring can double an error
+    decided = np.diff(np.sort(fp32, axis=1)[:, -2:], axis=1)[:, 0] > 4 * bound * np.abs(fp32).max()
+    np.testing.assert_array_equal(bf16.argmax(1)[decided], fp32.argmax(1)[decided])
 
 
-@pytest.mark.skipif(bf16_supported(), reason="this CPU computes bf16: the refusal is for CPUs without it")
+def run_tool_without_bf16(tool, *args):
+    """tools/<tool> in a subprocess whose CPU feature check finds no AVX-512 BF16 or AMX, on any machine."""
+    code = ("import runpy, sys; import paddle_attn.cpu as cpu; cpu.cpu_info = lambda: ('GenuineIntel', {'avx2'}); "
+            "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+    return subprocess.run([sys.executable, "-c", code, os.path.join(ROOT, "tools", tool), *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
 def test_bf16_asked_on_a_cpu_without_it_is_refused(exported, images):
-    assert_user_error(run_tool("infer.py", "--model", exported, images, "--precision", "bf16"),
+    assert_user_error(run_tool_without_bf16("infer.py", "--model", exported, images, "--precision", "bf16"),
                       "bf16 inference needs oneDNN and a CPU with AVX-512 BF16 or AMX", "use --precision fp32")
 
 
@@ -143,3 +168,45 @@ def test_bad_inputs_give_one_clear_message(exported, images, tmp_path):
         results = list(pool.map(lambda case: run_tool(*case[0]), cases))
     for (_, fragments), result in zip(cases, results, strict=True):
         assert_user_error(result, *fragments)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """resnet18_se trained for an epoch on the tiny synthetic set (CIFAR preprocessing; lr 0.01, so its probabilities
+    are not saturated at 0 and 1), and 50 images of the same kind."""
+    from paddle_attn.data.synthetic import make_images
+    from paddle_attn.training import train
+    from tests.helpers import tiny_config
+
+    root = tmp_path_factory.mktemp("trained")
+    train(tiny_config(root, "lr.base=0.01", model="resnet18_se", epochs=1))
+    folder = root / "images"
+    folder.mkdir()
+    for i, pixels in enumerate(make_images(5, seed=9)[0]):
+        Image.fromarray(pixels).save(folder / f"{i:02d}.png")
+    return str(root / "run"), sorted(str(path) for path in folder.glob("*.png"))
+
+
+def test_infer_gives_the_evaluation_pipelines_probabilities_on_a_trained_network(trained_run, tmp_path):
+    """tools/infer.py's preprocessing (channel order, mean/std, resize) against evaluation's on 50 images: a
+    trained network's probabilities move with any of them."""
+    run, paths = trained_run
+    out = tmp_path / "p.json"
+    result = run_tool("infer.py", "--checkpoint", run, *paths, "--top-k", 10, "--json", out)
+    assert result.returncode == 0, result.stderr
+    predictions = json.loads(out.read_text())["predictions"]
+    got = np.array([[{t["index"]: t["probability"] for t in item["top_k"]}[i] for i in range(10)] for item in predictions])
+    net, state = load_model(run)
+    transform = build_transform(state["data"]["transform"], train=False, image_size=state["data"]["image_size"])
+    from paddle_attn.data.images import load_image
+
+    with paddle.no_grad():
+        logits = net(paddle.to_tensor(np.stack([transform(load_image(p)) for p in paths]).astype("float32"))).numpy()
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    assert len(paths) == 50 and [item["image"] for item in predictions] == paths
+    assert expected.max(1).mean() > 0.3, "the network must be trained: confident, not uniform"
+    assert (expected > 1e-4).mean() > 0.9, "probabilities saturated at 0 and 1 would hide preprocessing errors"
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    clear = expected > 1e-4  # and the log-probabilities (logits up to a constant) wherever they are not underflowing
+    np.testing.assert_allclose(np.log(got[clear]), np.log(expected[clear]), atol=1e-3)

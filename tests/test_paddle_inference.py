@@ -17,7 +17,7 @@ from paddle_attn.inference import paddle_inference
 from paddle_attn.inference.export import save_program
 from paddle_attn.inference.paddle_inference import PaddleInferenceRunner, inference_config, runner_for_network
 from paddle_attn.data.synthetic import make_images
-from tests.helpers import BF16_UNIT_ROUNDOFF, bf16_bound
+from tests.helpers import BF16_UNIT_ROUNDOFF, assert_bf16_agrees, bf16_bound, randomize_norms, spread_classifier
 from tests.helpers import assert_close_to_scale as close
 
 FP32_RTOL = 1e-4
@@ -32,7 +32,7 @@ def images(batch=4, size=32, seed=0):
 def exported(tmp_path_factory):
     """resnet18_nam in eval mode and its export for Paddle Inference."""
     paddle.seed(1)
-    net = paddle_attn.create_model("resnet18_nam", num_classes=10, stem="cifar")
+    net = randomize_norms(paddle_attn.create_model("resnet18_nam", num_classes=10, stem="cifar"))
     net.eval()
     program, params = save_program(net, str(tmp_path_factory.mktemp("export") / "inference"), 32)
     return net, program, params
@@ -88,38 +88,14 @@ def test_bf16_refused_without_native_bf16_and_unknown_precisions(exported, monke
         inference_config(program, params, precision="auto")
 
 
-def assert_bf16_agrees(bf16, fp32, bound, min_decided=16):
-    """bf16 logits within `bound` x the largest fp32 logit, and the same top-1 wherever fp32's margin between
-    its first and second class exceeds twice that error (there, no error within the bound can flip it);
-    at least `min_decided` such images, of 3 classes or more, so the check means something."""
-    scale = np.abs(fp32).max()
-    assert np.abs(bf16 - fp32).max() <= bound * scale, (np.abs(bf16 - fp32).max() / scale, bound)
-    top2 = np.sort(fp32, axis=1)[:, -2:]
-    decided = top2[:, 1] - top2[:, 0] > 2 * bound * scale
-    assert decided.sum() >= min_decided and len(set(fp32.argmax(1)[decided])) >= 3, "too few clear predictions"
-    np.testing.assert_array_equal(bf16.argmax(1)[decided], fp32.argmax(1)[decided])
-
-
-def spread_classifier(net, x, directions=5):
-    """Classes = both signs of the features' first principal directions, each scaled to unit variance:
-    the predictions spread over the classes, many with a clear margin."""
-    features = paddle.nn.Sequential(*list(net.children())[:-1])
-    with paddle.no_grad():
-        f = features(x).flatten(1).numpy()
-    mean = f.mean(0)
-    _, sv, vt = np.linalg.svd(f - mean, full_matrices=False)
-    unit = vt[:directions] / (sv[:directions, None] / math.sqrt(len(f)))
-    weight = 3.0 * np.concatenate([unit, -unit]).T
-    net.fc.weight.set_value(weight.astype("float32"))
-    net.fc.bias.set_value((-mean @ weight).astype("float32"))
-
-
 def test_bf16_check_fails_on_errors_beyond_bf16_precision():
     rng = np.random.default_rng(0)
     fp32 = (rng.standard_normal((64, 10)) + 8 * np.eye(10)[rng.integers(0, 10, 64)]).astype("float32")
     bound = 8 * math.sqrt(21) * BF16_UNIT_ROUNDOFF
     as_bf16 = (fp32.view(np.uint32) & 0xFFFF0000).view(np.float32)  # truncated to bf16's 8 bits: passes
     assert_bf16_agrees(as_bf16, fp32, bound)
+    with pytest.raises(AssertionError, match="did not run in bf16"):  # fp32's own logits: a silent fallback
+        assert_bf16_agrees(fp32, fp32, bound)
     with pytest.raises(AssertionError):
         assert_bf16_agrees(fp32 + 0.2 * np.abs(fp32).max(), fp32, bound)
     flipped = fp32.copy()
@@ -130,7 +106,7 @@ def test_bf16_check_fails_on_errors_beyond_bf16_precision():
 @pytest.mark.skipif(not bf16_supported(), reason=NO_BF16)
 def test_bf16_inference_agrees_with_fp32_within_bf16_precision(tmp_path):
     paddle.seed(2)
-    net = paddle_attn.create_model("resnet18_nam", num_classes=10, stem="cifar")
+    net = randomize_norms(paddle_attn.create_model("resnet18_nam", num_classes=10, stem="cifar"))
     net.eval()
     x = paddle.to_tensor((make_images(16, seed=3)[0].transpose(0, 3, 1, 2) / 255.0 - 0.5).astype("float32"))
     spread_classifier(net, x)

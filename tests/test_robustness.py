@@ -1,5 +1,6 @@
 """Random overrides, checkpoints and images thrown at the tools: only the tool's own message and a non-zero exit."""
 
+import functools
 import json
 import os
 import runpy
@@ -15,6 +16,7 @@ import paddle_attn
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.config import SCHEMA, ConfigError, load_config, save_config
 from paddle_attn.models import create_model_from_spec
+from paddle_attn.models.resnet import ResNet
 from tests.helpers import ROOT
 
 KEYS = [f"{section}.{key}" for section, keys in SCHEMA.items() for key in keys]
@@ -90,6 +92,33 @@ def test_random_overrides(overrides, config_file):
         dotted = override.partition("=")[0]
         if dotted.count(".") == 1 and dotted.partition(".")[2] in SCHEMA.get(dotted.partition(".")[0], {}):
             assert parsed_as_given(config, override) or any(o.startswith(dotted + "=") for o in overrides[overrides.index(override) + 1:])
+
+
+def test_property_tests_are_reproducible():
+    assert SETTINGS.derandomize and SETTINGS.max_examples == 25  # conftest's profile, not a random seed per run
+
+
+@pytest.mark.parametrize("model, option, value, message", [
+    ("resnet18_eca", "attention_kwargs.kernel_size", "4",
+     "EfficientChannelAttention options {'kernel_size': 4}: ECA kernel_size must be a positive odd number, got 4"),
+    ("resnet18_eca", "stage_attention_kwargs.kernel_size", "[3, 5, 4, 7]",
+     "EfficientChannelAttention options {'kernel_size': 4}: ECA kernel_size must be a positive odd number, got 4"),
+    ("resnet18_se", "attention_kwargs.reduction", "0",
+     "SqueezeExcitation options {'reduction': 0}: SE reduction must be a positive integer, got 0"),
+    ("resnet18_cbam", "attention_kwargs.kernel_size", "4",
+     "CBAM options {'kernel_size': 4}: CBAM kernel_size must be a positive odd integer, got 4"),
+    ("resnet18_cbam", "attention_kwargs.reduction", "2.5",
+     "CBAM options {'reduction': 2.5}: CBAM reduction must be a positive integer, got 2.5"),
+])
+def test_invalid_attention_values_are_refused_with_the_config(config_file, monkeypatch, model, option, value, message):
+    def build(*args, **kwargs):
+        raise AssertionError("a network was built")
+
+    # refused from the config, before any network is built (wraps: the signature the option check reads is kept)
+    monkeypatch.setattr(ResNet, "__init__", functools.wraps(ResNet.__init__)(build))
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_file, [f"model.name={model}", f"model.kwargs.{option}={value}"])
+    assert str(caught.value) == f"command line -o: model.kwargs: {message}"
 
 
 def test_a_bad_override_reaches_the_parser_through_the_tool(capsys, checkpoint_dir, config_file):

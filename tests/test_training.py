@@ -202,7 +202,13 @@ def test_resume_refuses_what_cannot_continue_exactly(tmp_path, capsys):
     for override, message in (("train.batch_size=4", r"train.batch_size is 4 here but was 8 in that run"),
                               ("lr.base=0.1", r"lr.base is 0.1 here but was 0.05"),
                               ("model.kwargs.attention_kwargs.detach_weights=true",  # same tensors, another model
-                               r"model.kwargs is \{'attention_kwargs': \{'detach_weights': True\}\} here but was \{\}")):
+                               r"model.kwargs is \{'attention_kwargs': \{'detach_weights': True\}\} here but was \{\}"),
+                              ("train.seed=7", r"train.seed is 7 here but was 42"),
+                              ("data.synthetic_train_per_class=5",  # another data set (50 images, not 40)
+                               r"data.synthetic_train_per_class is 5 here but was 4"),
+                              ("optimizer.name=adamw", r"optimizer.name is 'adamw' here but was 'momentum'"),
+                              ("optimizer.momentum=0.8", r"optimizer.momentum is 0.8 here but was 0.9"),
+                              ("loss.label_smoothing=0.1", r"loss.label_smoothing is 0.1 here but was 0.0")):
         with pytest.raises(ckpt.CheckpointError, match=message + r".* Resume with -o "):
             train(tiny_config(tmp_path, override, "train.resume=auto", epochs=1))
     stretched = tiny_config(tmp_path, "train.resume=auto", "train.resume_strict=false", "lr.base=0.04", epochs=2)
@@ -223,3 +229,26 @@ def test_synthetic_data_is_regenerated_when_its_parameters_change(tmp_path):
     assert read_parameters(path) == {"train_per_class": 3, "test_per_class": 1, "seed": 0}
     config = tiny_config(tmp_path, f"data.data_file={path}", "data.synthetic_train_per_class=5")
     assert len(build_dataset(config["data"], "train")) == 50
+
+
+def test_nam_sparsity_shrinks_the_nam_scales_of_a_real_run(tmp_path):
+    """train.nam_sparsity inside the trainer: the same run with lambda = 0.5 ends with smaller |gamma| in every
+    NAM gate (its penalty's gradient, lambda * sign(gamma), pulls each scale towards 0 by up to lr * lambda a step)."""
+    scales = {}
+    for lam in (0.0, 0.5):
+        train(tiny_config(tmp_path, f"train.nam_sparsity={lam}", run=f"lam{lam}", epochs=1))
+        params = ckpt.load_params(str(tmp_path / f"lam{lam}" / "checkpoints" / "latest"))
+        scales[lam] = {k: np.abs(v.numpy() if hasattr(v, "numpy") else v).mean() for k, v in params.items()
+                       if k.endswith("attention.channel.weight")}
+    assert len(scales[0.0]) == 8
+    assert all(scales[0.5][k] < scales[0.0][k] - 0.01 for k in scales[0.0]), scales
+
+
+def test_save_freq_saves_every_nth_epoch_and_the_last(tmp_path, monkeypatch):
+    linked = []
+    set_link = ckpt.set_link
+    monkeypatch.setattr(ckpt, "set_link", lambda directory, link, name: linked.append((link, name)) or
+                        set_link(directory, link, name))
+    train(tiny_config(tmp_path, "train.save_freq=2", epochs=3))
+    assert [name for link, name in linked if link == "latest"] == ["epoch_0002", "epoch_0003"]
+    assert ckpt.read_state(str(tmp_path / "run" / "checkpoints" / "latest"))["epoch"] == 3

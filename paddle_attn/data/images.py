@@ -10,7 +10,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".
 
 
 def load_image(path):
-    """An RGB PIL image, or a DataError naming the file."""
+    """An RGB PIL image, or a DataError naming the file: missing, not an image, truncated, or a header claiming
+    more pixels than PIL's decompression-bomb limit (`PIL.Image.MAX_IMAGE_PIXELS`, twice that is refused)."""
     try:
         with Image.open(path) as img:
             return img.convert("RGB")
@@ -18,6 +19,8 @@ def load_image(path):
         raise DataError(f"image file {path!r} does not exist") from err
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise DataError(f"{path!r} is not a readable image ({err})") from err
+    except Image.DecompressionBombError as err:  # not an OSError: PIL raises it from the header alone
+        raise DataError(f"{path!r} is not a readable image: {err}") from err
 
 
 def find_images(paths):

@@ -3,6 +3,14 @@
 import paddle
 import paddle.nn as nn
 
+from paddle_attn.errors import ModelError
+
+
+def check_positive_int(layer, option, value, odd=False):
+    """Raise ModelError naming `layer`'s `option` unless `value` is a positive integer (an odd one if `odd`)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (odd and value % 2 == 0):
+        raise ModelError(f"{layer} {option} must be a positive {'odd ' if odd else ''}integer, got {value!r}")
+
 
 def check_nchw(x, layer):
     """Raise a ValueError naming `layer` unless `x` is a 4-D (N, C, H, W) tensor."""

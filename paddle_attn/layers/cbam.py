@@ -4,7 +4,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddle_attn.layers.attention import AttentionGate, check_nchw
+from paddle_attn.layers.attention import AttentionGate, check_nchw, check_positive_int
 
 
 def channel_max(x):
@@ -25,6 +25,7 @@ class ChannelAttention(AttentionGate):
 
     def __init__(self, channels, reduction=16, bias=False):
         super().__init__()
+        check_positive_int("CBAM", "reduction", reduction)
         hidden = max(1, channels // reduction)
         self.fc1 = nn.Conv2D(channels, hidden, kernel_size=1, bias_attr=None if bias else False)
         self.relu = nn.ReLU()
@@ -46,6 +47,7 @@ class SpatialAttention(AttentionGate):
 
     def __init__(self, kernel_size=7, batch_norm=False, max_first=False):
         super().__init__()
+        check_positive_int("CBAM", "kernel_size", kernel_size, odd=True)  # an even one would change H and W
         self.max_first = max_first
         self.conv = nn.Conv2D(2, 1, kernel_size, padding=kernel_size // 2, bias_attr=False)
         self.bn = nn.BatchNorm2D(1, momentum=0.99) if batch_norm else None

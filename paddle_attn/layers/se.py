@@ -2,7 +2,7 @@
 
 import paddle.nn as nn
 
-from paddle_attn.layers.attention import AttentionGate, check_nchw
+from paddle_attn.layers.attention import AttentionGate, check_nchw, check_positive_int
 
 
 class SEWeightModule(nn.Layer):
@@ -14,6 +14,7 @@ class SEWeightModule(nn.Layer):
 
     def __init__(self, channels, reduction=16):
         super().__init__()
+        check_positive_int("SE", "reduction", reduction)
         hidden = max(1, channels // reduction)  # the tutorial's C // r, kept >= 1 for narrow inputs
         self.avg_pool = nn.AdaptiveAvgPool2D(1)
         self.fc1 = nn.Conv2D(channels, hidden, kernel_size=1)

@@ -186,6 +186,12 @@ def check_network_kwargs(kwargs, attention, fixed=()):
             if key not in accepted:
                 raise ModelError(f"{attention.__name__} has no option {key!r}{did_you_mean(key, accepted)}; "
                                  f"its options: {', '.join(accepted)}")
+        for stage in range(STAGES):  # each gate checks its values: refused here, before a network is built
+            values = {**options, **{key: per_stage[key][stage] for key in per_stage}}
+            try:
+                attention(64, **values)
+            except (ModelError, ValueError, TypeError) as err:
+                raise ModelError(f"{attention.__name__} options {values}: {err}") from err
 
 
 def _resnet_builder(depth, attention):
