@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 import numpy as np
-from common import load, machine, versions  # common sets sys.path
+from common import PeakMemory, load, machine, versions  # common sets sys.path
 
 MODES = "inference:0,inference:2,dygraph:0,dygraph:2"
 
@@ -37,7 +37,8 @@ def parse_args():
 
 
 def soak(backend, workers, args):
-    """One mode's training run; prints one JSON line per epoch: {"epoch", "trainer", "workers"} in MiB."""
+    """One mode's training run; prints one JSON line per epoch: {"epoch", "trainer", "heap", "workers"} in MiB
+    (heap: the trainer's bytes in use by malloc, which tells a leak from glibc's arenas growing in steps)."""
     import paddle
     import psutil
 
@@ -45,7 +46,7 @@ def soak(backend, workers, args):
     from paddle_attn.config import load_config
     from paddle_attn.training.trainer import train
 
-    me = psutil.Process()
+    me, heap = psutil.Process(), PeakMemory()
 
     def mib(process):
         return process.memory_info().rss / 2**20
@@ -61,7 +62,8 @@ def soak(backend, workers, args):
                 self.workers = [round(mib(child), 1) for child in me.children()]
 
         def on_eval_end(self, logs=None):  # last in the callback list: the evaluation has released what it built
-            print(json.dumps({"epoch": self.epoch, "trainer": round(mib(me), 1), "workers": self.workers}), flush=True)
+            record = {"epoch": self.epoch, "trainer": round(mib(me), 1), "heap": round(heap.in_use() / 2**20, 1)}
+            print(json.dumps({**record, "workers": self.workers}), flush=True)
 
     with tempfile.TemporaryDirectory(prefix="memory_soak_") as tmp:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,7 +104,8 @@ def report(mode, records):
     trainer = [r["trainer"] for r in records]
     half = len(records) // 2 + 1
     line = (f"{backend:9s} {workers} workers: trainer {trainer[0]:.0f} -> {trainer[-1]:.0f} MiB over {len(records)} epochs, "
-            f"slope over epochs {half}-{len(records)}: {slope(trainer):+.2f} MiB/epoch")
+            f"slope over epochs {half}-{len(records)}: {slope(trainer):+.2f} MiB/epoch (malloc in use "
+            f"{slope([r['heap'] for r in records]):+.2f})")
     if int(workers):
         per_worker = list(zip(*[r["workers"] for r in records if len(r["workers"]) == int(workers)], strict=True))
         if per_worker:
