@@ -17,8 +17,9 @@ class NetworkExport:
 
     Why not `runner_for_network` each epoch: every `paddle.jit.save` keeps ~2 MB for good (resnet18_nam; Paddle
     3.3 leaks the Python call stack of each op it traces and interns its strings), while a predictor built
-    and released from the same files frees all it took. The files live in a temporary directory until the
-    export is garbage-collected. Raises InferenceError if `net`'s state is not what its export saved.
+    and released from the same files keeps ~0.15 MB (malloc, in Paddle Inference's and oneDNN's C++). The files
+    live in a temporary directory until the export is garbage-collected. Raises InferenceError if `net`'s
+    state is not what its export saved.
     """
 
     def __init__(self, net, image_size):

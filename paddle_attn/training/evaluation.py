@@ -76,7 +76,7 @@ def _as_list(value):
 class InferenceEvaluation(Callback):
     """At each evaluation's start, loads the network's weights into a new Paddle Inference runner (oneDNN, fp32)
     for `EvaluatingModel`: it always sees the weights just trained, and its logits equal dygraph's within 1e-5.
-    The program is exported once per network (`NetworkExport`: each export leaks, a runner's release frees all).
+    The program is exported once per network (`NetworkExport`: each export keeps ~2 MB, a runner ~0.15 MB).
     The runner uses the process's CPU threads (`cpu.cpu_threads`).
     """
 
