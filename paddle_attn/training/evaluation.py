@@ -11,7 +11,7 @@ import numpy as np
 import paddle
 from paddle.callbacks import Callback
 
-from paddle_attn.cpu import cpu_threads, set_cpu_threads
+from paddle_attn.cpu import cpu_threads, release_freed_memory, set_cpu_threads
 from paddle_attn.inference.network_export import NetworkExport
 
 
@@ -92,6 +92,7 @@ class InferenceEvaluation(Callback):
 
     def on_eval_end(self, logs=None):
         self.model.eval_forward = None
+        release_freed_memory()  # the predictor's blocks, which glibc would otherwise keep resident around live ones
         # a predictor's run resets the math library's threads its own way, and dygraph's kernels then sum
         # in another order (1e-4 apart after 3 steps): set them back so training goes on as without it
         set_cpu_threads(cpu_threads())
