@@ -111,6 +111,22 @@ def keep_freed_memory():
     return _malloc["applied"]
 
 
+def release_freed_memory():
+    """Hand glibc's free heap pages back to the system now (`malloc_trim(0)`); returns True if it could (Linux/glibc).
+
+    Under `keep_freed_memory` glibc never does, so memory that a short-lived large object (an evaluation's
+    predictor, ~100 MB) freed between live blocks stays resident and the heap grows in steps around it.
+    """
+    if platform.system() != "Linux":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 def apply_cpu_settings(threads=None, fast_blas=True, keep_freed=True):
     """The process-wide CPU settings an entry point asks for, before any conv runs; returns what was applied.
 

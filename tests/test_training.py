@@ -149,8 +149,8 @@ def test_inference_evaluation_gives_dygraphs_metrics(tmp_path, monkeypatch):
     config = tiny_config(tmp_path, epochs=1)
     train(config)
     exports = []
-    export = evaluation.runner_for_network
-    monkeypatch.setattr(evaluation, "runner_for_network", lambda *a, **k: exports.append(a) or export(*a, **k))
+    export = evaluation.NetworkExport
+    monkeypatch.setattr(evaluation, "NetworkExport", lambda *a, **k: exports.append(a) or export(*a, **k))
     fast = evaluate(config, config["train"]["output_dir"])
     assert len(exports) == 1  # Paddle Inference is the default on the CPU
     config["train"]["eval_backend"] = "dygraph"
