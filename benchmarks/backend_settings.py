@@ -51,8 +51,8 @@ def export_random_network(name, args, out_dir):
     from paddle.static import InputSpec
 
     import paddle_attn
-    from paddle_attn.inference.exported import MODEL_PREFIX
-    from paddle_attn.inference.onnx_export import export_onnx
+    from paddle_attn.inference.onnx_conversion import export_onnx
+    from paddle_attn.inference.read_export import MODEL_PREFIX
 
     paddle.seed(0)
     net = paddle_attn.create_model(name, num_classes=args.num_classes, stem=args.stem)

@@ -16,14 +16,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
 
-from paddle_attn.cpu import apply_cpu_settings  # noqa: E402
-from paddle_attn import attention_maps as am  # noqa: E402
-from paddle_attn.checkpoint import find_latest, load_model  # noqa: E402
+from paddle_attn.analysis import gates as am  # noqa: E402
+from paddle_attn.analysis import gradcam  # noqa: E402
+from paddle_attn.checkpoint import find_latest  # noqa: E402
 from paddle_attn.config import load_config  # noqa: E402
+from paddle_attn.cpu import apply_cpu_settings  # noqa: E402
+from paddle_attn.data.preprocessing import inference_info  # noqa: E402
 from paddle_attn.data.synthetic import make_images  # noqa: E402
 from paddle_attn.data.transforms import build_transform  # noqa: E402
-from paddle_attn.inference.export import inference_info  # noqa: E402
 from paddle_attn.training import train  # noqa: E402
+from paddle_attn.weights import load_model  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATIO = 2.0
@@ -65,7 +67,7 @@ if __name__ == "__main__":
                 batch = slice(start, start + args.batch_size)
                 maps = am.attention_maps(net, images[batch], labels[batch] if name == "true" else None, layer)
                 cams = maps.cam if name == "predicted" else maps.target_cam
-                ratios.append(am.box_ratios(cams, boxes[batch]))
+                ratios.append(gradcam.box_ratios(cams, boxes[batch]))
                 correct.append(maps.predicted == labels[batch])
                 used = f"{maps.cam_layer} {maps.cam_size[0]}x{maps.cam_size[1]}"
             ratios = np.concatenate(ratios)

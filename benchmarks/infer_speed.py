@@ -165,14 +165,14 @@ def paddle_side(name, args):
 
     paddle_attn.set_cpu_threads(args["threads"])
     if args["checkpoint"]:
-        from paddle_attn.checkpoint import load_model
+        from paddle_attn.weights import load_model
 
         net, _ = load_model(args["checkpoint"])
     else:
         paddle.seed(0)
         net = paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"])
     net.eval()
-    from paddle_attn.inference.exported import MODEL_PREFIX
+    from paddle_attn.inference.read_export import MODEL_PREFIX
 
     export_dir = tempfile.TemporaryDirectory(prefix="infer_speed_")  # removed when this process ends
     prefix = os.path.join(export_dir.name, MODEL_PREFIX)
@@ -194,7 +194,7 @@ def paddle_side(name, args):
     side = Runners(runners, args)
     side.export_dir = export_dir
     if args["onnx_backends"]:
-        from paddle_attn.inference.onnx_export import export_onnx
+        from paddle_attn.inference.onnx_conversion import export_onnx
 
         side.onnx_file = export_onnx(export_dir.name)
         if "int8" in args["onnx_backends"].get("openvino", ()):

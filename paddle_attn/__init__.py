@@ -17,8 +17,9 @@ except ImportError as err:  # one clear sentence instead of a traceback deep ins
     ) from err
 
 from paddle_attn.cpu import apply_cpu_settings, set_cpu_threads
-from paddle_attn.models import create_model, create_model_from_spec, list_models, register_model
+from paddle_attn.models import list_models, register_model
+from paddle_attn.weights import create_model, create_model_from_spec, load_model
 
 __version__ = "0.1.0"
-__all__ = ["apply_cpu_settings", "create_model", "create_model_from_spec", "list_models", "register_model",
+__all__ = ["apply_cpu_settings", "create_model", "create_model_from_spec", "list_models", "load_model", "register_model",
            "set_cpu_threads", "__version__"]

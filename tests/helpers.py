@@ -4,9 +4,9 @@ import os
 import subprocess
 import sys
 
+from paddle_attn.analysis.run_logs import read_scalars
 from paddle_attn.config import load_config
 from paddle_attn.data.synthetic import write_synthetic_cifar
-from paddle_attn.run_logs import read_scalars
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

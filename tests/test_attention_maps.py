@@ -8,17 +8,17 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 import pytest
+from helpers import assert_user_error, make_checkpoint, run_tool, tiny_config, write_lying_images
 from PIL import Image
 
 import paddle_attn
-from paddle_attn import attention_maps as am
-from paddle_attn.attention_report import class_index, open_network, write_report
+from paddle_attn.analysis import gates as am
+from paddle_attn.analysis import gradcam
+from paddle_attn.analysis.report import class_index, open_network, write_report
 from paddle_attn.checkpoint import CheckpointError
 from paddle_attn.config import ConfigError
 from paddle_attn.data.synthetic import make_images
 from paddle_attn.layers import PSAModule
-
-from helpers import assert_user_error, make_checkpoint, run_tool, tiny_config, write_lying_images
 
 FAMILIES = ("resnet18_se", "resnet18_eca", "resnet18_cbam", "resnet18_nam")
 
@@ -89,9 +89,9 @@ def test_nam_scales_are_the_normalized_batchnorm_scales():
     layer = net.layer3[1].attention.channel
     gamma = np.linspace(-2.0, 2.0, 256).astype("float32")  # |gamma| from 0 to 2, some tiny
     layer.weight.set_value(gamma)
-    scales = am.nam_scales(net)["layer3.1.attention.channel"]
+    scales = am.nam_scale_weights(net)["layer3.1.attention.channel"]
     np.testing.assert_allclose(scales, np.abs(gamma) / np.abs(gamma).sum(), rtol=1e-6)
-    by_stage = am.nam_scales_by_stage(net)
+    by_stage = am.nam_scale_weights_by_stage(net)
     np.testing.assert_allclose(by_stage["layer3"][256:], scales * 256, rtol=1e-6)
     shares = am.share_under(by_stage, 0.1)
     assert shares["layer1"] == 0.0  # untrained: gamma = 1 everywhere, an equal share each
@@ -135,8 +135,8 @@ def test_grad_cam_lights_up_the_evidence_of_the_class_asked_for():
     np.testing.assert_allclose(maps.cam[0], x[0, 1] / 2, atol=1e-6)  # the evidence itself, scaled to [0, 1]
     np.testing.assert_allclose(maps.target_cam[0], x[0, 0], atol=1e-6)
     boxes = np.array([[10, 8, 14, 15]])
-    assert am.box_ratios(maps.cam, boxes)[0] == np.inf
-    assert am.box_ratios(maps.target_cam, boxes)[0] == 0.0  # class 0's evidence is all outside class 1's box
+    assert gradcam.box_ratios(maps.cam, boxes)[0] == np.inf
+    assert gradcam.box_ratios(maps.target_cam, boxes)[0] == 0.0  # class 0's evidence is all outside class 1's box
     assert all(p.grad is None for p in net.parameters())  # Grad-CAM leaves the training gradients alone
 
 
@@ -226,7 +226,7 @@ def test_every_family_draws_its_pictures(tmp_path, name, model_pictures):
         values = maps.gate_values("channel", am.VALUES_PER_IMAGE)["layer2"]
         assert stats["gates"]["channel"]["layer2"]["mean"] == pytest.approx(float(values.mean()), rel=1e-6)
     if "nam_scales.png" in model_pictures:
-        assert stats["nam_scales"]["share_under"] == am.share_under(am.nam_scales_by_stage(net), 0.1)
+        assert stats["nam_scales"]["share_under"] == am.share_under(am.nam_scale_weights_by_stage(net), 0.1)
 
 
 def info_transform(info, path):
@@ -259,7 +259,7 @@ def test_weights_are_checked_tensor_by_tensor_and_classes_resolved(tmp_path):
 def test_training_logs_gate_histograms_and_grad_cam_images(tmp_path):
     from visualdl import LogReader
 
-    from paddle_attn.run_logs import log_files
+    from paddle_attn.analysis.run_logs import log_files
     from paddle_attn.training import train
 
     config = tiny_config(tmp_path, "visualdl.attention=true", "visualdl.attention_every=2", "train.eval_backend=dygraph",

@@ -13,8 +13,8 @@ import paddle
 import pytest
 
 import paddle_attn
-from paddle_attn.checkpoint import load_model
 from paddle_attn.convert import ConversionError, convert_state_dict, read_torch_state_dict, unwrap_state_dict
+from paddle_attn.weights import load_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "tools", "convert_torch.py")

@@ -11,12 +11,13 @@ import paddle
 import pytest
 from PIL import Image
 
-from paddle_attn.checkpoint import load_model
 from paddle_attn.cpu import bf16_supported
 from paddle_attn.data.class_names import CIFAR10_CLASSES
 from paddle_attn.data.transforms import build_transform
 from paddle_attn.inference.predict import ExportedModel
+from paddle_attn.weights import load_model
 from tests.helpers import ROOT, assert_user_error, bf16_bound, make_checkpoint, run_tool, write_lying_images
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):

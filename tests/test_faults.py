@@ -300,7 +300,7 @@ def test_a_failed_save_removes_its_partial_checkpoint_and_names_the_last_one(tmp
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
         return real_save(obj, path, *args, **kwargs)
 
-    monkeypatch.setattr(ckpt.paddle, "save", save_then_fill_the_disk)
+    monkeypatch.setattr(paddle, "save", save_then_fill_the_disk)
     config = tiny_config(tmp_path, epochs=2)
     checkpoints = os.path.join(config["train"]["output_dir"], "checkpoints")
     with pytest.raises(CheckpointError) as raised:

@@ -10,10 +10,11 @@ import pytest
 from PIL import Image
 
 import paddle_attn
-from paddle_attn.comparison import registry_entries
-from paddle_attn.inspection import count_flops, count_params
-from paddle_attn.run_logs import read_scalars
+from paddle_attn.analysis.comparison import registry_entries
+from paddle_attn.analysis.model_cost import count_flops, count_params
+from paddle_attn.analysis.run_logs import read_scalars
 from tests.helpers import ROOT, assert_user_error, make_checkpoint, run_tool
+
 
 def test_summary_prints_the_tutorials_counts():
     cases = [  # model, classes, stem, input size, the tutorial's total / trainable count

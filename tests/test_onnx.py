@@ -11,15 +11,22 @@ import pytest
 from PIL import Image
 
 import paddle_attn
-from paddle_attn.checkpoint import load_model
 from paddle_attn.errors import InferenceError
 from paddle_attn.inference.backend_options import BackendUnavailable
-from paddle_attn.inference.export import export
-from paddle_attn.inference.onnx_export import ExportError, convert, export_onnx
+from paddle_attn.inference.onnx_conversion import ExportError, convert, export_onnx
+from paddle_attn.inference.write_export import export
 from paddle_attn.models import registry
 from paddle_attn.models.resnet import _resnet_builder
-from tests.helpers import (assert_bf16_agrees, assert_user_error, bf16_bound, make_checkpoint, randomize_norms, run_tool,
-                           spread_classifier)
+from paddle_attn.weights import load_model
+from tests.helpers import (
+    assert_bf16_agrees,
+    assert_user_error,
+    bf16_bound,
+    make_checkpoint,
+    randomize_norms,
+    run_tool,
+    spread_classifier,
+)
 
 pytest.importorskip("paddle2onnx", reason="ONNX export needs paddle2onnx: pip install -e '.[onnx]'")
 
@@ -226,7 +233,7 @@ def test_openvino_refuses_bf16_on_a_cpu_without_it(exports, monkeypatch):
 def test_openvino_bf16_is_close_to_fp32(tmp_path):
     """bf16 really ran (logits differ from fp32), within bf16's bound, with fp32's top-1 on clear predictions."""
     from paddle_attn.data.synthetic import make_images
-    from paddle_attn.inference.export import save_program
+    from paddle_attn.inference.write_export import save_program
 
     paddle.seed(2)
     net = randomize_norms(paddle_attn.create_model("resnet18_nam", num_classes=10, stem="cifar"))

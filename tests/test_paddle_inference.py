@@ -12,11 +12,11 @@ import pytest
 
 import paddle_attn
 from paddle_attn.cpu import bf16_supported
+from paddle_attn.data.synthetic import make_images
 from paddle_attn.errors import InferenceError
 from paddle_attn.inference import paddle_inference
-from paddle_attn.inference.export import save_program
 from paddle_attn.inference.paddle_inference import PaddleInferenceRunner, inference_config, runner_for_network
-from paddle_attn.data.synthetic import make_images
+from paddle_attn.inference.write_export import save_program
 from tests.helpers import BF16_UNIT_ROUNDOFF, assert_bf16_agrees, bf16_bound, randomize_norms, spread_classifier
 from tests.helpers import assert_close_to_scale as close
 

@@ -6,8 +6,9 @@ import pytest
 import safetensors
 
 import paddle_attn
-from paddle_attn.checkpoint import CheckpointError, load_model
+from paddle_attn.checkpoint import CheckpointError
 from paddle_attn.convert import convert_file
+from paddle_attn.weights import load_model
 from tests.helpers import make_checkpoint, run_tool
 from tests.test_convert import NEEDS_TORCH, logits, randomize
 

@@ -14,8 +14,8 @@ from PIL import Image
 
 import paddle_attn
 from paddle_attn import checkpoint as ckpt
+from paddle_attn import create_model_from_spec
 from paddle_attn.config import SCHEMA, ConfigError, load_config, save_config
-from paddle_attn.models import create_model_from_spec
 from paddle_attn.models.resnet import ResNet
 from tests.helpers import ROOT
 

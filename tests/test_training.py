@@ -13,9 +13,9 @@ from paddle.callbacks import Callback
 
 import paddle_attn
 from paddle_attn import checkpoint as ckpt
+from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS
 from paddle_attn.data.datasets import DataError, build_dataset
 from paddle_attn.training import add_nam_sparsity, build_schedule, evaluate, evaluation, nam_scales, train
-from paddle_attn.run_logs import EVAL_TAGS, TRAIN_TAGS
 from tests.helpers import ROOT, read_points, tiny_config, tiny_overrides
 
 

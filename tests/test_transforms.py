@@ -16,8 +16,8 @@ from PIL import Image
 from paddle_attn.config import ConfigError, load_config
 from paddle_attn.convert import checkpoint_state
 from paddle_attn.data.datasets import load_image
+from paddle_attn.data.preprocessing import inference_info
 from paddle_attn.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transform, split_presets
-from paddle_attn.inference.export import inference_info
 
 # photographs and drawings matplotlib ships: a 512x600 portrait (downscaled), a 128x128 drawing (upscaled),
 # a 542x130 banner (upscaled, extreme aspect ratio)

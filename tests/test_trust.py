@@ -11,8 +11,7 @@ import paddle
 import pytest
 
 import paddle_attn
-from paddle_attn import safe_pickle
-from paddle_attn.checkpoint import CheckpointError, load_params
+from paddle_attn.checkpoint import CheckpointError, load_params, safe_pickle
 from paddle_attn.training import train
 from tests.helpers import ROOT, assert_user_error, make_checkpoint, run_tool, tiny_config
 from tests.test_convert import NEEDS_TORCH

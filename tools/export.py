@@ -35,20 +35,20 @@ def main():
     args = parser.parse_args()
     if args.int8_calibration and args.format != "onnx":
         parser.error("--int8-calibration needs --format onnx")
-    from paddle_attn.inference.export import export
+    from paddle_attn.inference.write_export import export
 
     info = export(args.checkpoint, args.out, args.input_size, args.trusted, args.format == "safetensors")
     size = info["image_size"]
     print(f"exported {info['model']['name']} ({info['model']['num_classes']} classes) from {info['checkpoint']} "
           f"to {args.out}: input [N, 3, {size}, {size}], preprocessing {info['transform']!r}")
     if args.format == "onnx":
-        from paddle_attn.inference.onnx_export import export_onnx
+        from paddle_attn.inference.onnx_conversion import export_onnx
 
         print(f"wrote {export_onnx(args.out)}")
     if args.int8_calibration:
         from paddle_attn.data.images import find_images
         from paddle_attn.inference.int8 import quantize_int8
-        from paddle_attn.inference.onnx_export import ONNX_FILE
+        from paddle_attn.inference.onnx_conversion import ONNX_FILE
         from paddle_attn.inference.predict import preprocess
 
         images, _, errors = preprocess(info, find_images(args.int8_calibration))

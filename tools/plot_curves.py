@@ -26,9 +26,9 @@ def main():
         parser.error(f"--names gives {len(args.names)} names for {len(args.runs)} runs")
     if not 0 <= args.smooth < 1:
         parser.error("--smooth must be in [0, 1)")
-    from paddle_attn.plots import plot_curves
+    from paddle_attn.analysis.run_figures import plot_curves
+    from paddle_attn.analysis.run_logs import read_scalars
     from paddle_attn.errors import DataError
-    from paddle_attn.run_logs import read_scalars
 
     names = args.names or [os.path.basename(os.path.normpath(run)) for run in args.runs]
     if len(set(names)) != len(names):

@@ -3,7 +3,7 @@ python tools/summary.py --model resnet50_nam --num-classes 100 --stem cifar --in
 
 Prints `paddle.summary`'s table, then one line: total and trainable parameters ("trainable" is
 PyTorch's count; total adds BatchNorm's running statistics) and GFLOPs for one image, counted as
-multiply-adds by `paddle.flops`' rules (see paddle_attn/inspection.py for what they leave out).
+multiply-adds by `paddle.flops`' rules (see paddle_attn/analysis/model_cost.py for what they leave out).
 """
 
 import argparse
@@ -14,6 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
 from paddle_attn import cli  # noqa: E402
+from paddle_attn.models import STEMS  # noqa: E402
 
 
 def main():
@@ -21,7 +22,7 @@ def main():
     parser.add_argument("--model", help="registered name, e.g. resnet50_nam (see paddle_attn.list_models())")
     parser.add_argument("-c", "--config", help="take the model, classes, stem and image size from this run config")
     parser.add_argument("--num-classes", type=int, default=1000)
-    parser.add_argument("--stem", default="imagenet", choices=("imagenet", "cifar"))
+    parser.add_argument("--stem", default="imagenet", choices=STEMS)
     parser.add_argument("--input-size", type=int, default=None,
                         help="image height = width (default: 32 for the cifar stem, else 224)")
     parser.add_argument("--model-kwargs", default="{}",
@@ -36,9 +37,9 @@ def main():
     if args.input_size is not None and args.input_size < 1:
         parser.error("--input-size must be at least 1")
     import paddle_attn
+    from paddle_attn.analysis.model_cost import summarize
     from paddle_attn.config import load_config
     from paddle_attn.data.transforms import STEM_EVAL_PIPELINES
-    from paddle_attn.inspection import summarize
 
     if args.config:
         config = load_config(args.config)

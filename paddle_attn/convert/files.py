@@ -1,18 +1,22 @@
 """A `.pth` file in, a `.pdparams` or `.safetensors` file (and optionally a paddle_attn checkpoint directory) out."""
 
+from __future__ import annotations
+
 import contextlib
 import os
+from typing import Any
 
-from paddle_attn.checkpoint import save_checkpoint
+from paddle_attn.checkpoint import save_checkpoint, write_weights_file
 from paddle_attn.convert.errors import ConversionError
+from paddle_attn.convert.layouts import Layout
 from paddle_attn.convert.mapping import convert_state_dict
 from paddle_attn.convert.torch_reader import read_torch_state_dict
 from paddle_attn.data.transforms import STEM_EVAL_PIPELINES
-from paddle_attn.weights_file import write_weights_file
 
 
-def convert_file(input_path, layout, output_path, checkpoint_dir=None, name=None, num_classes=None, stem=None,
-                 trusted=False):
+def convert_file(input_path: str | os.PathLike[str], layout: str | Layout, output_path: str | os.PathLike[str],
+                 checkpoint_dir: str | os.PathLike[str] | None = None, name: str | None = None,
+                 num_classes: int | None = None, stem: str | None = None, trusted: bool = False) -> dict[str, Any]:
     """Convert the PyTorch checkpoint `input_path`, save its Paddle weights to `output_path` (safetensors if it
     ends in .safetensors, else Paddle's pickle) and, if
     `checkpoint_dir` is given, as a paddle_attn checkpoint there too. Returns the model spec.

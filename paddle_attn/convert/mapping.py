@@ -8,7 +8,7 @@ from paddle_attn.convert.layouts import get_layout
 from paddle_attn.convert.spec import infer_model_spec
 from paddle_attn.convert.tensors import as_float_array
 from paddle_attn.errors import ModelError
-from paddle_attn.models import create_model_from_spec
+from paddle_attn.models import build_model_from_spec
 
 # net: the paddle model with the converted weights, in eval mode; spec: its create_model arguments
 Converted = collections.namedtuple("Converted", "net spec")
@@ -43,7 +43,7 @@ def convert_state_dict(state_dict, layout, name=None, num_classes=None, stem=Non
     params, origins = map_state_dict(state_dict, layout)
     spec = infer_model_spec(params, layout, name, num_classes, stem)
     try:
-        net = create_model_from_spec(spec)
+        net = build_model_from_spec(spec)
     except ModelError as err:
         raise ConversionError(f"cannot build the model for {source!r}: {err}") from err
     check_tensors(net, params, f"{source!r} read as layout {layout.name!r} does not fit {spec['name']}", origins,

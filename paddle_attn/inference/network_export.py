@@ -7,8 +7,8 @@ import tempfile
 from paddle.base import core
 
 from paddle_attn.errors import InferenceError
-from paddle_attn.inference.export import save_program
 from paddle_attn.inference.paddle_inference import PaddleInferenceRunner
+from paddle_attn.inference.write_export import save_program
 
 
 class NetworkExport:

@@ -1,4 +1,6 @@
-"""An ONNX file (see onnx_export.py) run by ONNX Runtime on the CPU: `logits = OnnxRuntimeRunner(path)(images)`."""
+"""An ONNX file (see onnx_conversion.py) run by ONNX Runtime on the CPU: `logits = OnnxRuntimeRunner(path)(images)`."""
+
+from __future__ import annotations
 
 import numpy as np
 
@@ -51,5 +53,5 @@ class OnnxRuntimeRunner:
         self.input_name = self.session.get_inputs()[0].name
         self.threads, self.precision, self.mode = threads, precision, mode
 
-    def __call__(self, images):
+    def __call__(self, images: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(images, dtype=np.float32)})[0]

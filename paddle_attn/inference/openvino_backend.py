@@ -1,4 +1,6 @@
-"""An ONNX file (see onnx_export.py) run by OpenVINO on the CPU: `logits = OpenVINORunner(path)(images)`."""
+"""An ONNX file (see onnx_conversion.py) run by OpenVINO on the CPU: `logits = OpenVINORunner(path)(images)`."""
+
+from __future__ import annotations
 
 import os
 
@@ -66,7 +68,7 @@ class OpenVINORunner:
         self.requests = {}  # input shape -> infer request of the model compiled for that shape
         self.threads, self.precision, self.mode = threads, precision, mode
 
-    def __call__(self, images):
+    def __call__(self, images: np.ndarray) -> np.ndarray:
         images = np.ascontiguousarray(images, dtype=np.float32)
         # the request reuses its output buffer: copy before the next call overwrites it
         return self.request_for(images.shape).infer({0: images})[0].copy()

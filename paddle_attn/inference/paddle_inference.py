@@ -5,17 +5,20 @@ does (conv+BatchNorm folded, conv+ReLU fused): resnet50_nam evaluates 2.4x faste
 2 AVX2 cores (README, speed table).
 """
 
+from __future__ import annotations
+
 import contextlib
 import ctypes
 import os
 import sys
 import tempfile
 
+import numpy as np
 import paddle
 
 from paddle_attn.cpu import available_cores, bf16_supported
 from paddle_attn.errors import InferenceError
-from paddle_attn.inference.export import save_program
+from paddle_attn.inference.write_export import save_program
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -63,7 +66,7 @@ class PaddleInferenceRunner:
         self.output = self.predictor.get_output_handle(self.predictor.get_output_names()[0])
         self._ran = False
 
-    def __call__(self, images):
+    def __call__(self, images: np.ndarray) -> np.ndarray:
         self.input.reshape(list(images.shape))
         self.input.copy_from_cpu(images)
         if self._ran:

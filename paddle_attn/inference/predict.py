@@ -6,19 +6,25 @@ conversion to RGB. Precision is fp32 unless bf16 (or OpenVINO's int8) is asked f
 the same numbers.
 """
 
+from __future__ import annotations
+
 import os
 import tempfile
 
 import numpy as np
 import paddle
 
-from paddle_attn.checkpoint import load_model
 from paddle_attn.data.images import load_image
+from paddle_attn.data.preprocessing import inference_info
 from paddle_attn.data.transforms import build_transform
 from paddle_attn.errors import DataError, InferenceError
-from paddle_attn.inference.export import inference_info, write_export
-from paddle_attn.inference.exported import export_files, read_info
+from paddle_attn.inference.onnx_conversion import ONNX_FILE, export_onnx
+from paddle_attn.inference.onnxruntime_backend import OnnxRuntimeRunner
+from paddle_attn.inference.openvino_backend import OpenVINORunner
 from paddle_attn.inference.paddle_inference import PaddleInferenceRunner, runner_for_network
+from paddle_attn.inference.read_export import export_files, read_info
+from paddle_attn.inference.write_export import write_export
+from paddle_attn.weights import load_model
 
 BACKENDS = ("paddle", "onnxruntime", "openvino")
 
@@ -28,19 +34,13 @@ def backend_runner(model_dir, backend="paddle", threads=None, precision="fp32"):
     their settings and precisions)."""
     if backend == "paddle":
         return PaddleInferenceRunner(*export_files(model_dir), threads=threads, precision=precision)
-    from paddle_attn.inference.onnx_export import ONNX_FILE
-
     onnx_file = os.path.join(model_dir, ONNX_FILE)
     if not os.path.isfile(onnx_file):
         raise InferenceError(f"{model_dir!r} has no {ONNX_FILE}: the {backend} backend runs the ONNX export "
                              f"(tools/export.py --format onnx)")
     if backend == "onnxruntime":
-        from paddle_attn.inference.onnxruntime_backend import OnnxRuntimeRunner
-
         return OnnxRuntimeRunner(onnx_file, threads=threads, precision=precision)
     if backend == "openvino":
-        from paddle_attn.inference.openvino_backend import OpenVINORunner
-
         return OpenVINORunner(onnx_file, threads=threads, precision=precision)
     raise InferenceError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
 
@@ -52,7 +52,7 @@ class ExportedModel:
         self.info = read_info(model_dir)
         self.runner = backend_runner(model_dir, backend, threads, precision)
 
-    def __call__(self, images):
+    def __call__(self, images: np.ndarray) -> np.ndarray:
         return self.runner(images)
 
 
@@ -72,22 +72,21 @@ class CheckpointModel:
         elif backend == "paddle":
             self.runner = runner_for_network(self.net, self.info["image_size"], threads=threads, precision=precision)
         else:  # the ONNX backends read an export's model.onnx: write one for the session's life
-            from paddle_attn.inference.onnx_export import export_onnx
-
             self._export_dir = tempfile.TemporaryDirectory()
             write_export(self.net, self.info, self._export_dir.name)  # the network already loaded, not read again
             export_onnx(self._export_dir.name)
             self.runner = backend_runner(self._export_dir.name, backend, threads, precision)
 
-    def __call__(self, images):
+    def __call__(self, images: np.ndarray) -> np.ndarray:
         if self.runner is not None:
             return self.runner(images)
         with paddle.no_grad():
             return self.net(paddle.to_tensor(images)).numpy()
 
 
-def open_model(model_dir=None, checkpoint=None, image_size=None, threads=None, precision="fp32", dygraph=False,
-               backend="paddle", trusted=False):
+def open_model(model_dir: str | None = None, checkpoint: str | None = None, image_size: int | None = None,
+               threads: int | None = None, precision: str = "fp32", dygraph: bool = False, backend: str = "paddle",
+               trusted: bool = False) -> ExportedModel | CheckpointModel:
     """An `ExportedModel` (`model_dir`) or a `CheckpointModel` (`checkpoint`); logits = model(N x 3 x H x W).
 
     precision: "fp32" (default), "bf16" (CPUs with AVX-512 BF16 or AMX; Paddle Inference and OpenVINO) or

@@ -1,15 +1,23 @@
-"""One registry of networks by name: `create_model(name, ...)`, `create_model_from_spec(spec)`, `list_models()`."""
+"""One registry of networks by name: `build_model(name, ...)`, `build_model_from_spec(spec)` (no weights: those are
+`paddle_attn.weights`), `list_models()`."""
+
+from __future__ import annotations
 
 import difflib
 import fnmatch
+from collections.abc import Callable
+from typing import Any
+
+import paddle
 
 from paddle_attn.errors import ModelError
-from paddle_attn.models.pretrained import load_pretrained
 
-_MODELS = {}
+Builder = Callable[..., paddle.nn.Layer]  # builder(num_classes=..., stem=..., **kwargs)
+
+_MODELS: dict[str, Builder] = {}
 
 
-def register_model(name, builder):
+def register_model(name: str, builder: Builder) -> Builder:
     """Register `builder(num_classes=..., stem=..., **kwargs) -> paddle.nn.Layer` under `name`.
 
     A builder may carry `builder.check_kwargs(kwargs)`, raising ModelError for arguments it would
@@ -21,38 +29,36 @@ def register_model(name, builder):
     return builder
 
 
-def list_models(pattern="*"):
+def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style `pattern`, sorted by family then depth."""
     return sorted(fnmatch.filter(_MODELS, pattern), key=_natural_key)
 
 
-def create_model(name, num_classes=1000, stem="imagenet", pretrained=None, pretrained_layout=None, trusted=False, **kwargs):
-    """Build the registered network `name` with `num_classes` outputs and the given stem.
+def build_model(name: str, num_classes: int = 1000, stem: str = "imagenet", **kwargs: Any) -> paddle.nn.Layer:
+    """Build the registered network `name` with `num_classes` outputs and the given stem, without weights.
 
     `stem="imagenet"`: 7x7 stride-2 conv + 3x3 max-pool; `stem="cifar"`: 3x3 stride-1 conv, no pool.
-    Other keyword arguments go to the network (see `ResNet`). `pretrained`: weights to load, checked tensor
-    by tensor: a checkpoint directory, a `.pdparams` or `.safetensors` file, or a PyTorch file with `pretrained_layout`
-    (see `paddle_attn.models.pretrained.load_pretrained`; a classifier of another size is replaced). `trusted`: read
-    a pickled `pretrained` holding objects other than arrays, which runs the code it holds (old files only).
+    Other keyword arguments go to the network (see `ResNet`). Weights: `paddle_attn.create_model(..., pretrained=)`.
     """
-    net = _builder(name)(num_classes=num_classes, stem=stem, **kwargs)
-    if pretrained is not None:
-        load_pretrained(net, pretrained, pretrained_layout, {"name": name, "stem": stem, "kwargs": kwargs}, trusted)
-    return net
+    return _builder(name)(num_classes=num_classes, stem=stem, **kwargs)
 
 
-def create_model_from_spec(spec, trusted=False):
+def build_model_from_spec(spec: dict[str, Any]) -> paddle.nn.Layer:
     """The network a spec describes: {"name", "num_classes", "stem", "kwargs"}, as configs and checkpoints hold it,
-    with the weights of its "pretrained" (and "pretrained_layout") where it names some; `trusted`: see `create_model`."""
+    without weights (its "pretrained" is `paddle_attn.create_model_from_spec`'s)."""
+    return build_model(spec["name"], num_classes=spec["num_classes"], stem=spec["stem"], **spec_kwargs(spec))
+
+
+def spec_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
+    """A spec's "kwargs", checked to be a mapping."""
     kwargs = spec.get("kwargs") or {}
     if not isinstance(kwargs, dict):
         raise ModelError(f"a model spec's kwargs must be a mapping, got {kwargs!r}")
-    return create_model(spec["name"], num_classes=spec["num_classes"], stem=spec["stem"], pretrained=spec.get("pretrained"),
-                        pretrained_layout=spec.get("pretrained_layout"), trusted=trusted, **kwargs)
+    return kwargs
 
 
-def check_model_kwargs(name, kwargs):
-    """Raise ModelError if `create_model(name, **kwargs)` would refuse `kwargs`, without building anything."""
+def check_model_kwargs(name: str, kwargs: dict[str, Any]) -> None:
+    """Raise ModelError if `build_model(name, **kwargs)` would refuse `kwargs`, without building anything."""
     check = getattr(_builder(name), "check_kwargs", None)
     if check is not None:
         check(kwargs)

@@ -4,8 +4,8 @@ as histograms every epoch, and Grad-CAM overlays of a fixed batch of test images
 import numpy as np
 from paddle.callbacks import Callback
 
-from paddle_attn import attention_maps as am
-from paddle_attn.attention_plots import figure_array, plot_cam_grid, to_display
+from paddle_attn.analysis import gates as am
+from paddle_attn.analysis.attention_figures import figure_array, plot_cam_grid, to_display
 from paddle_attn.data.datasets import class_names
 from paddle_attn.training.callbacks import is_main_process
 
@@ -25,7 +25,7 @@ def histogram_tags(maps, net):
         for index, kernel in enumerate(module.kernel_sizes):
             by_stage.setdefault(f"attention/{module.stage}/psa_k{kernel}", []).append(module.values[:, index].ravel())
     tags.update({tag: np.concatenate(parts) for tag, parts in by_stage.items()})
-    tags.update({f"attention/{stage}/nam_scale": values for stage, values in am.nam_scales_by_stage(net).items()})
+    tags.update({f"attention/{stage}/nam_scale": values for stage, values in am.nam_scale_weights_by_stage(net).items()})
     return tags
 
 

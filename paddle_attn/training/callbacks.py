@@ -12,7 +12,7 @@ import paddle
 from paddle.callbacks import Callback
 
 from paddle_attn import checkpoint as ckpt
-from paddle_attn.run_logs import EVAL_TAGS, TRAIN_TAGS  # noqa: F401  (the tags written here)
+from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS  # noqa: F401  (the tags written here)
 
 
 

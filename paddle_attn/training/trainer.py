@@ -17,7 +17,7 @@ from paddle_attn.cpu import set_cpu_threads
 from paddle_attn.data.datasets import build_dataset, class_names
 from paddle_attn.data.loader import ErrorReportingLoader
 from paddle_attn.data.transforms import split_presets
-from paddle_attn.models import create_model_from_spec
+from paddle_attn.weights import create_model_from_spec, load_model
 from paddle_attn.training.amp import amp_configs, run_device
 from paddle_attn.training.attention_logging import attention_logging
 from paddle_attn.training.callbacks import AverageBatchNormStats, CheckpointSaver, EpochSeed, EvalLossMean, VisualDLLogger, is_main_process
@@ -193,7 +193,7 @@ def evaluate(config, checkpoint_path, verbose=None, trusted=False):
     output every `train.log_freq` batches (`verbose`: 0 none, 1 a bar, 2 lines; default `train.verbose`).
     `trusted` (or `train.trusted`): see `checkpoint.load_params`."""
     device = prepare_device(config["train"])
-    net, state = ckpt.load_model(checkpoint_path, trusted or config["train"]["trusted"])
+    net, state = load_model(checkpoint_path, trusted or config["train"]["trusted"])
     test_set = build_dataset(config["data"], "test")
     model = prepare(net, config, eval_set_size=len(test_set))
     mean_loss = EvalLossMean()

@@ -28,7 +28,7 @@ def auto_layout(x_shape, weight_shape, groups):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layout="auto"):
     """oneDNN convolution of NCHW `x` with OIHW `weight`; symmetric integer padding; bias added by Paddle."""
-    from paddle_attn.kernels.onednn.build import load_ops
+    from paddle_attn.kernels.onednn.build import load_ops  # optional: compiles the operator (C++ compiler) on first use
 
     if layout == "auto":
         layout = auto_layout(x.shape, weight.shape, groups)

@@ -1,15 +1,15 @@
 """Networks side by side: parameters, FLOPs and CPU forward speed, plus top-1 of finished runs.
 
-Written as a Markdown table, a CSV file and a PNG scatter plot (`plots.plot_comparison`).
+Written as a Markdown table, a CSV file and a PNG scatter plot (`run_figures.plot_comparison`).
 """
 
 import csv
 import os
 
+from paddle_attn.analysis.model_cost import count_flops, count_params, measure_speed
 from paddle_attn.checkpoint import read_state
 from paddle_attn.errors import CheckpointError, ModelError
-from paddle_attn.inspection import count_flops, count_params, measure_speed
-from paddle_attn.models import create_model_from_spec, list_models
+from paddle_attn.models import build_model_from_spec, list_models
 
 CSV_COLUMNS = ("model", "network", "num_classes", "stem", "params", "total_params", "flops",
                "ms_per_batch", "images_per_s", "top1")
@@ -41,7 +41,7 @@ def compare(entries, batch_size, image_size, warmup, iterations, progress=None):
     rows = []
     for index, entry in enumerate(entries, start=1):
         spec = entry["model"]
-        net = create_model_from_spec(spec)
+        net = build_model_from_spec(spec)
         total, trainable = count_params(net)
         flops, _ = count_flops(net, [1, 3, image_size, image_size])
         ms_per_batch, images_per_s = measure_speed(net, batch_size, image_size, warmup, iterations)

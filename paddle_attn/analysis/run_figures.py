@@ -5,7 +5,7 @@ import textwrap
 from matplotlib.figure import Figure  # a bare Figure renders with Agg; pyplot would pick a GUI backend
 from matplotlib.ticker import MaxNLocator
 
-from paddle_attn.run_logs import EVAL_TAGS, TRAIN_TAGS
+from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS
 
 TITLES = {"top1": "top-1 accuracy", "top5": "top-5 accuracy", "loss": "loss", "lr": "learning rate"}
 

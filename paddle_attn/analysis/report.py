@@ -5,15 +5,15 @@ import json
 import os
 
 import numpy as np
+import paddle
 
-from paddle_attn import attention_maps as am
-from paddle_attn import attention_plots as plots
-from paddle_attn.checkpoint import load_model
+from paddle_attn.analysis import attention_figures as plots
+from paddle_attn.analysis import gates as am
 from paddle_attn.data.images import load_image
+from paddle_attn.data.preprocessing import inference_info
 from paddle_attn.data.transforms import build_transform
 from paddle_attn.errors import DataError
-from paddle_attn.inference.export import inference_info
-from paddle_attn.inference.predict import softmax
+from paddle_attn.weights import create_model, load_model
 
 MAPS = ("gradcam", "spatial", "channel", "psa", "nam")  # the pictures, by what they show
 STATS_FILE = "attention_stats.json"
@@ -29,8 +29,6 @@ def open_network(checkpoint=None, model=None, pretrained=None, num_classes=1000,
     if checkpoint is not None:
         net, state = load_model(checkpoint, trusted)
         return net, inference_info(state, image_size)
-    from paddle_attn.models import create_model
-
     net = create_model(model, num_classes=num_classes, stem=stem, pretrained=pretrained,
                        pretrained_layout=pretrained_layout, trusted=trusted)
     net.eval()
@@ -124,7 +122,7 @@ def write_report(net, info, paths, out_dir, maps=None, target_class=None, cam_la
             psa.setdefault(stage, (kernels, []))[1].append(weights)
         shown = plots.to_display(np.stack(arrays), info["transform"], info.get("mean"), info.get("std"))
         spatial = found.spatial_gates() if "spatial" in draw else {}
-        probabilities = softmax(found.logits)
+        probabilities = paddle.nn.functional.softmax(paddle.to_tensor(found.logits), axis=1).numpy()
         for i, (position, path) in enumerate(batch):
             predicted = found.predicted[i]
             line = f"[{position}/{len(paths)}] {path}: {class_names[predicted]} {probabilities[i][predicted]:.3f}"
@@ -157,7 +155,7 @@ def _draw_model(net, draw, gates, psa, nam_threshold, out_dir, result):
         result["model"].append(_save(plots.plot_scale_weights, out_dir, "psa_scales.png", weights,
                                      f"{name}: PSA weight of each kernel size, mean over {done} image(s) and channels"))
     if "nam" in draw:
-        relative = am.nam_scales_by_stage(net)
+        relative = am.nam_scale_weights_by_stage(net)
         stats["nam_scales"] = {"threshold": nam_threshold, "share_under": am.share_under(relative, nam_threshold),
                                "by_stage": _stage_summary(relative)}
         result["model"].append(_save(plots.plot_nam_scales, out_dir, "nam_scales.png", relative, nam_threshold,

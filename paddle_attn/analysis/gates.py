@@ -1,19 +1,20 @@
 """What a network's attention does on given images: the gates each stage multiplied by, EPSANet's
 kernel-size weights, NAM's normalized scales, and Grad-CAM: `maps = attention_maps(net, images)`."""
 
+from __future__ import annotations
+
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+from paddle_attn.analysis.gradcam import cam_from, class_indices, pick_cam_layer, stage_outputs
 from paddle_attn.layers import AttentionGate, NAMChannelAttention, NAMPixelAttention, PSAModule, SpatialAttention
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")
-# "auto" Grad-CAM picks the deepest stage with at least this many rows and columns: a 2x2 map only names a
-# quadrant (quick start, 32 px: inside/outside >= 2 on 16% of test images at 2x2 layer3, 81% at 4x4 layer2)
-MIN_CAM_SIZE = 4
 VALUES_PER_IMAGE = 20_000  # a sample of each stage's gates per image for distributions: NAM's hold millions at 224 px
 
 
@@ -116,7 +117,7 @@ def has_attention(net):
     return any(isinstance(layer, (AttentionGate, PSAModule)) for layer in net.sublayers())
 
 
-def nam_scales(net):
+def nam_scale_weights(net):
     """{sublayer name: |gamma| / sum |gamma|} of every NAM channel branch (NAM eq. 2's channel weights)."""
     scales = {}
     for name, layer in net.named_sublayers():
@@ -126,11 +127,11 @@ def nam_scales(net):
     return scales
 
 
-def nam_scales_by_stage(net):
+def nam_scale_weights_by_stage(net):
     """{stage: normalized scales of the stage's NAM blocks, each times its channel count}: 1 is an equal
     share of a block's attention, whatever the stage's width."""
     by_stage = {}
-    for name, scales in nam_scales(net).items():
+    for name, scales in nam_scale_weights(net).items():
         by_stage.setdefault(stage_of(name), []).append(scales * scales.size)
     return {stage: np.concatenate(parts) for stage, parts in by_stage.items()}
 
@@ -156,71 +157,13 @@ def eval_mode(net):
             net.train()
 
 
-@contextlib.contextmanager
-def stage_outputs(net, names):
-    """{name: output tensor} of the named sublayers, filled by each forward pass while active."""
-    layers = dict(net.named_sublayers())
-    missing = [name for name in names if name not in layers]
-    if missing:
-        raise ValueError(f"{type(net).__name__} has no sublayer {', '.join(map(repr, missing))} for Grad-CAM")
-    outputs = {}
-    hooks = [layers[name].register_forward_post_hook(lambda layer, inputs, output, name=name: outputs.__setitem__(name, output))
-             for name in names]
-    try:
-        yield outputs
-    finally:
-        for hook in hooks:
-            hook.remove()
-
-
-def pick_cam_layer(outputs):
-    """The deepest of `outputs` (a {stage: tensor} in forward order) with a map of at least MIN_CAM_SIZE
-    rows and columns, else the largest map."""
-    names = list(outputs)
-    for name in reversed(names):
-        if min(outputs[name].shape[2:]) >= MIN_CAM_SIZE:
-            return name
-    return max(names, key=lambda name: min(outputs[name].shape[2:]))
-
-
-def cam_from(features, logits, classes, size, retain_graph):
-    """Grad-CAM (Selvaraju et al. 2017, eq. 1-2): ReLU of the feature maps weighted by the spatial mean of the
-    class score's gradient, bilinearly upsampled to `size` and scaled to [0, 1] per image (all zero if no
-    position counts for the class). Returns (N, H, W)."""
-    score = (logits * F.one_hot(paddle.to_tensor(classes, dtype="int64"), logits.shape[1])).sum()
-    grads = paddle.grad(score, features, retain_graph=retain_graph)[0]
-    cam = F.relu((grads.mean(axis=[2, 3], keepdim=True) * features).sum(axis=1, keepdim=True))
-    cam = F.interpolate(cam, size=list(size), mode="bilinear", align_corners=False)[:, 0].numpy()
-    peak = cam.reshape(len(cam), -1).max(axis=1)[:, None, None]
-    return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
-
-
-def _class_indices(target, count, num_classes):
-    classes = np.broadcast_to(np.asarray(target, dtype="int64"), (count,))
-    bad = classes[(classes < 0) | (classes >= num_classes)]
-    if bad.size:
-        raise ValueError(f"class {int(bad[0])} is out of range: the model has {num_classes} classes (0-{num_classes - 1})")
-    return classes
-
-
-def grad_cam(net, images, classes=None, layer="auto"):
+def grad_cam(net: paddle.nn.Layer, images: np.ndarray | paddle.Tensor, classes: int | Sequence[int] | None = None,
+             layer: str = "auto") -> tuple[np.ndarray | None, np.ndarray, str]:
     """Grad-CAM of `classes` (default: each image's predicted class; an int or one per image) through
     the output of `layer`: a sublayer name, or "auto", the deepest ResNet stage whose map is at least
-    MIN_CAM_SIZE x MIN_CAM_SIZE. Returns (cams (N, H, W) in [0, 1], logits (N, classes), layer used)."""
+    gradcam.MIN_CAM_SIZE x MIN_CAM_SIZE. Returns (cams (N, H, W) in [0, 1], logits (N, classes), layer used)."""
     maps = attention_maps(net, images, target_class=classes, cam_layer=layer)
     return (maps.cam if classes is None else maps.target_cam), maps.logits, maps.cam_layer
-
-
-def box_ratios(cams, boxes):
-    """(N,) mean of each map inside its box (y0, x0, y1, x1) over its mean outside: Grad-CAM's evidence test on
-    data that knows where its objects are (0 for an empty map, inf for a map inside the box only)."""
-    ratios = np.empty(len(cams))
-    for i, (cam, (y0, x0, y1, x1)) in enumerate(zip(cams, boxes)):
-        inside = np.zeros(cam.shape, dtype=bool)
-        inside[y0:y1, x0:x1] = True
-        mean_in, mean_out = cam[inside].mean(), cam[~inside].mean()
-        ratios[i] = 0.0 if mean_in == 0 else np.inf if mean_out == 0 else mean_in / mean_out
-    return ratios
 
 
 @dataclass
@@ -233,8 +176,8 @@ class AttentionMaps:
     cam_size: tuple              # (rows, columns) of its feature map, before upsampling
     gates: list = field(default_factory=list)          # RecordedGate of each attention block, forward order
     scale_weights: list = field(default_factory=list)  # ScaleWeights of each PSA module
-    target_class: np.ndarray = None                    # (N,) the class asked for, if any
-    target_cam: np.ndarray = None                      # (N, H, W) its Grad-CAM
+    target_class: np.ndarray | None = None             # (N,) the class asked for, if any
+    target_cam: np.ndarray | None = None               # (N, H, W) its Grad-CAM
 
     @property
     def predicted(self):
@@ -271,7 +214,8 @@ class AttentionMaps:
         return {stage: (kernels, np.mean(parts, axis=0)) for stage, (kernels, parts) in by_stage.items()}
 
 
-def attention_maps(net, images, target_class=None, cam_layer="auto"):
+def attention_maps(net: paddle.nn.Layer, images: np.ndarray | paddle.Tensor,
+                   target_class: int | Sequence[int] | None = None, cam_layer: str = "auto") -> AttentionMaps:
     """Gates, PSA scale weights and Grad-CAM of `net` on `images` (N, 3, H, W), preprocessed as for the model.
 
     One forward pass in eval mode (the network's mode is restored after; gradients on, for Grad-CAM, even
@@ -289,7 +233,7 @@ def attention_maps(net, images, target_class=None, cam_layer="auto"):
         cam = cam_from(outputs[layer], logits, predicted, size, retain_graph=target_class is not None)
         target, target_cam = None, None
         if target_class is not None:
-            target = _class_indices(target_class, len(predicted), logits.shape[1])
+            target = class_indices(target_class, len(predicted), logits.shape[1])
             target_cam = cam_from(outputs[layer], logits, target, size, retain_graph=False)
         return AttentionMaps(logits.numpy(), cam, layer, tuple(outputs[layer].shape[2:]), recorder.gates(),
                              recorder.scale_weights(), target, target_cam)

@@ -12,12 +12,20 @@ import sys
 import tempfile
 
 from paddle_attn.errors import InferenceError
-from paddle_attn.inference.exported import INFO_FILE, MODEL_PREFIX, PARAMS_SUFFIX, PROGRAM_SUFFIXES, export_files, read_info
+from paddle_attn.inference.read_export import (
+    INFO_FILE,
+    MODEL_PREFIX,
+    PARAMS_SUFFIX,
+    PROGRAM_SUFFIXES,
+    export_files,
+    read_info,
+)
+from paddle_attn.models import build_model
 
 ONNX_FILE = "model.onnx"
 DEFAULT_OPSET = 17
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_CHILD = "import sys; from paddle_attn.inference.onnx_export import convert; convert(*sys.argv[1:4], int(sys.argv[4]))"
+_CHILD = "import sys; from paddle_attn.inference.onnx_conversion import convert; convert(*sys.argv[1:4], int(sys.argv[4]))"
 
 
 class ExportError(InferenceError):
@@ -95,9 +103,7 @@ def failing_blocks(spec, image_size, opset=DEFAULT_OPSET):
     import paddle
     from paddle.static import InputSpec
 
-    from paddle_attn.models import create_model
-
-    net = create_model(spec["name"], num_classes=spec["num_classes"], stem=spec["stem"], **spec.get("kwargs", {}))
+    net = build_model(spec["name"], num_classes=spec["num_classes"], stem=spec["stem"], **spec.get("kwargs", {}))
     net.eval()
     first = {}  # class -> (path, layer, input shape) of its first instance
 

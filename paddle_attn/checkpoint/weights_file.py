@@ -5,7 +5,7 @@ import numpy as np
 import paddle
 import safetensors.numpy
 
-from paddle_attn.safe_pickle import load as safe_unpickle
+from paddle_attn.checkpoint.safe_pickle import load as safe_unpickle
 from paddle_attn.errors import CheckpointError
 
 SAFETENSORS = ".safetensors"

@@ -15,11 +15,9 @@ import shutil
 
 import paddle
 
-from paddle_attn.errors import CheckpointError, ModelError
-from paddle_attn.weights_file import as_tensors, read_weights_file
+from paddle_attn.errors import CheckpointError
 
 MODEL_FILE, OPTIMIZER_FILE, STATE_FILE = "model.pdparams", "model.pdopt", "state.json"
-SHOWN_PER_KIND = 10
 
 
 def save_checkpoint(directory, name, model_state, optimizer_state, state):
@@ -115,84 +113,6 @@ def read_state(path):
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {directory!r}: {STATE_FILE} holds a {type(state).__name__}, not a mapping")
     return state
-
-
-def load_params(path, file=MODEL_FILE, trusted=False):
-    """A state dict saved in the checkpoint at `path` (model weights by default), read without running code
-    from it unless `trusted` (see `safe_pickle.load`)."""
-    return as_tensors(read_weights_file(os.path.join(resolve(path), file), trusted))
-
-
-def check_tensors(net, params, title, origins=None, source="checkpoint", error=CheckpointError):
-    """Raise `error` headed by `title`, naming every missing, unexpected or misshapen tensor of `params` for `net`.
-
-    `origins[key]`, if given, is the name a tensor had where it came from (a PyTorch name), shown beside
-    the Paddle name; `source` names the side the shapes came from ("checkpoint", "converted").
-    """
-    origins = origins or {}
-    expected = {key: list(value.shape) for key, value in net.state_dict().items()}
-
-    def named(key):
-        origin = origins.get(key, key)
-        return key if origin == key else f"{key} (PyTorch {origin})"
-
-    def shape(value):
-        return list(getattr(value, "shape", None) or [])
-
-    missing = sorted(set(expected) - set(params))
-    unexpected = [named(key) for key in sorted(set(params) - set(expected))]
-    misshapen = [f"{named(key)}: {source} {shape(params[key])} vs model {expected[key]}"
-                 for key in expected if key in params and shape(params[key]) != expected[key]]
-    if missing or unexpected or misshapen:
-        lines = [f"{title}:"]
-        for kind, items in (("missing", missing), ("unexpected", unexpected), ("misshapen", misshapen)):
-            if items:
-                more = " ..." if len(items) > SHOWN_PER_KIND else ""
-                lines.append(f"  {kind} ({len(items)}): " + ", ".join(items[:SHOWN_PER_KIND]) + more)
-        raise error("\n".join(lines))
-
-
-def load_model(path, trusted=False):
-    """Rebuild the network a checkpoint was saved from and load its weights, in eval mode.
-
-    Returns `(net, state)`, `state` being the checkpoint's `state.json`; `trusted`: see `load_params`.
-    """
-    from paddle_attn.models import create_model_from_spec
-
-    state = read_state(path)
-    spec = state.get("model")
-    if not isinstance(spec, dict) or not {"name", "num_classes", "stem"} <= set(spec):
-        raise CheckpointError(f"checkpoint {resolve(path)!r}: {STATE_FILE} lacks the model's name, num_classes or stem")
-    try:
-        net = create_model_from_spec(spec)
-    except ModelError as err:  # a hand-edited spec
-        raise CheckpointError(f"checkpoint {resolve(path)!r}: {STATE_FILE} names a model that cannot be built: {err}") from err
-    params = load_params(path, trusted=trusted)
-    check_tensors(net, params, f"checkpoint {resolve(path)!r} does not fit the model")
-    net.set_state_dict(params)
-    net.eval()
-    return net, state
-
-
-def portable_optimizer_state(optimizer_state, net):
-    """The optimizer's state with each parameter's generated name (`conv2d_40.w_0_velocity_0`) replaced by
-    its structured name (`layer1.0.conv1.weight/velocity_0`): generated names depend on how many layers the
-    process built before, structured names do not."""
-    return _rename_accumulators(optimizer_state, {p.name: k for k, p in net.named_parameters()}, "_", "/")
-
-
-def restore_optimizer_state(portable_state, net):
-    """Inverse of `portable_optimizer_state` for the parameters of `net` as built in this process."""
-    return _rename_accumulators(portable_state, {k: p.name for k, p in net.named_parameters()}, "/", "_")
-
-
-def _rename_accumulators(state, names, old_sep, new_sep):
-    renamed = {}
-    by_length = sorted(names, key=len, reverse=True)  # conv2d_40.w_0 before conv2d_4.w_0
-    for key, value in state.items():
-        owner = next((n for n in by_length if key.startswith(n + old_sep)), None)
-        renamed[names[owner] + new_sep + key[len(owner) + 1:] if owner else key] = value
-    return renamed
 
 
 def _fsync(path):

@@ -4,11 +4,11 @@ replaced (fine-tuning). None of them runs code from the file unless `trusted`.""
 
 import os
 
-from paddle_attn import checkpoint as ckpt
-from paddle_attn.weights_file import as_tensors, read_weights_file
+import paddle_attn.checkpoint as ckpt
+from paddle_attn.convert import ConversionError, Layout, infer_model_spec
+from paddle_attn.weights.files import read_weights
 
 CLASSIFIER = ("fc.weight", "fc.bias")
-TORCH_SUFFIXES = (".pth", ".pt", ".pth.tar", ".tar")
 
 
 def load_pretrained(net, path, layout=None, spec=None, trusted=False):
@@ -37,28 +37,6 @@ def load_pretrained(net, path, layout=None, spec=None, trusted=False):
     return net
 
 
-def read_weights(path, layout=None, trusted=False):
-    """`(params, origins, spec)` of the weights at `path`: Paddle-named tensors, the PyTorch name of each
-    (converted files only, else {}) and the model spec a checkpoint's `state.json` records (else None)."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        directory = ckpt.resolve(path)
-        return ckpt.load_params(directory, trusted=trusted), {}, ckpt.read_state(directory).get("model")
-    if not os.path.isfile(path):
-        raise ckpt.CheckpointError(f"pretrained weights {path!r} do not exist")
-    if layout is not None:
-        from paddle_attn.convert import map_state_dict, read_torch_state_dict
-
-        params, origins = map_state_dict(read_torch_state_dict(path, trusted), layout)
-        return params, origins, None
-    if path.endswith(TORCH_SUFFIXES):
-        from paddle_attn.convert import LAYOUTS
-
-        raise ckpt.CheckpointError(f"pretrained weights {path!r} look like a PyTorch file: give pretrained_layout, "
-                                   f"the code base that saved them ({', '.join(LAYOUTS)})")
-    return as_tensors(read_weights_file(path, trusted)), {}, None
-
-
 def _keep_other_classifier(net, params, path):
     """Where the weights' classifier has another number of classes, put `net`'s own in its place."""
     own = net.state_dict()
@@ -72,8 +50,6 @@ def _keep_other_classifier(net, params, path):
 def _arguments_hint(saved_spec, params, layout, spec):
     """A line naming the create_model arguments the weights were saved with, when they differ from `spec`'s."""
     if saved_spec is None:
-        from paddle_attn.convert import ConversionError, Layout, infer_model_spec
-
         try:
             saved_spec = infer_model_spec(params, layout or Layout("paddle_attn", "paddle_attn's own names"))
         except ConversionError:

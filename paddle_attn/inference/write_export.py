@@ -2,7 +2,7 @@
 
 An export directory holds `inference.json` (Paddle 3's PIR program), `inference.pdiparams` and
 `model_info.json`: the network spec, the evaluation preprocessing (preset, image size, mean, std)
-and the class names, so prediction needs nothing else (`exported.py` reads them).
+and the class names, so prediction needs nothing else (`read_export.py` reads them).
 """
 
 import json
@@ -11,33 +11,12 @@ import os
 import paddle
 from paddle.static import InputSpec
 
-from paddle_attn.checkpoint import load_model, resolve
-from paddle_attn.data.class_names import for_dataset
-from paddle_attn.data.transforms import STEM_EVAL_PIPELINES
-from paddle_attn.errors import InferenceError
-from paddle_attn.inference.exported import INFO_FILE, MODEL_PREFIX, program_files
-from paddle_attn.weights_file import write_weights_file
+from paddle_attn.checkpoint import resolve, write_weights_file
+from paddle_attn.data.preprocessing import inference_info
+from paddle_attn.inference.read_export import INFO_FILE, MODEL_PREFIX, program_files
+from paddle_attn.weights import load_model
 
 WEIGHTS_FILE = "model.safetensors"
-
-
-def inference_info(state, image_size=None):
-    """What prediction needs from a checkpoint's `state.json`, for inputs of `image_size` (default:
-    the training image size). A checkpoint without a `data` section (e.g. converted weights) gets
-    its stem's pipeline (`STEM_EVAL_PIPELINES`)."""
-    model, data = state["model"], state.get("data") or {}
-    preset, default_size = STEM_EVAL_PIPELINES.get(model.get("stem"), STEM_EVAL_PIPELINES["imagenet"])
-    size = image_size if image_size is not None else data.get("image_size") or default_size
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise InferenceError(f"the input size must be a positive integer, got {size!r}")
-    return {
-        "model": model,
-        "transform": data.get("transform") or preset,
-        "image_size": size,
-        "mean": data.get("mean"),
-        "std": data.get("std"),
-        "class_names": data.get("class_names") or for_dataset(data.get("dataset")),
-    }
 
 
 def save_program(net, prefix, image_size):
