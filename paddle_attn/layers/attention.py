@@ -1,5 +1,7 @@
 """What every attention block shares: an NCHW input check and `forward(x) = x * gate(x)`."""
 
+from __future__ import annotations
+
 import paddle
 import paddle.nn as nn
 
@@ -27,15 +29,15 @@ class AttentionGate(nn.Layer):
     `forward` checks the input and applies the gate, so the gate stays inspectable on its own.
     """
 
-    def gate(self, x):
+    def gate(self, x: paddle.Tensor) -> paddle.Tensor:
         raise NotImplementedError
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         check_nchw(x, self)
         return apply_gate(x, self.gate(x))
 
 
-def apply_gate(x, gate):
+def apply_gate(x: paddle.Tensor, gate: paddle.Tensor) -> paddle.Tensor:
     """`x * gate` for a gate broadcastable to `x`.
 
     A gate that is broadcast across channels, (N, 1, H, W) like CBAM's spatial map, is first expanded

@@ -1,5 +1,7 @@
 """Convolutional Block Attention Module (Woo et al., ECCV 2018): channel attention, then spatial attention."""
 
+from __future__ import annotations
+
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -23,7 +25,7 @@ class ChannelAttention(AttentionGate):
     The CBAM tutorial's MLP has no bias; the authors' released model has one (`bias=True`).
     """
 
-    def __init__(self, channels, reduction=16, bias=False):
+    def __init__(self, channels: int, reduction: int = 16, bias: bool = False) -> None:
         super().__init__()
         check_positive_int("CBAM", "reduction", reduction)
         hidden = max(1, channels // reduction)
@@ -31,7 +33,7 @@ class ChannelAttention(AttentionGate):
         self.relu = nn.ReLU()
         self.fc2 = nn.Conv2D(hidden, channels, kernel_size=1, bias_attr=None if bias else False)
 
-    def gate(self, x):
+    def gate(self, x: paddle.Tensor) -> paddle.Tensor:
         # both pooled vectors through the MLP at once as a (N, C, 2, 1) map: half the kernel launches, and
         # no split of the batch axis, which paddle2onnx cannot convert when the batch is dynamic
         pooled = paddle.concat([F.adaptive_avg_pool2d(x, 1), F.adaptive_max_pool2d(x, 1)], axis=2)
@@ -45,14 +47,14 @@ class SpatialAttention(AttentionGate):
     conv (`batch_norm=True`, PyTorch momentum 0.01, i.e. Paddle momentum 0.99).
     """
 
-    def __init__(self, kernel_size=7, batch_norm=False, max_first=False):
+    def __init__(self, kernel_size: int = 7, batch_norm: bool = False, max_first: bool = False) -> None:
         super().__init__()
         check_positive_int("CBAM", "kernel_size", kernel_size, odd=True)  # an even one would change H and W
         self.max_first = max_first
         self.conv = nn.Conv2D(2, 1, kernel_size, padding=kernel_size // 2, bias_attr=False)
         self.bn = nn.BatchNorm2D(1, momentum=0.99) if batch_norm else None
 
-    def gate(self, x):
+    def gate(self, x: paddle.Tensor) -> paddle.Tensor:
         # sum / C, not x.mean(axis=1): the same values, and a backward ~2x faster on Paddle 3.3's CPU
         mean, peak = x.sum(axis=1, keepdim=True) / x.shape[1], channel_max(x)
         y = self.conv(paddle.concat([peak, mean] if self.max_first else [mean, peak], axis=1))
@@ -68,11 +70,12 @@ class CBAM(nn.Layer):
     is the layout of the authors' released ResNet-50 + CBAM.
     """
 
-    def __init__(self, channels, reduction=16, kernel_size=7, mlp_bias=False, spatial_bn=False, max_first=False):
+    def __init__(self, channels: int, reduction: int = 16, kernel_size: int = 7, mlp_bias: bool = False,
+                 spatial_bn: bool = False, max_first: bool = False) -> None:
         super().__init__()
         self.channel = ChannelAttention(channels, reduction, bias=mlp_bias)
         self.spatial = SpatialAttention(kernel_size, batch_norm=spatial_bn, max_first=max_first)
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         check_nchw(x, self)
         return self.spatial(self.channel(x))

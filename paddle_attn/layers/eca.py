@@ -1,7 +1,10 @@
 """Efficient Channel Attention (Wang et al., ECA-Net, CVPR 2020)."""
 
+from __future__ import annotations
+
 import math
 
+import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
@@ -9,7 +12,7 @@ from paddle_attn.errors import ModelError
 from paddle_attn.layers.attention import AttentionGate
 
 
-def eca_kernel_size(channels, b=1, gamma=2):
+def eca_kernel_size(channels: int, b: int = 1, gamma: int = 2) -> int:
     """ECA-Net eq. 12: k = |(log2(C) + b) / gamma| rounded down, made odd by adding 1 (64 -> 3, 256 -> 5, 2048 -> 7)."""
     t = int(abs((math.log2(channels) + b) / gamma))
     return t if t % 2 else t + 1
@@ -22,7 +25,7 @@ class EfficientChannelAttention(AttentionGate):
     released ImageNet models instead fix k per ResNet stage (e.g. 3, 5, 5, 7).
     """
 
-    def __init__(self, channels, kernel_size=None, b=1, gamma=2):
+    def __init__(self, channels: int, kernel_size: int | None = None, b: int = 1, gamma: int = 2) -> None:
         super().__init__()
         k = eca_kernel_size(channels, b, gamma) if kernel_size is None else int(kernel_size)
         if k < 1 or k % 2 == 0:
@@ -30,7 +33,7 @@ class EfficientChannelAttention(AttentionGate):
         self.kernel_size = k
         self.conv = nn.Conv1D(1, 1, kernel_size=k, padding=k // 2, bias_attr=False)
 
-    def gate(self, x):
+    def gate(self, x: paddle.Tensor) -> paddle.Tensor:
         c = x.shape[1]
         # (N, C, 1, 1) pooled -> (N, 1, C): a reshape, not a transpose, puts channels on the conv's length axis.
         # adaptive_avg_pool2d, not x.mean(axis=[2, 3]): same values, and a backward ~10x faster on Paddle's CPU

@@ -1,5 +1,7 @@
 """Normalization-based Attention Module (Liu et al., NAM, arXiv:2111.12419)."""
 
+from __future__ import annotations
+
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -48,10 +50,10 @@ class _ScaleWeightedNorm(AttentionGate):
 class NAMChannelAttention(_ScaleWeightedNorm):
     """NAM's channel branch: a batch-norm over channels whose normalized scales weight its own output."""
 
-    def __init__(self, channels, detach_weights=False):
+    def __init__(self, channels: int, detach_weights: bool = False) -> None:
         super().__init__(channels, detach_weights, "NCHW")
 
-    def gate(self, x):
+    def gate(self, x: paddle.Tensor) -> paddle.Tensor:
         return self._weighted_norm_gate(x)
 
 
@@ -59,13 +61,13 @@ class NAMPixelAttention(_ScaleWeightedNorm):
     """NAM's pixel branch (eq. 3, described but never released by the authors): the same gate with
     a batch-norm over the H*W pixel positions, so it is built for one feature-map size."""
 
-    def __init__(self, spatial_size, detach_weights=False):
+    def __init__(self, spatial_size: int | tuple[int, int], detach_weights: bool = False) -> None:
         h, w = (spatial_size, spatial_size) if isinstance(spatial_size, int) else spatial_size
         # (N, C, H*W) in "NLC" layout: pixels are the normalized channels, statistics over N and C
         super().__init__(int(h) * int(w), detach_weights, "NLC")
         self.spatial_size = (int(h), int(w))
 
-    def gate(self, x):
+    def gate(self, x: paddle.Tensor) -> paddle.Tensor:
         c, h, w = x.shape[1:]
         if (h, w) != self.spatial_size:
             raise ValueError(
@@ -82,14 +84,15 @@ class NormalizationAttention(nn.Layer):
     needs `spatial_size`, the (H, W) of the feature maps this block sees.
     """
 
-    def __init__(self, channels, pixel_attention=False, spatial_size=None, detach_weights=False):
+    def __init__(self, channels: int, pixel_attention: bool = False, spatial_size: int | tuple[int, int] | None = None,
+                 detach_weights: bool = False) -> None:
         super().__init__()
         if pixel_attention and spatial_size is None:
             raise ModelError("NAM's pixel attention needs spatial_size, the (H, W) of its input feature maps")
         self.channel = NAMChannelAttention(channels, detach_weights)
-        self.pixel = NAMPixelAttention(spatial_size, detach_weights) if pixel_attention else None
+        self.pixel = NAMPixelAttention(spatial_size, detach_weights) if pixel_attention and spatial_size is not None else None
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         check_nchw(x, self)
         x = self.channel(x)
         return x if self.pixel is None else self.pixel(x)

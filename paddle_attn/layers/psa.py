@@ -1,5 +1,9 @@
 """Pyramid Split Attention (Zhang et al., EPSANet, arXiv:2105.14447), as `PSAModule` in the PSA tutorial."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import paddle
 import paddle.nn as nn
 
@@ -17,7 +21,8 @@ class PSAModule(nn.Layer):
     tutorial and the authors' code do: weights trained with that code load only in this order.
     """
 
-    def __init__(self, in_channels, out_channels, stride=1, conv_kernels=(3, 5, 7, 9), conv_groups=(1, 4, 8, 16)):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 conv_kernels: Sequence[int] = (3, 5, 7, 9), conv_groups: Sequence[int] = (1, 4, 8, 16)) -> None:
         super().__init__()
         if len(conv_kernels) != len(conv_groups):
             raise ModelError(f"conv_kernels {conv_kernels} and conv_groups {conv_groups} differ in length")
@@ -30,7 +35,7 @@ class PSAModule(nn.Layer):
             setattr(self, f"conv_{i}", conv)  # conv_1..conv_4: the tutorial's names, so checkpoints map one to one
         self.se = SEWeightModule(self.split_channels)
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         check_nchw(x, self)
         # the scales in output order (kernel 9 first), concatenated on channels and viewed as (N, S, C, H, W):
         # the same tensor as stack-then-flip, without a flip or a stack (their backward passes cost ~5x

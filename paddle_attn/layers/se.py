@@ -1,5 +1,8 @@
 """Squeeze-and-Excitation (Hu et al., 2018), as `SEWeightModule` in the PSA tutorial."""
 
+from __future__ import annotations
+
+import paddle
 import paddle.nn as nn
 
 from paddle_attn.layers.attention import AttentionGate, check_nchw, check_positive_int
@@ -12,7 +15,7 @@ class SEWeightModule(nn.Layer):
     Both 1x1 convs carry a bias, as in the PSA tutorial.
     """
 
-    def __init__(self, channels, reduction=16):
+    def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()
         check_positive_int("SE", "reduction", reduction)
         hidden = max(1, channels // reduction)  # the tutorial's C // r, kept >= 1 for narrow inputs
@@ -22,7 +25,7 @@ class SEWeightModule(nn.Layer):
         self.fc2 = nn.Conv2D(hidden, channels, kernel_size=1)
         self.sigmoid = nn.Sigmoid()
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         check_nchw(x, self)
         return self.sigmoid(self.fc2(self.relu(self.fc1(self.avg_pool(x)))))
 
@@ -30,9 +33,9 @@ class SEWeightModule(nn.Layer):
 class SqueezeExcitation(AttentionGate):
     """The SE block: the input times its `SEWeightModule` weights."""
 
-    def __init__(self, channels, reduction=16):
+    def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()
         self.se = SEWeightModule(channels, reduction)
 
-    def gate(self, x):
+    def gate(self, x: paddle.Tensor) -> paddle.Tensor:
         return self.se(x)
