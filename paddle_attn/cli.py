@@ -28,9 +28,9 @@ def set_up_process(threads=None, fast_blas=True, keep_freed=True):
 
 
 def set_up_process_for(config):
-    """`set_up_process` with the config's `train.threads`, `train.fast_blas` and `train.keep_freed_memory`."""
-    train = config["train"]
-    return set_up_process(train["threads"], train["fast_blas"], train["keep_freed_memory"])
+    """`set_up_process` with the config's `cpu.threads`, `cpu.fast_blas` and `cpu.keep_freed_memory`."""
+    cpu = config["cpu"]
+    return set_up_process(cpu["threads"], cpu["fast_blas"], cpu["keep_freed_memory"])
 
 
 def run(main):

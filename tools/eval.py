@@ -1,6 +1,6 @@
 """Evaluate a checkpoint: python tools/eval.py -c CONFIG [--checkpoint PATH] [--json out.json]
 
-Without --checkpoint, the run's best checkpoint (train.output_dir); without -c, the config saved
+Without --checkpoint, the run's best checkpoint (run.output_dir); without -c, the config saved
 beside the checkpoint's run. Prints top-1 and top-5.
 """
 
@@ -30,7 +30,7 @@ def main():
         args.config = os.path.join(run_dir, "config.yaml")
     config = cli.config_from_args(args)
     cli.set_up_process_for(config)
-    result = evaluate(config, args.checkpoint or config["train"]["output_dir"], verbose=0 if args.quiet else 2,
+    result = evaluate(config, args.checkpoint or config["run"]["output_dir"], verbose=0 if args.quiet else 2,
                       trusted=args.trusted)
     print(f"top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f}  "
           f"({result['samples']} images, {result['checkpoint']})")
