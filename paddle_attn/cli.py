@@ -1,6 +1,7 @@
 """What every tools/*.py shares: `-c/-o` config arguments, CPU settings, and user errors as one line, not a traceback."""
 
 import argparse
+import functools
 import sys
 
 from paddle_attn.config import load_config
@@ -46,6 +47,15 @@ def run(main):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def command(main):
+    """A tool's `main` as a command: run through `run` (its errors as one line), both as `python tools/x.py` and
+    as the console entry point setup.py installs (`paddle-attn-x`, which calls `main()` and exits with its value)."""
+    @functools.wraps(main)
+    def command_main(*args, **kwargs):
+        return run(lambda: main(*args, **kwargs))
+    return command_main
 
 
 def progress_printer(verb, unit):

@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from paddle_attn import cli  # noqa: E402
 
 
+@cli.command
 def main():
     parser = cli.config_parser(__doc__, config_required=False)
     parser.add_argument("--checkpoint", help="checkpoint directory or run directory (default: the run's best)")
@@ -40,4 +41,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    main()
