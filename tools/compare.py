@@ -16,6 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
 from paddle_attn import cli  # noqa: E402
+from paddle_attn.models.resnet import STEMS  # noqa: E402
 
 
 @cli.command
@@ -26,7 +27,7 @@ def main():
     parser.add_argument("--results", nargs="+", default=[], metavar="RUN_DIR",
                         help="training runs: their networks and the eval top-1 of their best checkpoints")
     parser.add_argument("--num-classes", type=int, default=100, help="classes of the --models networks")
-    parser.add_argument("--stem", default="cifar", choices=("imagenet", "cifar"), help="stem of the --models networks")
+    parser.add_argument("--stem", default="cifar", choices=STEMS, help="stem of the --models networks")
     parser.add_argument("--input-size", type=int, default=32, help="image height = width for FLOPs and timing")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=2)

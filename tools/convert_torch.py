@@ -12,6 +12,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
 from paddle_attn import cli  # noqa: E402
+from paddle_attn.models.resnet import STEMS  # noqa: E402
 from paddle_attn.convert import LAYOUTS, convert_file  # noqa: E402
 
 
@@ -26,7 +27,7 @@ def parse_args(argv=None):
     parser.add_argument("--checkpoint-dir", help="also write a paddle_attn checkpoint directory here")
     parser.add_argument("--model", help="paddle_attn model name (default: inferred from the weights)")
     parser.add_argument("--num-classes", type=int, help="classifier outputs (default: inferred from fc)")
-    parser.add_argument("--stem", choices=("imagenet", "cifar"), help="default: inferred from conv1's kernel")
+    parser.add_argument("--stem", choices=STEMS, help="default: inferred from conv1's kernel")
     parser.add_argument("--trusted", action="store_true",
                         help="let the file unpickle objects other than tensors (numpy scalars, ...): runs code from it")
     return parser.parse_args(argv)

@@ -14,6 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
 from paddle_attn import cli  # noqa: E402
+from paddle_attn.models.resnet import STEMS  # noqa: E402
 
 
 @cli.command
@@ -22,7 +23,7 @@ def main():
     parser.add_argument("--model", help="registered name, e.g. resnet50_nam (see paddle_attn.list_models())")
     parser.add_argument("-c", "--config", help="take the model, classes, stem and image size from this run config")
     parser.add_argument("--num-classes", type=int, default=1000)
-    parser.add_argument("--stem", default="imagenet", choices=("imagenet", "cifar"))
+    parser.add_argument("--stem", default="imagenet", choices=STEMS)
     parser.add_argument("--input-size", type=int, default=None,
                         help="image height = width (default: 32 for the cifar stem, else 224)")
     parser.add_argument("--model-kwargs", default="{}",

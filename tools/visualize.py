@@ -17,6 +17,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
 from paddle_attn import cli  # noqa: E402
+from paddle_attn.models.resnet import STEMS  # noqa: E402
 
 
 @cli.command
@@ -31,7 +32,7 @@ def main():
     parser.add_argument("--pretrained-layout", help="with --pretrained FILE.pth: the code base that saved it")
     parser.add_argument("--trusted", action="store_true", help=cli.TRUSTED_HELP)
     parser.add_argument("--num-classes", type=int, default=1000, help="with --model (default 1000)")
-    parser.add_argument("--stem", default="imagenet", choices=("imagenet", "cifar"),
+    parser.add_argument("--stem", default="imagenet", choices=STEMS,
                         help="with --model; also picks the preprocessing (default imagenet: 224 px)")
     parser.add_argument("--input-size", type=int, default=None, help="image height = width (default: the model's)")
     parser.add_argument("--out", required=True, help="directory for the PNGs")
