@@ -26,7 +26,7 @@ DEVICES = ("auto", "cpu", "gpu")
 # section -> key -> (default, type or tuple of types, rule); rule is a tuple of choices or a check
 _NUMBER = (int, float)
 _OPTIONAL_STR = (str, type(None))
-SCHEMA = {
+SCHEMA: dict[str, dict[str, tuple]] = {
     "model": {
         "name": ("resnet18_nam", str, None),  # checked against the registry
         "num_classes": (10, int, lambda v: v >= 1 or "must be >= 1"),
@@ -141,7 +141,8 @@ def defaults() -> dict:
 
 def load_config(path: str | os.PathLike | None = None, overrides: Iterable[str] = ()) -> dict:
     """Defaults, updated by the YAML file at `path`, then by `overrides` ("section.key=value"), validated."""
-    config, sources = defaults(), {}
+    config = defaults()
+    sources: dict[str, str] = {}  # section.key -> where its value came from
     if path is not None:
         for section, key, value in _flatten_file(path):
             _assign(config, sources, section, key, value, path)

@@ -27,7 +27,9 @@ def parameter_groups(net: paddle.nn.Layer, norm_weight_decay: float | None = Non
     """`net`'s parameters for an optimizer: all in one group, or with `norm_weight_decay` not None, the
     normalization parameters in a group of their own with that weight decay (0: none, torchvision's
     `--norm-weight-decay`)."""
-    norm = norm_parameters(net) if norm_weight_decay is not None else []
+    if norm_weight_decay is None:
+        return net.parameters()
+    norm = norm_parameters(net)
     if not norm:
         return net.parameters()
     in_norm = {id(p) for p in norm}

@@ -31,6 +31,7 @@ def build_schedule(base_lr: float, total_steps: int, steps_per_epoch: int = 1, w
     `milestones`; "constant" keeps `base_lr`. Without warm-up (the papers' ImageNet and CIFAR recipes)
     epochs count from the run's start, as in the authors' code.
     """
+    decay: LRScheduler
     if schedule == "cosine":
         decay = CosineAnnealingDecay(base_lr, max(1, total_steps - warmup_steps), min_lr)
     elif schedule == "step":
@@ -59,7 +60,8 @@ def load_optimizer_state(optimizer: Optimizer, optimizer_state: dict) -> None:
     state (it counts the decay's state as one too many): that warning is silenced here, only here.
     """
     scheduler, lr_state = optimizer._learning_rate, optimizer_state.get("LR_Scheduler")
-    if isinstance(scheduler, LinearWarmup) and isinstance(lr_state, dict) and "LinearWarmup_LR" not in lr_state:
+    if (isinstance(scheduler, LinearWarmup) and isinstance(scheduler.learning_rate, LRScheduler)
+            and isinstance(lr_state, dict) and "LinearWarmup_LR" not in lr_state):
         lr_state = {**lr_state, "LinearWarmup_LR": scheduler.learning_rate.state_dict()}
         optimizer_state = {**optimizer_state, "LR_Scheduler": lr_state}
     with warnings.catch_warnings():
