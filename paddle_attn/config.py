@@ -105,7 +105,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "visualdl": {
         "enabled": (True, bool, None),
         "log_dir": (None, _OPTIONAL_STR, None),  # default: <output_dir>/vdl
-        "attention": (False, bool, None),  # gate histograms, Grad-CAM images (training/attention_logging.py)
+        "attention": (False, bool, None),  # gate histograms, Grad-CAM images (training/visualdl_logging.py)
         "attention_every": (1, int, lambda v: v >= 1 or "must be >= 1"),  # epochs between Grad-CAM images
     },
 }
