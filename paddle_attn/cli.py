@@ -19,8 +19,9 @@ def config_parser(description, config_required=True):
     return parser
 
 
-def config_from_args(args):
-    return load_config(args.config, args.override)
+def config_from_args(args, saved_run=False):
+    """The config of `-c` and `-o`; `saved_run`: `-c` is a run's saved config.yaml (see `config.load_config`)."""
+    return load_config(args.config, args.override, saved_run)
 
 
 def set_up_process(threads=None, fast_blas=True, keep_freed=True):

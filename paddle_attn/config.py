@@ -139,12 +139,17 @@ def defaults() -> dict:
     return {section: {key: copy.deepcopy(spec[0]) for key, spec in keys.items()} for section, keys in SCHEMA.items()}
 
 
-def load_config(path: str | os.PathLike | None = None, overrides: Iterable[str] = ()) -> dict:
-    """Defaults, updated by the YAML file at `path`, then by `overrides` ("section.key=value"), validated."""
+def load_config(path: str | os.PathLike | None = None, overrides: Iterable[str] = (), saved_run: bool = False) -> dict:
+    """Defaults, updated by the YAML file at `path`, then by `overrides` ("section.key=value"), validated.
+
+    `saved_run`: `path` is a run's own config.yaml, which a run before the `train` section was split wrote
+    with the old keys: those are read at their new place (`MOVED_KEYS`) instead of refused."""
     config = defaults()
     sources: dict[str, str] = {}  # section.key -> where its value came from
     if path is not None:
         for section, key, value in _flatten_file(path):
+            if saved_run:
+                section, _, key = MOVED_KEYS.get(f"{section}.{key}", f"{section}.{key}").partition(".")
             _assign(config, sources, section, key, value, path)
     for item in overrides:
         dotted, sep, raw = item.partition("=")

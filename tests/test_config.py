@@ -88,3 +88,13 @@ def test_a_key_that_moved_out_of_train_names_its_new_place(tmp_path, old, new):
         load_config(str(path))
     with pytest.raises(ConfigError, match=rf"command line -o: {old} moved to {new}$"):
         load_config(None, [f"{old}=1"])
+
+
+def test_a_runs_saved_config_from_before_the_split_reads_its_old_keys_at_their_new_place(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("train:\n  epochs: 2\n  output_dir: out/old\n  threads: 3\n  amp: 'off'\n  nam_sparsity: 1.0e-4\n")
+    config = load_config(str(path), ["train.batch_size=8"], saved_run=True)
+    assert (config["train"]["epochs"], config["run"]["output_dir"], config["cpu"]["threads"]) == (2, "out/old", 3)
+    assert (config["device"]["amp"], config["loss"]["nam_sparsity"]) == ("off", 1e-4)
+    with pytest.raises(ConfigError, match=r"command line -o: train.threads moved to cpu.threads"):
+        load_config(str(path), ["train.threads=1"], saved_run=True)

@@ -29,7 +29,10 @@ def main():
             parser.error("give -c CONFIG, --checkpoint PATH, or both")
         run_dir = os.path.dirname(os.path.dirname(resolve(args.checkpoint)))  # run/checkpoints/epoch_NNNN
         args.config = os.path.join(run_dir, "config.yaml")
-    config = cli.config_from_args(args)
+        saved_run = True  # written by the run, maybe before the train section was split
+    else:
+        saved_run = False
+    config = cli.config_from_args(args, saved_run)
     cli.set_up_process_for(config)
     result = evaluate(config, args.checkpoint or config["run"]["output_dir"], verbose=0 if args.quiet else 2,
                       trusted=args.trusted)
