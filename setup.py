@@ -1,12 +1,18 @@
 from setuptools import find_packages, setup
 
+# tools/*.py installed as the package paddle_attn_tools, each one's main() a command (python tools/x.py still works)
+TOOLS = ("train", "eval", "infer", "export", "visualize", "summary", "compare", "convert_torch", "plot_curves")
+COMMANDS = [f"paddle-attn-{tool.replace('_', '-')} = paddle_attn_tools.{tool}:main" for tool in TOOLS]
+
 setup(
     name="paddle_attn",
     version="0.1.0",
     description="CNN attention blocks (SE, ECA, CBAM, NAM, PSA) and attention ResNets for PaddlePaddle",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["paddle_attn", "paddle_attn.*"]),
+    packages=find_packages(include=["paddle_attn", "paddle_attn.*"]) + ["paddle_attn_tools"],
+    package_dir={"paddle_attn_tools": "tools"},
+    entry_points={"console_scripts": COMMANDS},
     python_requires=">=3.9",
     # PaddlePaddle is an extra: CPU users take `.[cpu]`, GPU users install paddlepaddle-gpu by Paddle's guide
     install_requires=["numpy", "pyyaml", "visualdl>=2.5", "pillow", "matplotlib", "safetensors>=0.4"],

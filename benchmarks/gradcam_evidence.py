@@ -50,8 +50,8 @@ if __name__ == "__main__":
     apply_cpu_settings()  # as tools/*.py do, before the first conv
     if find_latest(args.run) is None:
         print(f"{args.run} holds no checkpoint: training the quick start there first")
-        train(load_config(os.path.join(ROOT, "configs", "quickstart.yaml"), [f"train.output_dir={args.run}", "train.verbose=0"]))
-    config = load_config(os.path.join(args.run, "config.yaml"))
+        train(load_config(os.path.join(ROOT, "configs", "quickstart.yaml"), [f"run.output_dir={args.run}", "train.verbose=0"]))
+    config = load_config(os.path.join(args.run, "config.yaml"), saved_run=True)
     if config["data"]["dataset"] != "synthetic":
         raise SystemExit(f"{args.run} did not train on the synthetic shapes: no boxes to compare with")
     net, state = load_model(args.run)

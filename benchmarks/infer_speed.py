@@ -96,7 +96,7 @@ def checkpoint_test_set(checkpoint, count):
     from paddle_attn.data.datasets import build_dataset
 
     run_dir = os.path.dirname(os.path.dirname(resolve(checkpoint)))  # <run>/checkpoints/<epoch>
-    dataset = build_dataset(load_config(os.path.join(run_dir, "config.yaml"))["data"], "test")
+    dataset = build_dataset(load_config(os.path.join(run_dir, "config.yaml"), saved_run=True)["data"], "test")
     samples = [dataset[i] for i in range(min(count, len(dataset)))]
     return np.stack([image for image, _ in samples]).astype(np.float32), np.array([int(label) for _, label in samples])
 

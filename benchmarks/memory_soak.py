@@ -70,8 +70,8 @@ def soak(backend, workers, args):
         config = load_config(os.path.join(root, "configs", "quickstart.yaml"), [
             f"model.name={args['model']}", f"data.data_file={tmp}/synthetic.tar.gz",
             f"data.synthetic_train_per_class={args['train_per_class']}", f"data.synthetic_test_per_class={args['test_per_class']}",
-            f"data.num_workers={workers}", f"train.eval_backend={backend}", f"train.epochs={args['epochs']}",
-            f"train.output_dir={tmp}/run", "train.verbose=0"])
+            f"data.num_workers={workers}", f"device.eval_backend={backend}", f"train.epochs={args['epochs']}",
+            f"run.output_dir={tmp}/run", "train.verbose=0"])
         set_up_process_for(config)  # tools/train.py's process-wide settings, glibc's kept freed memory among them
         train(config, callbacks=[EpochMemory()])
 

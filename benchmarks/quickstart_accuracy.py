@@ -23,7 +23,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     config = load_config(os.path.join(root, "configs", "quickstart.yaml"),
-                         [f"train.output_dir={args.out}", "train.verbose=0", "train.move_existing_run=true"])
+                         [f"run.output_dir={args.out}", "train.verbose=0", "run.move_existing_run=true"])
     apply_cpu_settings()  # as tools/train.py does, before the first conv
     start = time.perf_counter()
     result = train(config)

@@ -14,7 +14,7 @@ in memory, so the figures are the network's and the framework's, not the data lo
 
 Paddle modes (benchmarks/train_step.py's TrainStep): dygraph, static (paddle.jit.to_static); and train_batch,
 the step tools/train.py runs:
-`paddle.Model.train_batch` of `training.trainer.prepare` (loss, top-1/top-5 Accuracy metrics), dygraph.
+`paddle.Model.train_batch` of `training.evaluation.prepare` (loss, top-1/top-5 Accuracy metrics), dygraph.
 --end-to-end adds, per model, a real `training.trainer.train` run (what tools/train.py calls) of one epoch on
 the generated data set with the data loader (workers, augmentation), callbacks, checkpoint and evaluation:
 its images/s over the epoch's steps after the first two (data loading and callbacks included). Unless --no-tuning, the process first applies
@@ -110,7 +110,7 @@ class ModelTrainer:
 
         import paddle_attn
         from paddle_attn.config import defaults
-        from paddle_attn.training.trainer import prepare
+        from paddle_attn.training.evaluation import prepare
 
         paddle_attn.set_cpu_threads(args["threads"])
         net = paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"])
@@ -154,7 +154,7 @@ def end_to_end(name, args, steps):
             f"model.name={name}", f"model.stem={args['stem']}", "model.num_classes=10", f"data.image_size={args['image_size']}",
             f"data.data_file={tmp}/synthetic.tar.gz", f"data.synthetic_train_per_class={-(-total // 10)}",
             "data.synthetic_test_per_class=10", "train.epochs=1", f"train.batch_size={args['batch']}",
-            f"train.output_dir={tmp}/run", "train.verbose=0", f"train.threads={args['threads']}"])
+            f"run.output_dir={tmp}/run", "train.verbose=0", f"cpu.threads={args['threads']}"])
         set_up_process_for(config)  # tools/train.py's process-wide settings (mallopt is not inherited)
         clock = StepClock()
         train(config, callbacks=[clock])

@@ -1,6 +1,7 @@
 """What every tools/*.py shares: `-c/-o` config arguments, CPU settings, and user errors as one line, not a traceback."""
 
 import argparse
+import functools
 import sys
 
 from paddle_attn.config import load_config
@@ -18,8 +19,9 @@ def config_parser(description, config_required=True):
     return parser
 
 
-def config_from_args(args):
-    return load_config(args.config, args.override)
+def config_from_args(args, saved_run=False):
+    """The config of `-c` and `-o`; `saved_run`: `-c` is a run's saved config.yaml (see `config.load_config`)."""
+    return load_config(args.config, args.override, saved_run)
 
 
 def set_up_process(threads=None, fast_blas=True, keep_freed=True):
@@ -28,9 +30,9 @@ def set_up_process(threads=None, fast_blas=True, keep_freed=True):
 
 
 def set_up_process_for(config):
-    """`set_up_process` with the config's `train.threads`, `train.fast_blas` and `train.keep_freed_memory`."""
-    train = config["train"]
-    return set_up_process(train["threads"], train["fast_blas"], train["keep_freed_memory"])
+    """`set_up_process` with the config's `cpu.threads`, `cpu.fast_blas` and `cpu.keep_freed_memory`."""
+    cpu = config["cpu"]
+    return set_up_process(cpu["threads"], cpu["fast_blas"], cpu["keep_freed_memory"])
 
 
 def run(main):
@@ -46,6 +48,15 @@ def run(main):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def command(main):
+    """A tool's `main` as a command: run through `run` (its errors as one line), both as `python tools/x.py` and
+    as the console entry point setup.py installs (`paddle-attn-x`, which calls `main()` and exits with its value)."""
+    @functools.wraps(main)
+    def command_main(*args, **kwargs):
+        return run(lambda: main(*args, **kwargs))
+    return command_main
 
 
 def progress_printer(verb, unit):

@@ -5,27 +5,32 @@ a wrong type or an impossible value raises a ConfigError naming the key, where i
 valid choices.
 """
 
+from __future__ import annotations
+
 import copy
 import os
+from collections.abc import Iterable
 
 import yaml
 
+from paddle_attn.convert.layouts import LAYOUTS
+from paddle_attn.data.datasets import CLASS_COUNTS, DATASETS
+from paddle_attn.data.transforms import BOTH_SPLITS_PRESETS, EVAL_PRESETS, TRAIN_PRESETS
 from paddle_attn.errors import ConfigError, ModelError, did_you_mean
-from paddle_attn.data.transforms import EVAL_PRESETS, TRAIN_PRESETS
+from paddle_attn.models import check_model_kwargs, list_models
+from paddle_attn.models.resnet import STEMS
+from paddle_attn.optim import OPTIMIZERS, SCHEDULES
 
-OPTIMIZERS = ("momentum", "sgd", "adam", "adamw")
-DATASETS = ("cifar10", "cifar100", "folder", "filelist", "synthetic")
-SCHEDULES = ("cosine", "constant", "step", "multistep")
 DEVICES = ("auto", "cpu", "gpu")
 
 # section -> key -> (default, type or tuple of types, rule); rule is a tuple of choices or a check
 _NUMBER = (int, float)
 _OPTIONAL_STR = (str, type(None))
-SCHEMA = {
+SCHEMA: dict[str, dict[str, tuple]] = {
     "model": {
         "name": ("resnet18_nam", str, None),  # checked against the registry
         "num_classes": (10, int, lambda v: v >= 1 or "must be >= 1"),
-        "stem": ("cifar", str, ("cifar", "imagenet")),
+        "stem": ("cifar", str, STEMS),
         "kwargs": ({}, dict, None),  # more arguments for create_model, e.g. attention_kwargs
         "pretrained": (None, _OPTIONAL_STR, None),  # weights to start from: checkpoint dir, .pdparams, or .pth + layout
         "pretrained_layout": (None, _OPTIONAL_STR, lambda v: v is None or _known_layout(v)),  # a .pth's source code base
@@ -36,7 +41,7 @@ SCHEMA = {
         "root": (None, _OPTIONAL_STR, None),  # folder: root/train/<class>/*, root/val/<class>/* (else root/test/)
         "train_list": (None, _OPTIONAL_STR, None),  # filelist: "path label" lines
         "test_list": (None, _OPTIONAL_STR, None),
-        "transform": ("cifar", str, ("cifar", "imagenet")),
+        "transform": ("cifar", str, BOTH_SPLITS_PRESETS),
         # a pipeline for one split only; null: data.transform (see paddle_attn.data.transforms)
         "train_transform": (None, _OPTIONAL_STR, lambda v: v in (None,) + TRAIN_PRESETS or _choices(TRAIN_PRESETS)),
         "eval_transform": (None, _OPTIONAL_STR, lambda v: v in (None,) + EVAL_PRESETS or _choices(EVAL_PRESETS)),
@@ -56,6 +61,7 @@ SCHEMA = {
     },
     "loss": {
         "label_smoothing": (0.0, _NUMBER, lambda v: 0 <= v < 1 or "must be in [0, 1)"),  # training steps only
+        "nam_sparsity": (0.0, _NUMBER, lambda v: v >= 0 or "must be >= 0"),  # NAM eq. 4 lambda; authors: 1e-4
     },
     "lr": {
         "base": (0.01, _NUMBER, lambda v: v > 0 or "must be > 0"),
@@ -66,49 +72,84 @@ SCHEMA = {
         "gamma": (0.1, _NUMBER, lambda v: 0 < v < 1 or "must be in (0, 1)"),  # step, multistep: LR factor per decay
         "milestones": (None, (list, type(None)), lambda v: _increasing_epochs(v)),  # multistep: epochs of the decays
     },
-    "train": {
+    "train": {  # the training loop
         "epochs": (10, int, lambda v: v >= 1 or "must be >= 1"),
         "batch_size": (64, int, lambda v: v >= 1 or "must be >= 1"),
         "eval_batch_size": (None, (int, type(None)), lambda v: v is None or v >= 1 or "must be >= 1"),
-        "output_dir": ("output/run", str, None),
         "save_freq": (1, int, lambda v: v >= 1 or "must be >= 1"),
         "log_freq": (10, int, lambda v: v >= 1 or "must be >= 1"),
-        "resume": (None, _OPTIONAL_STR, None),  # a checkpoint path, or "auto": the latest in output_dir
         "seed": (42, int, None),
+        "verbose": (1, int, (0, 1, 2)),
+    },
+    "run": {  # the run's folder and what may continue or read it
+        "output_dir": ("output/run", str, None),
+        "resume": (None, _OPTIONAL_STR, None),  # a checkpoint path, or "auto": the latest in output_dir
+        # resuming with another batch size, data, model, optimizer, schedule or loss: true refuses, false continues
+        "resume_strict": (True, bool, None),
+        # a new run into an output_dir that holds one: false stops with a message, true moves the old run aside
+        "move_existing_run": (False, bool, None),
+        # read pretrained and resumed pickles that hold objects other than arrays: runs the code they hold
+        "trusted": (False, bool, None),
+    },
+    "cpu": {  # process settings, applied by the tools (cli.set_up_process_for)
         "threads": (None, (int, type(None)), lambda v: v is None or v >= 1 or "must be >= 1"),  # None: cores / ranks
         "fast_blas": (True, bool, None),  # MKL's AVX2 path on AMD CPUs (cpu.use_fast_blas), set by the tools
         "keep_freed_memory": (True, bool, None),  # glibc keeps freed memory (cpu.keep_freed_memory), set by the tools
-        # a new run into an output_dir that holds one: false stops with a message, true moves the old run aside
-        "move_existing_run": (False, bool, None),
-        # resuming with another batch size, data, model, optimizer, schedule or loss: true refuses, false continues
-        "resume_strict": (True, bool, None),
-        # read pretrained and resumed pickles that hold objects other than arrays: runs the code they hold
-        "trusted": (False, bool, None),
-        "device": ("auto", str, DEVICES),
+    },
+    "device": {  # where and how the network runs
+        "name": ("auto", str, DEVICES),
+        "amp": ("off", (str, bool), lambda v: v in (False, "off", "O1") or _AMP_RULE),  # float16 mixed precision, GPUs
         # evaluation on the CPU: "inference" (the network exported to Paddle Inference, oneDNN) or "dygraph"
         "eval_backend": ("inference", str, ("inference", "dygraph")),
-        "nam_sparsity": (0.0, _NUMBER, lambda v: v >= 0 or "must be >= 0"),  # NAM eq. 4 lambda; authors: 1e-4
-        "amp": ("off", (str, bool), lambda v: v in (False, "off", "O1") or _AMP_RULE),  # float16 mixed precision, GPUs
-        "verbose": (1, int, (0, 1, 2)),
     },
     "visualdl": {
         "enabled": (True, bool, None),
         "log_dir": (None, _OPTIONAL_STR, None),  # default: <output_dir>/vdl
-        "attention": (False, bool, None),  # gate histograms, Grad-CAM images (training/attention_logging.py)
+        "attention": (False, bool, None),  # gate histograms, Grad-CAM images (training/visualdl_logging.py)
         "attention_every": (1, int, lambda v: v >= 1 or "must be >= 1"),  # epochs between Grad-CAM images
     },
 }
 
 
-def defaults():
+# keys of the `train` section before it was split by concern (configs and checkpoints written before)
+MOVED_KEYS = {
+    **{f"train.{key}": f"run.{key}" for key in ("output_dir", "resume", "resume_strict", "move_existing_run", "trusted")},
+    **{f"train.{key}": f"cpu.{key}" for key in ("threads", "fast_blas", "keep_freed_memory")},
+    "train.device": "device.name", "train.amp": "device.amp", "train.eval_backend": "device.eval_backend",
+    "train.nam_sparsity": "loss.nam_sparsity",
+}
+
+
+def migrate_config(config: dict) -> dict:
+    """A config saved before the `train` section was split (a checkpoint's `state["config"]`), in today's
+    sections; a config without old keys comes back equal. The input is not changed."""
+    migrated = copy.deepcopy(config)
+    old_train = migrated.get("train")
+    if not isinstance(old_train, dict):
+        return migrated
+    for old, new in MOVED_KEYS.items():
+        key = old.split(".", 1)[1]
+        if key in old_train:
+            section, new_key = new.split(".", 1)
+            migrated.setdefault(section, {})[new_key] = old_train.pop(key)
+    return migrated
+
+
+def defaults() -> dict:
     return {section: {key: copy.deepcopy(spec[0]) for key, spec in keys.items()} for section, keys in SCHEMA.items()}
 
 
-def load_config(path=None, overrides=()):
-    """Defaults, updated by the YAML file at `path`, then by `overrides` ("section.key=value"), validated."""
-    config, sources = defaults(), {}
+def load_config(path: str | os.PathLike | None = None, overrides: Iterable[str] = (), saved_run: bool = False) -> dict:
+    """Defaults, updated by the YAML file at `path`, then by `overrides` ("section.key=value"), validated.
+
+    `saved_run`: `path` is a run's own config.yaml, which a run before the `train` section was split wrote
+    with the old keys: those are read at their new place (`MOVED_KEYS`) instead of refused."""
+    config = defaults()
+    sources: dict[str, str] = {}  # section.key -> where its value came from
     if path is not None:
         for section, key, value in _flatten_file(path):
+            if saved_run:
+                section, _, key = MOVED_KEYS.get(f"{section}.{key}", f"{section}.{key}").partition(".")
             _assign(config, sources, section, key, value, path)
     for item in overrides:
         dotted, sep, raw = item.partition("=")
@@ -124,7 +165,7 @@ def load_config(path=None, overrides=()):
     return config
 
 
-def save_config(config, path):
+def save_config(config: dict, path: str | os.PathLike) -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
@@ -158,6 +199,8 @@ def _check_section(section, source):
 def _assign(config, sources, section, key, value, source):
     _check_section(section, source)
     top, _, rest = key.partition(".")
+    if f"{section}.{top}" in MOVED_KEYS:
+        raise ConfigError(f"{source}: {section}.{top} moved to {MOVED_KEYS[section + '.' + top]}")
     if top not in SCHEMA[section]:
         raise ConfigError(
             f"{source}: unknown key {section}.{top}{did_you_mean(top, SCHEMA[section])}; "
@@ -198,8 +241,6 @@ def _validate(config, sources):
 
 
 def _validate_relations(config, sources):
-    from paddle_attn.models import check_model_kwargs, list_models
-
     name = config["model"]["name"]
     if name not in list_models():
         where = sources.get("model.name", "defaults")
@@ -214,7 +255,7 @@ def _validate_relations(config, sources):
     for key in needs:
         if not data[key]:
             raise ConfigError(f"{sources.get('data.dataset', 'defaults')}: data.dataset {data['dataset']!r} needs data.{key}")
-    classes = {"cifar10": 10, "cifar100": 100, "synthetic": 10}.get(data["dataset"])
+    classes = CLASS_COUNTS.get(data["dataset"])
     if classes is not None and config["model"]["num_classes"] != classes:
         where = sources.get("model.num_classes", "defaults")
         raise ConfigError(f"{where}: model.num_classes is {config['model']['num_classes']} but data.dataset "
@@ -247,8 +288,6 @@ _AMP_RULE = ("must be off or O1 (float16 autocast, GPUs only); O2 is not offered
 
 
 def _known_layout(name):
-    from paddle_attn.convert.layouts import LAYOUTS
-
     return name in LAYOUTS or f"must be null or one of {', '.join(LAYOUTS)}"
 
 

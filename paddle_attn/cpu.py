@@ -1,8 +1,8 @@
 """The CPU: what it can do (vendor, AVX-512 BF16 / AMX) and the process-wide settings that make Paddle fast on it.
 
 Nothing here runs on import. The settings change the whole process, so only entry points apply them
-(`tools/*.py` through `apply_cpu_settings`, driven by the `train.threads`, `train.fast_blas` and
-`train.keep_freed_memory` config keys); library calls leave them alone.
+(`tools/*.py` through `apply_cpu_settings`, driven by the `cpu.threads`, `cpu.fast_blas` and
+`cpu.keep_freed_memory` config keys); library calls leave them alone.
 Each setting's gain, measured alone by `benchmarks/cpu_settings.py`, is in its docstring.
 """
 

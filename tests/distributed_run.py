@@ -26,4 +26,4 @@ class SaveRankWeights(Callback):
 if __name__ == "__main__":
     args = cli.config_parser(__doc__).parse_args()
     config = cli.config_from_args(args)
-    cli.run(lambda: train(config, callbacks=[SaveRankWeights(config["train"]["output_dir"])]))
+    cli.run(lambda: train(config, callbacks=[SaveRankWeights(config["run"]["output_dir"])]))

@@ -17,8 +17,8 @@ def tiny_overrides(tmp_path, run="run", epochs=2, model="resnet18_nam"):
     return [
         f"model.name={model}", "model.stem=imagenet", "data.dataset=synthetic", f"data.data_file={data_file}",
         "data.synthetic_train_per_class=4", "data.synthetic_test_per_class=3",
-        "data.num_workers=0", f"train.epochs={epochs}", "train.batch_size=8", f"train.output_dir={tmp_path / run}",
-        "train.verbose=0", "train.threads=2", "lr.base=0.05", "lr.warmup_steps=4",
+        "data.num_workers=0", f"train.epochs={epochs}", "train.batch_size=8", f"run.output_dir={tmp_path / run}",
+        "train.verbose=0", "cpu.threads=2", "lr.base=0.05", "lr.warmup_steps=4",
     ]
 
 

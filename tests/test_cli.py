@@ -1,12 +1,23 @@
 """Only the user's mistakes become one-line errors: a bug anywhere else keeps its traceback."""
 
+import ast
+import importlib
+import importlib.util
+import os
 import subprocess
 import sys
 
 import pytest
 
 from paddle_attn import cli
-from paddle_attn.errors import CheckpointError, ConfigError, DataError, InferenceError, ModelError, TrainingStopped
+from paddle_attn.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    InferenceError,
+    ModelError,
+    TrainingStopped,
+)
 from tests.helpers import ROOT
 
 
@@ -40,3 +51,45 @@ def test_a_bug_inside_a_tool_shows_its_traceback():
     assert run.returncode == 1
     assert "Traceback" in run.stderr and "ValueError: internal failure" in run.stderr
     assert "error: internal failure" not in run.stderr
+
+
+def setup_commands():
+    """{command: "module:function"} of setup.py's console entry points, read without running setup()."""
+    tree = ast.parse(open(os.path.join(ROOT, "setup.py")).read())
+    tools = next(node.value for node in tree.body if isinstance(node, ast.Assign) and node.targets[0].id == "TOOLS")
+    return {f"paddle-attn-{tool.replace('_', '-')}": f"paddle_attn_tools.{tool}:main" for tool in ast.literal_eval(tools)}
+
+
+@pytest.fixture
+def installed_tools(monkeypatch):
+    """tools/ as the package `paddle_attn_tools`, as setup.py's package_dir installs it."""
+    folder = os.path.join(ROOT, "tools")
+    spec = importlib.util.spec_from_file_location("paddle_attn_tools", os.path.join(folder, "__init__.py"),
+                                                  submodule_search_locations=[folder])
+    package = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    monkeypatch.setitem(sys.modules, "paddle_attn_tools", package)
+    yield
+    for name in [name for name in sys.modules if name.startswith("paddle_attn_tools.")]:
+        del sys.modules[name]
+
+
+def test_every_tool_is_a_console_command(installed_tools):
+    commands = setup_commands()
+    assert sorted(commands) == sorted(f"paddle-attn-{name[:-3].replace('_', '-')}" for name in os.listdir(
+        os.path.join(ROOT, "tools")) if name.endswith(".py") and name != "__init__.py")
+    for target in commands.values():
+        module, function = target.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), target
+
+
+def test_the_train_command_runs_the_tool(installed_tools, monkeypatch, capsys):
+    main = importlib.import_module("paddle_attn_tools.train").main
+    monkeypatch.setattr(sys, "argv", ["paddle-attn-train", "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 0 and "Train a model from a YAML config" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", ["paddle-attn-train", "-c", "missing.yaml"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 2 and "error: cannot read config file 'missing.yaml'" in capsys.readouterr().err

@@ -59,7 +59,7 @@ def test_config_file_errors_name_key_file_and_choices(tmp_path, text, message):
     ("train.epochs", r"must look like section.key=value"),
     ("lr.base=[0.1", r"does not parse as a YAML value"),
     ("lr.schedule=linear", r"command line -o: lr.schedule is 'linear'; valid choices: cosine, constant, step, multistep"),
-    ("train.nam_sparsity=-1e-4", r"command line -o: train.nam_sparsity must be >= 0"),
+    ("loss.nam_sparsity=-1e-4", r"command line -o: loss.nam_sparsity must be >= 0"),
     ("model.stem.x=1", r"model.stem is not a mapping"),
     # nested model arguments are checked against the network and its attention layer before anything is built
     ("model.kwargs.attention_kwargs.reductio=8",
@@ -76,3 +76,25 @@ def test_override_errors(override, message):
 def test_missing_config_file():
     with pytest.raises(ConfigError, match=r"cannot read config file 'nowhere.yaml'"):
         load_config("nowhere.yaml")
+
+
+@pytest.mark.parametrize("old, new", [("train.output_dir", "run.output_dir"), ("train.threads", "cpu.threads"),
+                                      ("train.device", "device.name"), ("train.nam_sparsity", "loss.nam_sparsity")])
+def test_a_key_that_moved_out_of_train_names_its_new_place(tmp_path, old, new):
+    key = old.split(".")[1]
+    path = tmp_path / "old.yaml"
+    path.write_text(f"train:\n  epochs: 2\n  {key}: null\n")
+    with pytest.raises(ConfigError, match=rf"old.yaml: {old} moved to {new}$"):
+        load_config(str(path))
+    with pytest.raises(ConfigError, match=rf"command line -o: {old} moved to {new}$"):
+        load_config(None, [f"{old}=1"])
+
+
+def test_a_runs_saved_config_from_before_the_split_reads_its_old_keys_at_their_new_place(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("train:\n  epochs: 2\n  output_dir: out/old\n  threads: 3\n  amp: 'off'\n  nam_sparsity: 1.0e-4\n")
+    config = load_config(str(path), ["train.batch_size=8"], saved_run=True)
+    assert (config["train"]["epochs"], config["run"]["output_dir"], config["cpu"]["threads"]) == (2, "out/old", 3)
+    assert (config["device"]["amp"], config["loss"]["nam_sparsity"]) == ("off", 1e-4)
+    with pytest.raises(ConfigError, match=r"command line -o: train.threads moved to cpu.threads"):
+        load_config(str(path), ["train.threads=1"], saved_run=True)

@@ -38,7 +38,7 @@ def file_lists(tmp_path):
 
 
 def overrides(tmp_path):
-    return tiny_overrides(tmp_path, epochs=2) + file_lists(tmp_path) + ["train.threads=1"]
+    return tiny_overrides(tmp_path, epochs=2) + file_lists(tmp_path) + ["cpu.threads=1"]
 
 
 def as_args(items):
@@ -81,7 +81,7 @@ def test_two_cpu_ranks_through_paddle_launch(tmp_path):
     check_run(tmp_path, items)
     # the 2-rank run resumed by one process would see other batches: refused before a step
     with pytest.raises(ckpt.CheckpointError, match=r"the run had 2 ranks \(processes\), this one has 1; the batches"):
-        train(tiny_config(tmp_path, *items[len(tiny_overrides(tmp_path)):], "train.resume=auto", epochs=3))
+        train(tiny_config(tmp_path, *items[len(tiny_overrides(tmp_path)):], "run.resume=auto", epochs=3))
 
 
 def free_port():

@@ -39,7 +39,7 @@ def wait_for(condition, process, timeout=300, poll=0.002):
 
 
 def assert_resumes_to_the_end(tmp_path, *extra):
-    done = finish_training(tmp_path, "train.resume=auto", *extra)
+    done = finish_training(tmp_path, "run.resume=auto", *extra)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resumed from" in done.stdout
     state = ckpt.read_state(ckpt.find_latest(str(tmp_path / "run")))
@@ -53,7 +53,7 @@ def test_sigterm_saves_at_the_step_and_resumes_there(tmp_path):
     augmentation (data.transform=imagenet): with it, a mid-epoch resume is not exact (the augmentation RNGs are
     reseeded per epoch, and the skipped batches' draws are not replayed), which this test does not cover."""
     exact = ("data.transform=imagenet", "data.image_size=32")
-    whole = start_training(tmp_path, f"train.output_dir={tmp_path / 'whole'}", *exact)
+    whole = start_training(tmp_path, f"run.output_dir={tmp_path / 'whole'}", *exact)
     run = start_training(tmp_path, *exact)
     checkpoints = tmp_path / "run" / "checkpoints"
     wait_for(lambda: (checkpoints / "epoch_0001").is_dir(), run)
@@ -130,7 +130,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     first = finish_training(tmp_path, epochs=1)
     assert first.returncode == 0, first.stderr[-2000:]
     kept = ckpt.find_latest(str(tmp_path / "run"))
-    diverging = finish_training(tmp_path, "train.resume=auto", "lr.base=1.0e+30", "train.resume_strict=false", epochs=2)
+    diverging = finish_training(tmp_path, "run.resume=auto", "lr.base=1.0e+30", "run.resume_strict=false", epochs=2)
     assert diverging.returncode == 2
     assert "error: loss is nan at step" in diverging.stderr or "error: loss is inf at step" in diverging.stderr
     assert f"The last good checkpoint is {kept}" in diverging.stderr and "Traceback" not in diverging.stderr
@@ -141,7 +141,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 def tiny_checkpoint(tmp_path, model="resnet18_nam"):
     config = tiny_config(tmp_path, f"model.name={model}", run=model, epochs=1)
     train(config)
-    return os.path.join(config["train"]["output_dir"], "checkpoints", "latest")
+    return os.path.join(config["run"]["output_dir"], "checkpoints", "latest")
 
 
 def test_truncated_checkpoint(tmp_path):
@@ -156,7 +156,7 @@ def test_truncated_checkpoint(tmp_path):
 
 def test_checkpoint_of_another_model_lists_the_tensors(tmp_path):
     other = tiny_checkpoint(tmp_path, model="resnet18_se")
-    config = tiny_config(tmp_path, f"train.resume={other}", run="nam", epochs=2)
+    config = tiny_config(tmp_path, f"run.resume={other}", run="nam", epochs=2)
     with pytest.raises(ckpt.CheckpointError, match=r"does not fit the model:\n  missing \(32\): layer1.0.attention.channel._mean"):
         train(config)
     with pytest.raises(ckpt.CheckpointError, match=r"unexpected \(32\): layer1.0.attention.se.fc1.bias"):
@@ -169,7 +169,7 @@ def test_checkpoint_of_another_class_count(tmp_path):
     params = {k: v for k, v in ckpt.load_params(net_path).items()}
     params["fc.weight"], params["fc.bias"] = params["fc.weight"][:, :7], params["fc.bias"][:7]
     ckpt.save_checkpoint(str(tmp_path), "seven", params, None, {**state, "step_in_epoch": 0})
-    config = tiny_config(tmp_path, f"train.resume={tmp_path / 'seven'}", run="ten", epochs=2)
+    config = tiny_config(tmp_path, f"run.resume={tmp_path / 'seven'}", run="ten", epochs=2)
     with pytest.raises(ckpt.CheckpointError, match=r"misshapen \(2\): fc.weight: checkpoint \[512, 7\] vs model \[512, 10\], "
                                                    r"fc.bias: checkpoint \[7\] vs model \[10\]"):
         train(config)
@@ -196,9 +196,9 @@ def test_non_image_file_in_image_folder(tmp_path, workers, bad):
 
 def test_output_directory_that_cannot_be_written(tmp_path):
     (tmp_path / "taken").write_text("a file where the run directory should go")
-    result = finish_training(tmp_path, f"train.output_dir={tmp_path / 'taken' / 'run'}", epochs=1)
+    result = finish_training(tmp_path, f"run.output_dir={tmp_path / 'taken' / 'run'}", epochs=1)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"error: cannot write to output directory '{tmp_path / 'taken' / 'run'}' (train.output_dir)" in result.stderr
+    assert f"error: cannot write to output directory '{tmp_path / 'taken' / 'run'}' (run.output_dir)" in result.stderr
 
 
 def test_override_that_does_not_parse(tmp_path):
@@ -270,12 +270,12 @@ def test_a_new_run_never_deletes_or_mixes_with_an_earlier_one(tmp_path):
     kept = sorted(os.listdir(tmp_path / "run" / "checkpoints"))
     refused = finish_training(tmp_path, epochs=1)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert (f"error: train.output_dir '{earlier}' already holds a run (checkpoints/epoch_0001); a new run there would "
+    assert (f"error: run.output_dir '{earlier}' already holds a run (checkpoints/epoch_0001); a new run there would "
             f"delete its checkpoints") in refused.stderr
-    assert "-o train.resume=auto" in refused.stderr and "-o train.move_existing_run=true" in refused.stderr
+    assert "-o run.resume=auto" in refused.stderr and "-o run.move_existing_run=true" in refused.stderr
     assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == kept and not (tmp_path / "run" / "vdl").exists()
 
-    moved = finish_training(tmp_path, "train.move_existing_run=true", epochs=1)
+    moved = finish_training(tmp_path, "run.move_existing_run=true", epochs=1)
     assert moved.returncode == 0, moved.stderr[-2000:]
     aside = [p for p in os.listdir(tmp_path) if p.startswith("run.old-")]
     assert len(aside) == 1 and f"moved the earlier run in {earlier} to {tmp_path / aside[0]}" in moved.stdout
@@ -302,13 +302,13 @@ def test_a_failed_save_removes_its_partial_checkpoint_and_names_the_last_one(tmp
 
     monkeypatch.setattr(paddle, "save", save_then_fill_the_disk)
     config = tiny_config(tmp_path, epochs=2)
-    checkpoints = os.path.join(config["train"]["output_dir"], "checkpoints")
+    checkpoints = os.path.join(config["run"]["output_dir"], "checkpoints")
     with pytest.raises(CheckpointError) as raised:
         train(config)
     assert isinstance(raised.value, UserError) and len(str(raised.value).splitlines()) == 1
     assert str(raised.value) == (
         f"cannot save checkpoint epoch_0002 in {checkpoints!r}: No space left on device; the partial checkpoint was "
-        f"removed, resume from {os.path.realpath(os.path.join(checkpoints, 'epoch_0001'))} (-o train.resume=auto) once "
+        f"removed, resume from {os.path.realpath(os.path.join(checkpoints, 'epoch_0001'))} (-o run.resume=auto) once "
         f"the disk has room")
     assert saves[2].endswith(os.path.join(".epoch_0002.tmp", "model.pdparams"))
     assert sorted(os.listdir(checkpoints)) == ["best", "epoch_0001", "latest"]  # no .epoch_0002.tmp

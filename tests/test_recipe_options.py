@@ -8,10 +8,10 @@ import paddle_attn
 from paddle_attn.config import ConfigError, load_config
 from paddle_attn.layers import NAMChannelAttention
 from paddle_attn.training import train
-from paddle_attn.training.amp import amp_configs
-from paddle_attn.training.loss import SmoothedCrossEntropy
-from paddle_attn.training.optimizer import build_optimizer, norm_parameters
-from paddle_attn.training.trainer import prepare
+from paddle_attn.training.device import amp_configs
+from paddle_attn.optim.loss import SmoothedCrossEntropy
+from paddle_attn.optim.optimizer import build_optimizer, norm_parameters
+from paddle_attn.training.evaluation import prepare
 from tests.helpers import tiny_config
 
 LOGITS = [[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]]
@@ -79,10 +79,10 @@ def test_norm_weight_decay_zero_leaves_norm_parameters_undecayed(tmp_path, optim
 
 
 def test_amp_configs_for_a_gpu_reach_prepare(tmp_path):
-    config = tiny_config(tmp_path, "train.amp=O1", "train.device=gpu")
-    amp = amp_configs(config["train"]["amp"], "gpu")
+    config = tiny_config(tmp_path, "device.amp=O1", "device.name=gpu")
+    amp = amp_configs(config["device"]["amp"], "gpu")
     assert amp == {"level": "O1", "use_dynamic_loss_scaling": True}
-    assert amp_configs(load_config(None)["train"]["amp"], "gpu") is None  # default off
+    assert amp_configs(load_config(None)["device"]["amp"], "gpu") is None  # default off
     net = paddle_attn.create_model("resnet18", num_classes=10, stem="cifar")
     model = prepare(net, config, paddle.optimizer.SGD(0.1, parameters=net.parameters()), amp)
     assert model._adapter._amp_level == "O1"
@@ -94,12 +94,12 @@ def test_amp_configs_for_a_gpu_reach_prepare(tmp_path):
 def test_amp_on_the_cpu_stops_before_anything_is_built(tmp_path, device):
     if device == "auto" and paddle.device.cuda.device_count() > 0:
         pytest.skip("auto picks the GPU on this machine")
-    config = tiny_config(tmp_path, "train.amp=O1", f"train.device={device}")
-    with pytest.raises(ConfigError, match="train.amp is 'O1', but Paddle's automatic mixed precision runs on GPUs only"):
+    config = tiny_config(tmp_path, "device.amp=O1", f"device.name={device}")
+    with pytest.raises(ConfigError, match="device.amp is 'O1', but Paddle's automatic mixed precision runs on GPUs only"):
         train(config)
     assert not (tmp_path / "run").exists()
 
 
 def test_amp_o2_is_refused_with_its_reason():
-    with pytest.raises(ConfigError, match="train.amp must be off or O1 .* O2 is not offered: it keeps float16 weights"):
-        load_config(None, ["train.amp=O2"])
+    with pytest.raises(ConfigError, match="device.amp must be off or O1 .* O2 is not offered: it keeps float16 weights"):
+        load_config(None, ["device.amp=O2"])

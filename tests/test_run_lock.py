@@ -18,11 +18,11 @@ TRAIN = [sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", os.path.
 
 def test_a_run_into_a_held_folder_stops_before_anything_is_built(tmp_path):
     config = tiny_config(tmp_path, epochs=1)
-    run_dir = config["train"]["output_dir"]
+    run_dir = config["run"]["output_dir"]
     os.makedirs(run_dir)
     holder = RunLock(run_dir)
     try:
-        with pytest.raises(ConfigError, match=rf"train.output_dir '{run_dir}' is in use by another run "
+        with pytest.raises(ConfigError, match=rf"run.output_dir '{run_dir}' is in use by another run "
                                               rf"\(PID {os.getpid()} on {socket.gethostname()}, started 20"):
             train(config)
         assert sorted(os.listdir(run_dir)) == [LOCK_FILE]  # no config.yaml, no checkpoint, no VisualDL file

@@ -7,7 +7,7 @@ import pytest
 from paddle.optimizer.lr import CosineAnnealingDecay, LinearWarmup, MultiStepDecay, StepDecay
 
 from paddle_attn.config import ConfigError, load_config
-from paddle_attn.training.schedule import build_schedule, load_optimizer_state, schedule_from_config
+from paddle_attn.optim.schedule import build_schedule, load_optimizer_state, schedule_from_config
 
 
 def lrs(scheduler, steps):

@@ -13,9 +13,13 @@ from paddle.callbacks import Callback
 
 import paddle_attn
 from paddle_attn import checkpoint as ckpt
-from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS
+from paddle_attn.config import MOVED_KEYS
 from paddle_attn.data.datasets import DataError, build_dataset
-from paddle_attn.training import add_nam_sparsity, build_schedule, evaluate, evaluation, nam_scales, train
+from paddle_attn.optim import add_nam_sparsity, build_schedule, nam_gammas
+from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS
+from paddle_attn.training import evaluate, evaluation, train
+from paddle_attn.training.resume import read_run_state
+from paddle_attn.training.visualdl_logging import VisualDLLogger
 from tests.helpers import ROOT, read_points, tiny_config, tiny_overrides
 
 
@@ -47,7 +51,7 @@ def test_nam_recipe_warmup_is_2000_steps():
 def test_sparsity_penalty_adds_lambda_sign_gamma_to_nam_scales_only():
     lam = 1e-4
     net = paddle_attn.create_model("resnet18_nam", num_classes=10)
-    for scale in nam_scales(net):  # signs of both kinds, so sign() is really exercised
+    for scale in nam_gammas(net):  # signs of both kinds, so sign() is really exercised
         scale.set_value(paddle.to_tensor(np.random.uniform(-1, 1, scale.shape).astype("float32")))
     x, y = paddle.randn([4, 3, 32, 32]), paddle.randint(0, 10, [4])
 
@@ -59,7 +63,7 @@ def test_sparsity_penalty_adds_lambda_sign_gamma_to_nam_scales_only():
     plain = gradients()
     hooks = add_nam_sparsity(net, lam)
     penalized = gradients()
-    scales = {p.name: p for p in nam_scales(net)}
+    scales = {p.name: p for p in nam_gammas(net)}
     assert len(scales) == 8 and len(hooks) == 8
     for name, grad in plain.items():
         if name in scales:
@@ -127,7 +131,7 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
     parted = tiny_config(tmp_path, run="parted", epochs=3)
     train(parted, callbacks=[StopAfterEpoch(1)])
     assert ckpt.read_state(ckpt.find_latest(str(tmp_path / "parted")))["epoch"] == 1
-    parted["train"]["resume"] = "auto"
+    parted["run"]["resume"] = "auto"
     train(parted)
     assert ckpt.read_state(ckpt.find_latest(str(tmp_path / "parted")))["epoch"] == 3
 
@@ -151,10 +155,10 @@ def test_inference_evaluation_gives_dygraphs_metrics(tmp_path, monkeypatch):
     exports = []
     export = evaluation.NetworkExport
     monkeypatch.setattr(evaluation, "NetworkExport", lambda *a, **k: exports.append(a) or export(*a, **k))
-    fast = evaluate(config, config["train"]["output_dir"])
+    fast = evaluate(config, config["run"]["output_dir"])
     assert len(exports) == 1  # Paddle Inference is the default on the CPU
-    config["train"]["eval_backend"] = "dygraph"
-    plain = evaluate(config, config["train"]["output_dir"])
+    config["device"]["eval_backend"] = "dygraph"
+    plain = evaluate(config, config["run"]["output_dir"])
     assert len(exports) == 1
     assert fast["samples"] == plain["samples"] == 30
     assert (fast["top1"], fast["top5"]) == (plain["top1"], plain["top5"])
@@ -164,7 +168,7 @@ def test_inference_evaluation_gives_dygraphs_metrics(tmp_path, monkeypatch):
 def test_resume_at_the_end_does_nothing(tmp_path):
     config = tiny_config(tmp_path, epochs=1)
     train(config)
-    config["train"]["resume"] = "auto"
+    config["run"]["resume"] = "auto"
     assert train(config)["epoch"] == 1
     assert len(read_points(str(tmp_path / "run"))["train/lr"]) == 5
 
@@ -210,11 +214,11 @@ def test_resume_refuses_what_cannot_continue_exactly(tmp_path, capsys):
                               ("optimizer.momentum=0.8", r"optimizer.momentum is 0.8 here but was 0.9"),
                               ("loss.label_smoothing=0.1", r"loss.label_smoothing is 0.1 here but was 0.0")):
         with pytest.raises(ckpt.CheckpointError, match=message + r".* Resume with -o "):
-            train(tiny_config(tmp_path, override, "train.resume=auto", epochs=1))
-    stretched = tiny_config(tmp_path, "train.resume=auto", "train.resume_strict=false", "lr.base=0.04", epochs=2)
+            train(tiny_config(tmp_path, override, "run.resume=auto", epochs=1))
+    stretched = tiny_config(tmp_path, "run.resume=auto", "run.resume_strict=false", "lr.base=0.04", epochs=2)
     assert train(stretched)["epoch"] == 2
     out = capsys.readouterr().out
-    assert "continuing with changed settings (train.resume_strict is false): lr.base 0.05 -> 0.04" in out
+    assert "continuing with changed settings (run.resume_strict is false): lr.base 0.05 -> 0.04" in out
     assert "train.epochs is 2, the run was started for 1: the LR schedule is stretched to end at epoch 2" in out
 
 
@@ -232,11 +236,11 @@ def test_synthetic_data_is_regenerated_when_its_parameters_change(tmp_path):
 
 
 def test_nam_sparsity_shrinks_the_nam_scales_of_a_real_run(tmp_path):
-    """train.nam_sparsity inside the trainer: the same run with lambda = 0.5 ends with smaller |gamma| in every
+    """loss.nam_sparsity inside the trainer: the same run with lambda = 0.5 ends with smaller |gamma| in every
     NAM gate (its penalty's gradient, lambda * sign(gamma), pulls each scale towards 0 by up to lr * lambda a step)."""
     scales = {}
     for lam in (0.0, 0.5):
-        train(tiny_config(tmp_path, f"train.nam_sparsity={lam}", run=f"lam{lam}", epochs=1))
+        train(tiny_config(tmp_path, f"loss.nam_sparsity={lam}", run=f"lam{lam}", epochs=1))
         params = ckpt.load_params(str(tmp_path / f"lam{lam}" / "checkpoints" / "latest"))
         scales[lam] = {k: np.abs(v.numpy() if hasattr(v, "numpy") else v).mean() for k, v in params.items()
                        if k.endswith("attention.channel.weight")}
@@ -252,3 +256,58 @@ def test_save_freq_saves_every_nth_epoch_and_the_last(tmp_path, monkeypatch):
     train(tiny_config(tmp_path, "train.save_freq=2", epochs=3))
     assert [name for link, name in linked if link == "latest"] == ["epoch_0002", "epoch_0003"]
     assert ckpt.read_state(str(tmp_path / "run" / "checkpoints" / "latest"))["epoch"] == 3
+
+
+def old_layout(config):
+    """`config` as saved before the `train` section was split: the moved keys back under `train`."""
+    old = {section: dict(keys) for section, keys in config.items() if section not in ("run", "cpu", "device")}
+    for old_key, new_key in MOVED_KEYS.items():
+        section, key = new_key.split(".")
+        old["train"][old_key.split(".")[1]] = old[section].pop(key) if section == "loss" else config[section][key]
+    return old
+
+
+def test_a_checkpoint_written_before_the_train_section_was_split_resumes(tmp_path, capsys):
+    config = tiny_config(tmp_path, "visualdl.enabled=false", "device.eval_backend=dygraph", epochs=2)
+    train(config, callbacks=[StopAfterEpoch(1)])
+    latest = os.path.realpath(ckpt.find_latest(config["run"]["output_dir"]))
+    state_file = os.path.join(latest, ckpt.STATE_FILE)
+    with open(state_file) as f:
+        state = json.load(f)
+    saved = state["config"]
+    state["config"] = old_layout(saved)
+    assert "output_dir" in state["config"]["train"] and "run" not in state["config"]
+    with open(state_file, "w") as f:
+        json.dump(state, f)
+    assert read_run_state(latest)["config"] == saved  # today's sections again
+
+    with pytest.raises(ckpt.CheckpointError, match=r"loss.nam_sparsity is 0.5 here but was 0.0 in that run"):
+        train(tiny_config(tmp_path, "visualdl.enabled=false", "device.eval_backend=dygraph", "run.resume=auto",
+                          "loss.nam_sparsity=0.5", epochs=2))
+    resumed = tiny_config(tmp_path, "visualdl.enabled=false", "device.eval_backend=dygraph", "run.resume=auto", epochs=2)
+    assert train(resumed)["epoch"] == 2
+    assert "resumed from" in capsys.readouterr().out
+    assert ckpt.read_state(ckpt.find_latest(config["run"]["output_dir"]))["epoch"] == 2
+
+
+class RecordingWriter:
+    def __init__(self):
+        self.scalars = []
+
+    def add_scalar(self, tag, value, step):
+        self.scalars.append((tag, step))
+
+    def flush(self):
+        pass
+
+
+def test_the_visualdl_logger_writes_exactly_the_tags_the_curves_reader_reads():
+    logger = VisualDLLogger("unused", scheduler=lambda: 0.1)
+    logger.writer = RecordingWriter()
+    logger.on_epoch_begin(0)
+    logger.on_train_batch_begin(0)
+    logger.on_train_batch_end(0, {"loss": [1.5], "acc_top1": 0.25, "acc_top5": 0.5})
+    assert sorted(logger.writer.scalars) == sorted((tag, 1) for tag in TRAIN_TAGS)
+    logger.writer.scalars.clear()
+    logger.on_eval_end({"loss_mean": 1.2, "acc_top1": 0.3, "acc_top5": 0.6})
+    assert sorted(logger.writer.scalars) == sorted((tag, 1) for tag in EVAL_TAGS)

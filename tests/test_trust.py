@@ -127,7 +127,7 @@ def test_object_arrays_are_refused(tmp_path):
 def tiny_run(tmp_path):
     config = tiny_config(tmp_path, epochs=1)
     train(config)
-    return tiny_config(tmp_path, "train.resume=auto", epochs=2), os.path.join(tmp_path, "run", "checkpoints", "epoch_0001")
+    return tiny_config(tmp_path, "run.resume=auto", epochs=2), os.path.join(tmp_path, "run", "checkpoints", "epoch_0001")
 
 
 @pytest.mark.parametrize("file", ["model.pdparams", "model.pdopt"])

@@ -19,6 +19,7 @@ from paddle_attn import cli  # noqa: E402
 from paddle_attn.models import STEMS  # noqa: E402
 
 
+@cli.command
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=None,
@@ -64,4 +65,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    main()

@@ -33,6 +33,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@cli.command
 def main(argv=None):
     args = parse_args(argv)
     spec = convert_file(args.input, args.layout, args.output, args.checkpoint_dir,
@@ -43,4 +44,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    main()

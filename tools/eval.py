@@ -1,6 +1,6 @@
 """Evaluate a checkpoint: python tools/eval.py -c CONFIG [--checkpoint PATH] [--json out.json]
 
-Without --checkpoint, the run's best checkpoint (train.output_dir); without -c, the config saved
+Without --checkpoint, the run's best checkpoint (run.output_dir); without -c, the config saved
 beside the checkpoint's run. Prints top-1 and top-5.
 """
 
@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from paddle_attn import cli  # noqa: E402
 
 
+@cli.command
 def main():
     parser = cli.config_parser(__doc__, config_required=False)
     parser.add_argument("--checkpoint", help="checkpoint directory or run directory (default: the run's best)")
@@ -28,9 +29,12 @@ def main():
             parser.error("give -c CONFIG, --checkpoint PATH, or both")
         run_dir = os.path.dirname(os.path.dirname(resolve(args.checkpoint)))  # run/checkpoints/epoch_NNNN
         args.config = os.path.join(run_dir, "config.yaml")
-    config = cli.config_from_args(args)
+        saved_run = True  # written by the run, maybe before the train section was split
+    else:
+        saved_run = False
+    config = cli.config_from_args(args, saved_run)
     cli.set_up_process_for(config)
-    result = evaluate(config, args.checkpoint or config["train"]["output_dir"], verbose=0 if args.quiet else 2,
+    result = evaluate(config, args.checkpoint or config["run"]["output_dir"], verbose=0 if args.quiet else 2,
                       trusted=args.trusted)
     print(f"top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f}  "
           f"({result['samples']} images, {result['checkpoint']})")
@@ -40,4 +44,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    main()

@@ -17,6 +17,7 @@ from paddle_attn import cli  # noqa: E402
 from paddle_attn.models import STEMS  # noqa: E402
 
 
+@cli.command
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="registered name, e.g. resnet50_nam (see paddle_attn.list_models())")
@@ -56,4 +57,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    main()

@@ -8,6 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from paddle_attn import cli  # noqa: E402
 
 
+@cli.command
 def main():
     args = cli.config_parser(__doc__).parse_args()
     config = cli.config_from_args(args)
@@ -19,4 +20,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    main()

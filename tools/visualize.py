@@ -20,6 +20,7 @@ from paddle_attn import cli  # noqa: E402
 from paddle_attn.models import STEMS  # noqa: E402
 
 
+@cli.command
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="+", help="image files or folders")
@@ -71,4 +72,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    main()

@@ -32,7 +32,7 @@ def save_checkpoint(directory, name, model_state, optimizer_state, state):
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         last = find_latest(os.path.dirname(os.path.abspath(directory)))
-        resume = (f"resume from {last} (-o train.resume=auto) once" if last
+        resume = (f"resume from {last} (-o run.resume=auto) once" if last
                   else "no complete checkpoint to resume from; start again")
         raise CheckpointError(f"cannot save checkpoint {name} in {directory!r}: {err.strerror or err}; the partial "
                               f"checkpoint was removed, {resume} the disk has room") from err

@@ -13,7 +13,7 @@ import numpy as np
 
 from paddle_attn.errors import CheckpointError
 
-TRUST_HINT = ("if you trust this file, pass trusted=True / --trusted (-o train.trusted=true to train from it): "
+TRUST_HINT = ("if you trust this file, pass trusted=True / --trusted (-o run.trusted=true to train from it): "
               "that runs any code it holds")
 NAME_TABLE, BIG_PARAMS = "StructuredToParameterName@@", "UnpackBigParamInfor@@"  # keys paddle.save adds
 PLAIN = (str, bytes, int, float, complex, bool, type(None), np.ndarray, np.generic)

@@ -15,6 +15,8 @@ from paddle_attn.data.synthetic import write_synthetic_cifar
 from paddle_attn.data.transforms import build_transform, split_presets
 from paddle_attn.errors import DataError
 
+DATASETS = ("cifar10", "cifar100", "folder", "filelist", "synthetic")  # what `build_dataset` reads
+CLASS_COUNTS = {"cifar10": 10, "cifar100": 100, "synthetic": len(SYNTHETIC_CLASSES)}  # sets whose classes are fixed
 CIFAR_FILES = {"cifar10": "cifar-10-python.tar.gz", "cifar100": "cifar-100-python.tar.gz"}
 CIFAR_HOME = "https://www.cs.toronto.edu/~kriz/cifar.html"
 

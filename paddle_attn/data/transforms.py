@@ -17,6 +17,7 @@ PRESETS = {"cifar": (CIFAR100_MEAN, CIFAR100_STD), "imagenet": (IMAGENET_MEAN, I
            "cifar_crop_flip": (CIFAR100_MEAN, CIFAR100_STD)}
 TRAIN_PRESETS = ("cifar", "imagenet", "imagenet_train", "cifar_crop_flip")  # presets a training split can use
 EVAL_PRESETS = ("cifar", "imagenet", "imagenet_eval")
+BOTH_SPLITS_PRESETS = tuple(name for name in TRAIN_PRESETS if name in EVAL_PRESETS)  # data.transform: both splits
 EVAL_CROP_FRACTION = 0.875  # center 224 of 256: the evaluation crop of ResNet (He et al. 2016) and its successors
 # the evaluation pipeline and input size a stem implies, for weights that name none (converted ones)
 STEM_EVAL_PIPELINES = {"cifar": ("cifar", 32), "imagenet": ("imagenet_eval", 224)}

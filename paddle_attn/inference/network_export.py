@@ -31,7 +31,7 @@ class NetworkExport:
         with open(written, "rb") as ours, open(self.params, "rb") as saved:
             if ours.read() != saved.read():
                 raise InferenceError(f"{type(net).__name__}'s state_dict is not the weights its export holds: "
-                                     "evaluate with train.eval_backend=dygraph")
+                                     "evaluate with device.eval_backend=dygraph")
         os.remove(written)
 
     def runner(self, **kwargs):

@@ -10,9 +10,12 @@ top-5 and the mean loss are those of the whole test set, each image once.
 import numpy as np
 import paddle
 from paddle.callbacks import Callback
+from paddle.static import InputSpec
 
 from paddle_attn.cpu import cpu_threads, release_freed_memory, set_cpu_threads
 from paddle_attn.inference.network_export import NetworkExport
+from paddle_attn.optim import SmoothedCrossEntropy
+from paddle_attn.training.distributed import world_size
 
 
 class EvaluatingModel(paddle.Model):
@@ -96,3 +99,48 @@ class InferenceEvaluation(Callback):
         # a predictor's run resets the math library's threads its own way, and dygraph's kernels then sum
         # in another order (1e-4 apart after 3 steps): set them back so training goes on as without it
         set_cpu_threads(cpu_threads())
+
+
+class EvalLossMean(Callback):
+    """Puts the sample-weighted mean eval loss into the eval logs as `loss_mean`, `samples` the images counted.
+
+    Paddle's `logs["loss"]` at eval end is the last batch's loss only; callbacks after this one
+    in the list read `loss_mean` instead. Each batch's weight is the number of test images
+    `EvaluatingModel` counted in it (all ranks', padding dropped).
+    """
+
+    mean, samples = None, 0
+
+    def on_eval_begin(self, logs=None):
+        self._total, self._count, self.mean = 0.0, 0, None
+
+    def on_eval_batch_end(self, step, logs=None):
+        samples = self.model.eval_batch_samples
+        self._total += float(np.mean(logs["loss"])) * samples
+        self._count += samples
+
+    def on_eval_end(self, logs=None):
+        if self._count:
+            self.mean, self.samples = self._total / self._count, self._count
+            if logs is not None:
+                logs["loss_mean"], logs["samples"] = self.mean, self.samples
+
+
+def prepare(net, config, optimizer=None, amp=None, eval_set_size=None):
+    """paddle.Model with cross-entropy (label-smoothed on training steps), top-1/top-5 accuracy exact over
+    `eval_set_size` test images, and `amp` configs."""
+    size = config["data"]["image_size"]
+    model = EvaluatingModel(net, InputSpec([None, 3, size, size], "float32", "image"), InputSpec([None], "int64", "label"))
+    model.prepare(optimizer, SmoothedCrossEntropy(config["loss"]["label_smoothing"]), paddle.metric.Accuracy(topk=(1, 5)),
+                  amp_configs=amp)
+    model.eval_set_size = eval_set_size
+    return model
+
+
+def inference_evaluation(config, device):
+    """The callback that evaluates through Paddle Inference, where the config asks for it (`device.eval_backend`)
+    and it applies (the CPU, one process: under data parallelism the ranks evaluate in dygraph and gather), else None."""
+    if config["device"]["eval_backend"] != "inference" or device != "cpu" or world_size() > 1:
+        return None
+    return InferenceEvaluation(config["data"]["image_size"])
+

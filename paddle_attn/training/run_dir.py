@@ -7,7 +7,9 @@ and mix both runs' VisualDL curves, so it stops with a message, or moves the old
 import os
 import time
 
+from paddle_attn.config import save_config
 from paddle_attn.errors import ConfigError
+from paddle_attn.training.distributed import is_main_process
 from paddle_attn.training.run_lock import RunLock
 
 
@@ -42,17 +44,20 @@ def claim_run_dir(run_dir, resume_from=None, move_existing=False):
         return aside
     shown = ", ".join(found[:4]) + (" ..." if len(found) > 4 else "")
     raise ConfigError(
-        f"train.output_dir {run_dir!r} already holds a run ({shown}); a new run there would delete its checkpoints "
-        f"and mix its curves. Continue it with -o train.resume=auto, write to another -o train.output_dir=..., or "
-        f"move it aside with -o train.move_existing_run=true (to {os.path.normpath(run_dir)}.old-<date>-<time>)"
+        f"run.output_dir {run_dir!r} already holds a run ({shown}); a new run there would delete its checkpoints "
+        f"and mix its curves. Continue it with -o run.resume=auto, write to another -o run.output_dir=..., or "
+        f"move it aside with -o run.move_existing_run=true (to {os.path.normpath(run_dir)}.old-<date>-<time>)"
     )
 
 
 def hold_run_dir(run_dir, resume_from=None, move_existing=False):
-    """Lock `run_dir` for this run (`RunLock`), then claim it (`claim_run_dir`); returns the held lock.
+    """Lock `run_dir` for this run (`RunLock`), then claim it (`claim_run_dir`); returns the held lock, or None
+    on the ranks other than the main one (they write nothing there).
 
     Locking first makes the claim safe against a run that starts at the same moment.
     """
+    if not is_main_process():
+        return None
     check_writable(run_dir)
     lock = RunLock(run_dir)
     try:
@@ -75,4 +80,10 @@ def check_writable(directory):
             f.write("ok")
         os.remove(probe)
     except OSError as err:
-        raise ConfigError(f"cannot write to output directory {directory!r} (train.output_dir): {err.strerror}") from err
+        raise ConfigError(f"cannot write to output directory {directory!r} (run.output_dir): {err.strerror}") from err
+
+
+def write_run_config(run_dir, config):
+    """`run_dir/config.yaml`: the config the run trains with, written by the main process."""
+    if is_main_process():
+        save_config(config, os.path.join(run_dir, "config.yaml"))

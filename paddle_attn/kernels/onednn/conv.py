@@ -1,7 +1,5 @@
 """`conv2d` with the signature of paddle.nn.functional.conv2d (NCHW, fp32, CPU), run by the onednn_conv2d operator."""
 
-import paddle
-
 # Activation layouts the operator may compute in (user tensors stay NCHW); values match conv2d.cc's LayoutMode
 LAYOUT_MODES = {"any": 0, "nchw": 1, "nhwc": 2}
 

@@ -36,7 +36,7 @@ class StopOnSignal(Callback):
         if self.received:
             path = self.save(step + 1)
             raise TrainingStopped(f"stopped by {self.received} after step {step + 1} of the epoch; "
-                                  f"resume with -o train.resume=auto (checkpoint: {path})")
+                                  f"resume with -o run.resume=auto (checkpoint: {path})")
 
     def on_train_end(self, logs=None):
         self.restore()

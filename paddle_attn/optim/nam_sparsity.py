@@ -5,7 +5,7 @@ import paddle
 from paddle_attn.layers import NAMChannelAttention, NAMPixelAttention
 
 
-def nam_scales(net):
+def nam_gammas(net):
     """The BatchNorm scales (gamma) of every NAM attention branch in `net`."""
     return [layer.weight for layer in net.sublayers() if isinstance(layer, (NAMChannelAttention, NAMPixelAttention))]
 
@@ -19,4 +19,4 @@ def add_nam_sparsity(net, lam):
     """
     if lam <= 0:
         return []
-    return [scale.register_hook(lambda grad, scale=scale: grad + lam * paddle.sign(scale)) for scale in nam_scales(net)]
+    return [scale.register_hook(lambda grad, scale=scale: grad + lam * paddle.sign(scale)) for scale in nam_gammas(net)]

@@ -1,15 +1,27 @@
 """Learning rate by step, composed from Paddle's own schedulers: a linear warm-up from 0 around cosine,
 constant, step or multi-step decay, with epoch boundaries converted to steps."""
 
-import warnings
+from __future__ import annotations
 
-from paddle.optimizer.lr import CosineAnnealingDecay, LambdaDecay, LinearWarmup, MultiStepDecay, StepDecay
+import warnings
+from collections.abc import Sequence
+
+from paddle.optimizer import Optimizer
+from paddle.optimizer.lr import (
+    CosineAnnealingDecay,
+    LambdaDecay,
+    LinearWarmup,
+    LRScheduler,
+    MultiStepDecay,
+    StepDecay,
+)
 
 SCHEDULES = ("cosine", "constant", "step", "multistep")
 
 
-def build_schedule(base_lr, total_steps, steps_per_epoch=1, warmup_steps=0, schedule="cosine", min_lr=0.0,
-                   step_size=30, gamma=0.1, milestones=()):
+def build_schedule(base_lr: float, total_steps: int, steps_per_epoch: int = 1, warmup_steps: int = 0,
+                   schedule: str = "cosine", min_lr: float = 0.0, step_size: int = 30, gamma: float = 0.1,
+                   milestones: Sequence[int] = ()) -> LRScheduler:
     """A Paddle LRScheduler stepped once per batch; its state travels with the optimizer's state dict.
 
     Warm-up (`warmup_steps` > 0; NAM recipe: 2000): `LinearWarmup` from 0 to `base_lr`, which then hands
@@ -19,6 +31,7 @@ def build_schedule(base_lr, total_steps, steps_per_epoch=1, warmup_steps=0, sche
     `milestones`; "constant" keeps `base_lr`. Without warm-up (the papers' ImageNet and CIFAR recipes)
     epochs count from the run's start, as in the authors' code.
     """
+    decay: LRScheduler
     if schedule == "cosine":
         decay = CosineAnnealingDecay(base_lr, max(1, total_steps - warmup_steps), min_lr)
     elif schedule == "step":
@@ -32,13 +45,13 @@ def build_schedule(base_lr, total_steps, steps_per_epoch=1, warmup_steps=0, sche
     return LinearWarmup(decay, warmup_steps, 0.0, base_lr) if warmup_steps > 0 else decay
 
 
-def schedule_from_config(lr, epochs, steps_per_epoch):
+def schedule_from_config(lr: dict, epochs: int, steps_per_epoch: int) -> LRScheduler:
     """`build_schedule` for a config's `lr` section, a run of `epochs` epochs of `steps_per_epoch` batches."""
     return build_schedule(lr["base"], epochs * steps_per_epoch, steps_per_epoch, lr["warmup_steps"], lr["schedule"],
                           lr["min_lr"], lr["step_size"], lr["gamma"], lr["milestones"] or ())
 
 
-def load_optimizer_state(optimizer, optimizer_state):
+def load_optimizer_state(optimizer: Optimizer, optimizer_state: dict) -> None:
     """`optimizer.set_state_dict(optimizer_state)` for an optimizer whose LR is a `build_schedule` scheduler.
 
     Checkpoints written before the schedules were Paddle's hold only the step count; `LinearWarmup` also
@@ -47,7 +60,8 @@ def load_optimizer_state(optimizer, optimizer_state):
     state (it counts the decay's state as one too many): that warning is silenced here, only here.
     """
     scheduler, lr_state = optimizer._learning_rate, optimizer_state.get("LR_Scheduler")
-    if isinstance(scheduler, LinearWarmup) and isinstance(lr_state, dict) and "LinearWarmup_LR" not in lr_state:
+    if (isinstance(scheduler, LinearWarmup) and isinstance(scheduler.learning_rate, LRScheduler)
+            and isinstance(lr_state, dict) and "LinearWarmup_LR" not in lr_state):
         lr_state = {**lr_state, "LinearWarmup_LR": scheduler.learning_rate.state_dict()}
         optimizer_state = {**optimizer_state, "LR_Scheduler": lr_state}
     with warnings.catch_warnings():

@@ -1,5 +1,7 @@
 """A config's optimizer, its parameters in groups: normalization layers' scales and shifts may take their own weight decay."""
 
+from __future__ import annotations
+
 import paddle
 import paddle.nn as nn
 
@@ -9,6 +11,7 @@ NORM_LAYERS = (nn.BatchNorm, nn.BatchNorm1D, nn.BatchNorm2D, nn.BatchNorm3D, nn.
                nn.GroupNorm, nn.InstanceNorm1D, nn.InstanceNorm2D, nn.InstanceNorm3D)
 # NAM's gates are built on BatchNorm, but their scales are the attention weights (NAM eq. 2): not normalization
 ATTENTION_NORM_LAYERS = (NAMChannelAttention, NAMPixelAttention)
+OPTIMIZERS = ("momentum", "sgd", "adam", "adamw")  # the names `build_optimizer` builds
 
 
 def norm_parameters(net):
@@ -20,11 +23,13 @@ def norm_parameters(net):
             for p in layer.parameters(include_sublayers=False) if not p.stop_gradient and id(p) not in attention]
 
 
-def parameter_groups(net, norm_weight_decay=None):
+def parameter_groups(net: paddle.nn.Layer, norm_weight_decay: float | None = None) -> list:
     """`net`'s parameters for an optimizer: all in one group, or with `norm_weight_decay` not None, the
     normalization parameters in a group of their own with that weight decay (0: none, torchvision's
     `--norm-weight-decay`)."""
-    norm = norm_parameters(net) if norm_weight_decay is not None else []
+    if norm_weight_decay is None:
+        return net.parameters()
+    norm = norm_parameters(net)
     if not norm:
         return net.parameters()
     in_norm = {id(p) for p in norm}
@@ -32,7 +37,7 @@ def parameter_groups(net, norm_weight_decay=None):
             {"params": norm, "weight_decay": float(norm_weight_decay)}]
 
 
-def build_optimizer(config, scheduler, net):
+def build_optimizer(config: dict, scheduler: paddle.optimizer.lr.LRScheduler, net: paddle.nn.Layer) -> paddle.optimizer.Optimizer:
     """The optimizer the config's `optimizer` section names, stepping `net`'s parameters at `scheduler`'s LR."""
     opt = config["optimizer"]
     parameters = parameter_groups(net, opt["norm_weight_decay"])

@@ -1,5 +1,12 @@
-"""What the attention does during training, in VisualDL (`visualdl.attention: true`): each stage's gate values
-as histograms every epoch, and Grad-CAM overlays of a fixed batch of test images every `visualdl.attention_every`."""
+"""VisualDL logs of a run: its curves (`VisualDLLogger`, the tags of `run_logs.TRAIN_TAGS`/`EVAL_TAGS`) and what the
+attention does (`visualdl.attention: true`): each stage's gate values as histograms every epoch, and Grad-CAM
+overlays of a fixed batch of test images every `visualdl.attention_every`.
+
+`epoch_offset` is the number of epochs finished before this `fit` call (non-zero after a resume),
+so epochs and steps are numbered across the whole run.
+"""
+
+import os
 
 import numpy as np
 from paddle.callbacks import Callback
@@ -7,10 +14,67 @@ from paddle.callbacks import Callback
 from paddle_attn.analysis import gates as am
 from paddle_attn.analysis.attention_figures import figure_array, plot_cam_grid, to_display
 from paddle_attn.data.datasets import class_names
-from paddle_attn.training.callbacks import is_main_process
+from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS
+from paddle_attn.training.distributed import is_main_process
 
 FIXED_IMAGES = 8           # the test images drawn with their Grad-CAM: the first of the test split
 CAM_TAG = "attention/gradcam"
+
+
+class VisualDLLogger(Callback):
+    """Train loss, top-1, top-5 and LR every step; eval loss, top-1, top-5 every epoch (see TRAIN_TAGS, EVAL_TAGS).
+
+    Train top-1/top-5 are Paddle's running accuracy over the epoch so far, as its progress bar shows.
+    """
+
+    def __init__(self, log_dir, scheduler, epoch_offset=0, step_offset=0):
+        super().__init__()
+        self.log_dir, self.scheduler = log_dir, scheduler
+        self.epoch_offset, self.step = epoch_offset, step_offset
+        self.writer, self.epoch, self._lr = None, epoch_offset, None
+
+    def on_train_begin(self, logs=None):
+        if is_main_process():
+            from visualdl import (
+                LogWriter,  # imported here: only the writing rank needs it
+            )
+
+            self.writer = LogWriter(logdir=self.log_dir)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = self.epoch_offset + epoch + 1
+
+    def on_train_batch_begin(self, step, logs=None):
+        self._lr = self.scheduler()  # the LR this batch trains with, before Paddle's LRScheduler callback steps it
+
+    def on_train_batch_end(self, step, logs=None):
+        self.step += 1
+        if self.writer is None:
+            return
+        measured = {"loss": np.mean(logs["loss"]), "top1": logs.get("acc_top1"), "top5": logs.get("acc_top5"),
+                    "lr": self._lr}
+        self._write({tag: measured[_metric(tag)] for tag in TRAIN_TAGS}, self.step)
+
+    def on_eval_end(self, logs=None):
+        if self.writer is None:
+            return
+        measured = {"loss": logs.get("loss_mean"), "top1": logs.get("acc_top1"), "top5": logs.get("acc_top5")}
+        self._write({tag: measured[_metric(tag)] for tag in EVAL_TAGS}, self.epoch)
+        self.writer.flush()
+
+    def _write(self, values, step):
+        for tag, value in values.items():
+            if value is not None:
+                self.writer.add_scalar(tag, float(value), step)
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _metric(tag):
+    """"train/top1" -> "top1": the tags are `run_logs`' (the curves reader's), their last part names the value."""
+    return tag.rsplit("/", 1)[1]
 
 
 def histogram_tags(maps, net):
@@ -71,3 +135,13 @@ def attention_logging(config, test_set, visualdl, epoch_offset=0):
     names = class_names(data, test_set) or [str(i) for i in range(config["model"]["num_classes"])]
     shown = to_display(images, data["transform"], data["mean"], data["std"])
     return [AttentionLogger(visualdl, images, labels, shown, names, config["visualdl"]["attention_every"], epoch_offset)]
+
+
+def visualdl_loggers(config, run_dir, scheduler, test_set, epoch_offset=0, step_offset=0):
+    """The run's VisualDL callbacks (`visualdl.enabled`): the curves into `visualdl.log_dir` (default
+    `<run_dir>/vdl`), then the attention logging if asked for; [] when VisualDL is off."""
+    if not config["visualdl"]["enabled"]:
+        return []
+    curves = VisualDLLogger(config["visualdl"]["log_dir"] or os.path.join(run_dir, "vdl"), scheduler, epoch_offset,
+                            step_offset)
+    return [curves, *attention_logging(config, test_set, curves, epoch_offset)]
