@@ -58,7 +58,9 @@ def export_random_network(name, args, out_dir):
     net = paddle_attn.create_model(name, num_classes=args.num_classes, stem=args.stem)
     net.eval()
     size = args.image_size
-    paddle.jit.save(net, os.path.join(out_dir, MODEL_PREFIX), input_spec=[InputSpec([None, 3, size, size], "float32", "image")])
+    paddle.jit.save(
+        net, os.path.join(out_dir, MODEL_PREFIX), input_spec=[InputSpec([None, 3, size, size], "float32", "image")]
+    )
     return export_onnx(out_dir)
 
 
@@ -69,13 +71,18 @@ def main():
     args.threads = args.threads or available_cores()
     warnings.filterwarnings("ignore")
     print(f"machine: {machine()}")
-    print(f"{versions()}; {args.threads} threads; batch {args.batch} and 1, {args.image_size}x{args.image_size}, "
-          f"{args.stem} stem; each setting in a process of its own", flush=True)
+    print(
+        f"{versions()}; {args.threads} threads; batch {args.batch} and 1, {args.image_size}x{args.image_size}, "
+        f"{args.stem} stem; each setting in a process of its own",
+        flush=True,
+    )
     settings = {"batch": args.batch, "image_size": args.image_size, "threads": args.threads}
     for name in args.models.split(","):
         with tempfile.TemporaryDirectory(prefix="backend_settings_") as tmp:
             onnx_file = export_random_network(name, args, tmp)
-            sides = [Isolated(onnx_side, backend, "fp32", onnx_file, settings, variant) for backend, _, variant in VARIANTS]
+            sides = [
+                Isolated(onnx_side, backend, "fp32", onnx_file, settings, variant) for backend, _, variant in VARIANTS
+            ]
             for side in sides:
                 side.call("warm_up")
             img_s, latency = [[] for _ in sides], [[] for _ in sides]
@@ -87,10 +94,14 @@ def main():
                 print(f"  {name}: round {rnd + 1}/{args.rounds}, load {load()}", flush=True)
             for side in sides:
                 side.close()
-        print(f"\n{name}: {'backend':12s} {'setting':24s} {'b64 best':>8s} {'median':>7s} {'b1 ms best':>10s} {'median':>7s}")
+        print(
+            f"\n{name}: {'backend':12s} {'setting':24s} {'b64 best':>8s} {'median':>7s} {'b1 ms best':>10s} {'median':>7s}"
+        )
         for (backend, label, _), speeds, times in zip(VARIANTS, img_s, latency, strict=True):
-            print(f"{name}: {backend:12s} {label:24s} {max(speeds):8.1f} {statistics.median(speeds):7.1f} "
-                  f"{min(times):10.2f} {statistics.median(times):7.2f}")
+            print(
+                f"{name}: {backend:12s} {label:24s} {max(speeds):8.1f} {statistics.median(speeds):7.1f} "
+                f"{min(times):10.2f} {statistics.median(times):7.2f}"
+            )
     print(f"load after: {load()}")
 
 

@@ -40,9 +40,12 @@ class PeakMemory:
     def __init__(self, interval=0.002):
         self.interval, self.peak, self._stop = interval, None, None
         try:
+
             class MallInfo2(ctypes.Structure):
-                _fields_ = [(n, ctypes.c_size_t) for n in
-                            "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+                _fields_ = [
+                    (n, ctypes.c_size_t)
+                    for n in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
+                ]
 
             libc = ctypes.CDLL("libc.so.6")
             libc.mallinfo2.restype = MallInfo2

@@ -34,7 +34,9 @@ TEST_SEED = 1  # write_synthetic_cifar draws the test split with seed + 1, and t
 
 def test_split(data, transform):
     """The run's test images as the evaluation sees them, their labels and the boxes of their shapes."""
-    dataset = paddle.vision.datasets.Cifar10(data_file=data["data_file"], mode="test", transform=transform, download=False)
+    dataset = paddle.vision.datasets.Cifar10(
+        data_file=data["data_file"], mode="test", transform=transform, download=False
+    )
     images, labels, boxes = make_images(data["synthetic_test_per_class"], TEST_SEED, with_boxes=True)
     stored = np.stack([flat for flat, _ in dataset.data])
     if not np.array_equal(stored, images.transpose(0, 3, 1, 2).reshape(len(images), -1)):
@@ -50,14 +52,19 @@ if __name__ == "__main__":
     apply_cpu_settings()  # as tools/*.py do, before the first conv
     if find_latest(args.run) is None:
         print(f"{args.run} holds no checkpoint: training the quick start there first")
-        train(load_config(os.path.join(ROOT, "configs", "quickstart.yaml"), [f"run.output_dir={args.run}", "train.verbose=0"]))
+        train(
+            load_config(
+                os.path.join(ROOT, "configs", "quickstart.yaml"), [f"run.output_dir={args.run}", "train.verbose=0"]
+            )
+        )
     config = load_config(os.path.join(args.run, "config.yaml"), saved_run=True)
     if config["data"]["dataset"] != "synthetic":
         raise SystemExit(f"{args.run} did not train on the synthetic shapes: no boxes to compare with")
     net, state = load_model(args.run)
     info = inference_info(state)
-    images, labels, boxes = test_split(config["data"], build_transform(info["transform"], False, info["image_size"],
-                                                                      info["mean"], info["std"]))
+    images, labels, boxes = test_split(
+        config["data"], build_transform(info["transform"], False, info["image_size"], info["mean"], info["std"])
+    )
     print(f"{state['model']['name']} epoch {state['epoch']}, {len(images)} test images at {info['image_size']} px")
     shares = {}
     for layer in ("auto",) + am.STAGES:
@@ -72,6 +79,8 @@ if __name__ == "__main__":
                 used = f"{maps.cam_layer} {maps.cam_size[0]}x{maps.cam_size[1]}"
             ratios = np.concatenate(ratios)
             shares[layer, name] = share = float(np.mean(ratios >= RATIO))
-            print(f"Grad-CAM through {layer:6s} ({used}, {name:9s} class): inside >= {RATIO:g}x outside on {share:6.1%} "
-                  f"of images, median ratio {np.median(ratios):.2f}; top-1 {np.mean(np.concatenate(correct)):.3f}")
+            print(
+                f"Grad-CAM through {layer:6s} ({used}, {name:9s} class): inside >= {RATIO:g}x outside on {share:6.1%} "
+                f"of images, median ratio {np.median(ratios):.2f}; top-1 {np.mean(np.concatenate(correct)):.3f}"
+            )
     sys.exit(0 if shares["auto", "predicted"] >= 0.5 else 1)

@@ -68,7 +68,9 @@ def parse_args():
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--torch-modes", default="auto", help="fp32,fp32_cl,bf16_cl; auto; none")
     parser.add_argument("--no-tuning", action="store_true")
-    parser.add_argument("--onnx", default="auto", help="ONNX backends: onnxruntime,openvino; auto (those installed); none")
+    parser.add_argument(
+        "--onnx", default="auto", help="ONNX backends: onnxruntime,openvino; auto (those installed); none"
+    )
     parser.add_argument("--calibration-images", type=int, default=300, help="int8 calibration images; 0: no int8")
     return parser.parse_args()
 
@@ -124,7 +126,7 @@ class Runners:
 
     def top1(self, mode, images):
         fn, step = self.runners[mode], self.args["batch"]
-        return np.concatenate([fn(images[i:i + step]).argmax(1) for i in range(0, len(images), step)])
+        return np.concatenate([fn(images[i : i + step]).argmax(1) for i in range(0, len(images), step)])
 
     def throughput(self, mode, steps):
         """img/s over `steps` batches."""
@@ -185,12 +187,15 @@ def paddle_side(name, args):
         with paddle.no_grad():
             return net(paddle.to_tensor(images)).numpy()
 
-    runners = [("dygraph", dygraph),
-               ("pi_native", PaddleInferenceRunner(program, params, threads=args["threads"], onednn=False)),
-               ("pi_onednn", PaddleInferenceRunner(program, params, threads=args["threads"], onednn=True))]
+    runners = [
+        ("dygraph", dygraph),
+        ("pi_native", PaddleInferenceRunner(program, params, threads=args["threads"], onednn=False)),
+        ("pi_onednn", PaddleInferenceRunner(program, params, threads=args["threads"], onednn=True)),
+    ]
     if bf16_supported():
-        runners.append(("pi_onednn_bf16", PaddleInferenceRunner(program, params, threads=args["threads"],
-                                                                         precision="bf16")))
+        runners.append(
+            ("pi_onednn_bf16", PaddleInferenceRunner(program, params, threads=args["threads"], precision="bf16"))
+        )
     side = Runners(runners, args)
     side.export_dir = export_dir
     if args["onnx_backends"]:
@@ -210,8 +215,9 @@ def onnx_side(backend, precision, onnx_file, args, settings=None):
     from paddle_attn.inference.openvino_backend import OpenVINORunner
 
     runner_class = {"onnxruntime": OnnxRuntimeRunner, "openvino": OpenVINORunner}[backend]
-    return Runners([(precision, runner_class(onnx_file, threads=args["threads"], precision=precision,
-                                             settings=settings))], args)
+    return Runners(
+        [(precision, runner_class(onnx_file, threads=args["threads"], precision=precision, settings=settings))], args
+    )
 
 
 def onnx_backends_for(requested, int8=True):
@@ -303,8 +309,11 @@ def main():
         args.num_classes, args.stem, names = spec["num_classes"], spec["stem"], [spec["name"]]
     else:
         names = args.models.split(",")
-    print(f"batch {args.batch} and 1, {args.image_size}x{args.image_size}, {args.stem} stem; each framework in a "
-          "process of its own", flush=True)
+    print(
+        f"batch {args.batch} and 1, {args.image_size}x{args.image_size}, {args.stem} stem; each framework in a "
+        "process of its own",
+        flush=True,
+    )
     args.calibration_set = calibration_images(args) if "int8" in args.onnx_backends.get("openvino", ()) else None
     settings = vars(args)
     if args.checkpoint:
@@ -318,7 +327,9 @@ def main():
         if args.onnx_backends:
             onnx_file = sides[0][1].call("exported_onnx")
             for backend, precisions in args.onnx_backends.items():
-                sides += [(backend, Isolated(onnx_side, backend, precision, onnx_file, settings)) for precision in precisions]
+                sides += [
+                    (backend, Isolated(onnx_side, backend, precision, onnx_file, settings)) for precision in precisions
+                ]
         if torch_modes and torch_reference(name, args.num_classes, args.stem) is not None:
             with glibc_tunables(None if args.no_tuning else KEEP_FREED_MEMORY):
                 sides.append(("pytorch", Isolated(torch_side, name, torch_modes, settings)))
@@ -335,8 +346,19 @@ def main():
                     top1 = side.call("top1", mode, agreement_set)
                     agree = float((top1 == reference).mean())
                     accuracy = None if labels is None else float((top1 == labels).mean())
-                model_rows.append({"model": name, "framework": framework, "mode": mode, "side": side,
-                                   "img_s": [], "latency_ms": [], "peak": 0, "agree": agree, "accuracy": accuracy})
+                model_rows.append(
+                    {
+                        "model": name,
+                        "framework": framework,
+                        "mode": mode,
+                        "side": side,
+                        "img_s": [],
+                        "latency_ms": [],
+                        "peak": 0,
+                        "agree": agree,
+                        "accuracy": accuracy,
+                    }
+                )
         for rep in range(args.repeats):
             for row in model_rows:
                 time.sleep(SETTLE_S)
@@ -355,8 +377,10 @@ def main():
 
 def report(rows):
     print()
-    print(f"{'model':14s} {'framework':11s} {'mode':15s} {'b64 img/s':>9s} {'median':>7s} {'b1 ms':>7s} {'peak MiB':>8s} "
-          f"{'/torch fp32':>11s} {'/torch best':>11s} {'b1 /torch':>9s} {'top-1 agree':>11s} {'test top-1':>10s}")
+    print(
+        f"{'model':14s} {'framework':11s} {'mode':15s} {'b64 img/s':>9s} {'median':>7s} {'b1 ms':>7s} {'peak MiB':>8s} "
+        f"{'/torch fp32':>11s} {'/torch best':>11s} {'b1 /torch':>9s} {'top-1 agree':>11s} {'test top-1':>10s}"
+    )
     for row in rows:
         row["best"], row["b1_ms"] = max(row["img_s"]), min(row["latency_ms"])
         torch_rows = [r for r in rows if r["model"] == row["model"] and r["framework"] == "pytorch"]
@@ -366,12 +390,16 @@ def report(rows):
         b1_vs_best = f"{row['b1_ms'] / min(min(r['latency_ms']) for r in torch_rows):.2f}x" if torch_rows else "-"
         agree = "-" if row["agree"] is None else f"{100 * row['agree']:.1f}%"
         accuracy = "-" if row.get("accuracy") is None else f"{100 * row['accuracy']:.1f}%"
-        print(f"{row['model']:14s} {row['framework']:11s} {row['mode']:15s} {row['best']:9.1f} "
-              f"{statistics.median(row['img_s']):7.1f} {row['b1_ms']:7.2f} {mib(row['peak']):>8s} "
-              f"{vs_fp32:>11s} {vs_best:>11s} {b1_vs_best:>9s} {agree:>11s} {accuracy:>10s}")
-    print("\nb64 img/s: best repeat at the batch size; b1 ms: batch-1 latency, the lowest over the repeats of the median of --latency-runs calls; /torch: throughput over "
-          "PyTorch's, same model and run; b1 /torch: batch-1 latency over PyTorch's lowest; top-1 agree: same "
-          "class as paddle_attn dygraph fp32; test top-1: accuracy on the run's test split (--checkpoint)")
+        print(
+            f"{row['model']:14s} {row['framework']:11s} {row['mode']:15s} {row['best']:9.1f} "
+            f"{statistics.median(row['img_s']):7.1f} {row['b1_ms']:7.2f} {mib(row['peak']):>8s} "
+            f"{vs_fp32:>11s} {vs_best:>11s} {b1_vs_best:>9s} {agree:>11s} {accuracy:>10s}"
+        )
+    print(
+        "\nb64 img/s: best repeat at the batch size; b1 ms: batch-1 latency, the lowest over the repeats of the median of --latency-runs calls; /torch: throughput over "
+        "PyTorch's, same model and run; b1 /torch: batch-1 latency over PyTorch's lowest; top-1 agree: same "
+        "class as paddle_attn dygraph fp32; test top-1: accuracy on the run's test split (--checkpoint)"
+    )
 
 
 if __name__ == "__main__":

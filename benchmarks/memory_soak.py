@@ -30,7 +30,9 @@ def parse_args():
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--modes", default=MODES, help=f"comma-separated eval_backend:num_workers (default {MODES})")
     parser.add_argument("--model", default="resnet18_nam")
-    parser.add_argument("--train-per-class", type=int, default=30, help="generated training images per class (10 classes)")
+    parser.add_argument(
+        "--train-per-class", type=int, default=30, help="generated training images per class (10 classes)"
+    )
     parser.add_argument("--test-per-class", type=int, default=10, help="generated test images per class")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one mode's run, in the process it needs
     return parser.parse_args()
@@ -67,28 +69,46 @@ def soak(backend, workers, args):
 
     with tempfile.TemporaryDirectory(prefix="memory_soak_") as tmp:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        config = load_config(os.path.join(root, "configs", "quickstart.yaml"), [
-            f"model.name={args['model']}", f"data.data_file={tmp}/synthetic.tar.gz",
-            f"data.synthetic_train_per_class={args['train_per_class']}", f"data.synthetic_test_per_class={args['test_per_class']}",
-            f"data.num_workers={workers}", f"device.eval_backend={backend}", f"train.epochs={args['epochs']}",
-            f"run.output_dir={tmp}/run", "train.verbose=0"])
+        config = load_config(
+            os.path.join(root, "configs", "quickstart.yaml"),
+            [
+                f"model.name={args['model']}",
+                f"data.data_file={tmp}/synthetic.tar.gz",
+                f"data.synthetic_train_per_class={args['train_per_class']}",
+                f"data.synthetic_test_per_class={args['test_per_class']}",
+                f"data.num_workers={workers}",
+                f"device.eval_backend={backend}",
+                f"train.epochs={args['epochs']}",
+                f"run.output_dir={tmp}/run",
+                "train.verbose=0",
+            ],
+        )
         set_up_process_for(config)  # tools/train.py's process-wide settings, glibc's kept freed memory among them
         train(config, callbacks=[EpochMemory()])
 
 
 def slope(values):
     """Least-squares MiB per epoch over the last half of `values` (one per epoch)."""
-    tail = values[len(values) // 2:]
+    tail = values[len(values) // 2 :]
     return float(np.polyfit(np.arange(len(tail)), tail, 1)[0]) if len(tail) > 1 else float("nan")
 
 
 def run_mode(mode, args):
     """Runs one mode in a child Python, echoing its epochs; returns its per-epoch records."""
     backend, workers = mode.split(":")
-    child = json.dumps({"backend": backend, "workers": int(workers), **{k: getattr(args, k) for k in
-                        ("epochs", "model", "train_per_class", "test_per_class")}})
-    process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", child], stdout=subprocess.PIPE,
-                               text=True, cwd=os.path.dirname(os.path.abspath(__file__)))
+    child = json.dumps(
+        {
+            "backend": backend,
+            "workers": int(workers),
+            **{k: getattr(args, k) for k in ("epochs", "model", "train_per_class", "test_per_class")},
+        }
+    )
+    process = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--child", child],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.abspath(__file__)),
+    )
     records = []
     for line in process.stdout:
         if line.startswith("{"):
@@ -103,13 +123,17 @@ def report(mode, records):
     backend, workers = mode.split(":")
     trainer = [r["trainer"] for r in records]
     half = len(records) // 2 + 1
-    line = (f"{backend:9s} {workers} workers: trainer {trainer[0]:.0f} -> {trainer[-1]:.0f} MiB over {len(records)} epochs, "
-            f"slope over epochs {half}-{len(records)}: {slope(trainer):+.2f} MiB/epoch (malloc in use "
-            f"{slope([r['heap'] for r in records]):+.2f})")
+    line = (
+        f"{backend:9s} {workers} workers: trainer {trainer[0]:.0f} -> {trainer[-1]:.0f} MiB over {len(records)} epochs, "
+        f"slope over epochs {half}-{len(records)}: {slope(trainer):+.2f} MiB/epoch (malloc in use "
+        f"{slope([r['heap'] for r in records]):+.2f})"
+    )
     if int(workers):
         per_worker = list(zip(*[r["workers"] for r in records if len(r["workers"]) == int(workers)], strict=True))
         if per_worker:
-            line += "; workers " + ", ".join(f"{w[0]:.0f} -> {w[-1]:.0f} ({slope(list(w)):+.2f}/epoch)" for w in per_worker)
+            line += "; workers " + ", ".join(
+                f"{w[0]:.0f} -> {w[-1]:.0f} ({slope(list(w)):+.2f}/epoch)" for w in per_worker
+            )
     print(line, flush=True)
 
 
@@ -120,8 +144,11 @@ def main():
         soak(options.pop("backend"), options.pop("workers"), options)
         return
     print(f"{machine()}; {versions()}")
-    print(f"{args.model}, quick start config, {args.epochs} epochs of {10 * args.train_per_class} training and "
-          f"{10 * args.test_per_class} test images; RSS in MiB", flush=True)
+    print(
+        f"{args.model}, quick start config, {args.epochs} epochs of {10 * args.train_per_class} training and "
+        f"{10 * args.test_per_class} test images; RSS in MiB",
+        flush=True,
+    )
     results = {mode: run_mode(mode, args) for mode in args.modes.split(",")}
     print(f"load {load()}")
     for mode, records in results.items():

@@ -28,11 +28,23 @@ def conv_shapes(model, size, batch):
     def record(layer, inputs):
         x = inputs[0]
         assert x.shape[2] == x.shape[3] and len(set(layer._stride)) == 1 and len(set(layer._updated_padding)) == 1
-        counts[ConvShape(batch, x.shape[1], x.shape[2], layer.weight.shape[0], layer._kernel_size[0],
-                         layer._stride[0], layer._updated_padding[0], layer._dilation[0], layer._groups)] += 1
+        counts[
+            ConvShape(
+                batch,
+                x.shape[1],
+                x.shape[2],
+                layer.weight.shape[0],
+                layer._kernel_size[0],
+                layer._stride[0],
+                layer._updated_padding[0],
+                layer._dilation[0],
+                layer._groups,
+            )
+        ] += 1
 
-    handles = [layer.register_forward_pre_hook(record) for layer in model.sublayers()
-               if isinstance(layer, paddle.nn.Conv2D)]
+    handles = [
+        layer.register_forward_pre_hook(record) for layer in model.sublayers() if isinstance(layer, paddle.nn.Conv2D)
+    ]
     model.eval()
     with paddle.no_grad():
         model(paddle.zeros([1, 3, size, size]))
@@ -78,7 +90,7 @@ def measure(s, layouts, rounds, min_seconds):
     samples = {name: [] for name in runners}
     names = list(runners)
     for r in range(rounds):  # interleaved, and the order rotates, so load changes hit every runner alike
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             samples[name].append(timed(lambda n=name: step(runners[n], x, w, dy, s), calls) / calls * 1000)
     return {name: statistics.median(v) for name, v in samples.items()}, errors
 
@@ -87,8 +99,10 @@ def report(title, counts, layouts, rounds, min_seconds):
     """Print one table and its weighted sums; returns (Paddle's sum, oneDNN's first-layout sum)."""
     print(f"\n### {title} (load {load()})")
     head = " | ".join(f"oneDNN {m} ms" for m in layouts)
-    print(f"| in -> out, size, k, stride, pad, dil, groups | count | Paddle ms | {head} | ratio ({layouts[0]}) "
-          "| best ratio | rel err y / dx / dw |")
+    print(
+        f"| in -> out, size, k, stride, pad, dil, groups | count | Paddle ms | {head} | ratio ({layouts[0]}) "
+        "| best ratio | rel err y / dx / dw |"
+    )
     print("|" + " --- |" * (6 + len(layouts)))
     sums = collections.Counter()
     for s, count in sorted(counts.items(), key=lambda kv: (-kv[0].size, kv[0].in_c, kv[0].out_c, kv[0].kernel)):
@@ -97,12 +111,17 @@ def report(title, counts, layouts, rounds, min_seconds):
         for name, value in {**ms, "best": best}.items():
             sums[name] += count * value
         cells = " | ".join(f"{ms[m]:.2f}" for m in layouts)
-        print(f"| {s.in_c} -> {s.out_c}, {s.size}, {s.kernel}, {s.stride}, {s.pad}, {s.dilation}, {s.groups} | "
-              f"{count} | {ms['paddle']:.2f} | {cells} | {ms['paddle'] / ms[layouts[0]]:.2f}x | "
-              f"{ms['paddle'] / best:.2f}x | {errors[0]:.1e} / {errors[1]:.1e} / {errors[2]:.1e} |", flush=True)
+        print(
+            f"| {s.in_c} -> {s.out_c}, {s.size}, {s.kernel}, {s.stride}, {s.pad}, {s.dilation}, {s.groups} | "
+            f"{count} | {ms['paddle']:.2f} | {cells} | {ms['paddle'] / ms[layouts[0]]:.2f}x | "
+            f"{ms['paddle'] / best:.2f}x | {errors[0]:.1e} / {errors[1]:.1e} / {errors[2]:.1e} |",
+            flush=True,
+        )
     cells = " | ".join(f"{sums[m]:.1f}" for m in layouts)
-    print(f"| **weighted sum** | | {sums['paddle']:.1f} | {cells} | {sums['paddle'] / sums[layouts[0]]:.2f}x | "
-          f"{sums['paddle'] / sums['best']:.2f}x | |")
+    print(
+        f"| **weighted sum** | | {sums['paddle']:.1f} | {cells} | {sums['paddle'] / sums[layouts[0]]:.2f}x | "
+        f"{sums['paddle'] / sums['best']:.2f}x | |"
+    )
     print(f"(load after: {load()})")
     return sums["paddle"], sums[layouts[0]]
 
@@ -128,8 +147,13 @@ def main():
     for size, stem, batch in ((32, "cifar", args.batch_32), (224, "imagenet", args.batch_224)):
         if str(size) in sections:
             model = paddle_attn.create_model("resnet50_nam", num_classes=100, stem=stem)
-            paddle_sum, onednn_sum = report(f"resnet50_nam, {stem} stem, {size} px, batch {batch}",
-                                            conv_shapes(model, size, batch), layouts, args.rounds, args.min_seconds)
+            paddle_sum, onednn_sum = report(
+                f"resnet50_nam, {stem} stem, {size} px, batch {batch}",
+                conv_shapes(model, size, batch),
+                layouts,
+                args.rounds,
+                args.min_seconds,
+            )
             totals["paddle"] += paddle_sum
             totals["onednn"] += onednn_sum
     if "epsanet" in sections:
@@ -138,11 +162,18 @@ def main():
         for s, count in shapes.items():  # the first grouped conv of each group count, as the network runs it
             if s.groups > 1:
                 firsts.setdefault(s.groups, (s, count))
-        report("epsanet50 grouped convs (first of each group count), cifar stem, 32 px", dict(firsts.values()),
-               layouts, args.rounds, args.min_seconds)
+        report(
+            "epsanet50 grouped convs (first of each group count), cifar stem, 32 px",
+            dict(firsts.values()),
+            layouts,
+            args.rounds,
+            args.min_seconds,
+        )
     if totals["onednn"]:
-        print(f"\nresnet50_nam, both sizes: Paddle {totals['paddle']:.1f} ms, oneDNN ({layouts[0]}) "
-              f"{totals['onednn']:.1f} ms, {totals['paddle'] / totals['onednn']:.2f}x")
+        print(
+            f"\nresnet50_nam, both sizes: Paddle {totals['paddle']:.1f} ms, oneDNN ({layouts[0]}) "
+            f"{totals['onednn']:.1f} ms, {totals['paddle'] / totals['onednn']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ Prints Paddle's operator view (`paddle.profiler`, CPU), sorted by total CPU time
 
 import argparse
 
-import numpy as np
 import common  # noqa: F401  (sets sys.path for a checkout)
+import numpy as np
 
 
 def main():
@@ -23,8 +23,9 @@ def main():
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
 
-    from paddle_attn.cpu import apply_cpu_settings
     from train_step import TrainStep
+
+    from paddle_attn.cpu import apply_cpu_settings
 
     settings = apply_cpu_settings(args.threads)
     import paddle
@@ -40,15 +41,21 @@ def main():
     labels = paddle.to_tensor(rng.integers(0, 100, args.batch))
     print(f"{args.model}, batch {args.batch}, {args.image_size}x{args.image_size}, settings {settings}", flush=True)
     step(images, labels)  # warm-up
-    prof = profiler.Profiler(targets=[profiler.ProfilerTarget.CPU], scheduler=(0, args.steps),
-                             on_trace_ready=lambda _: None)  # the table only, no trace files
+    prof = profiler.Profiler(
+        targets=[profiler.ProfilerTarget.CPU], scheduler=(0, args.steps), on_trace_ready=lambda _: None
+    )  # the table only, no trace files
     prof.start()
     for _ in range(args.steps):
         float(step(images, labels))
         prof.step()
     prof.stop()
-    prof.summary(sorted_by=profiler.SortedKeys.CPUTotal, op_detail=False, thread_sep=False, time_unit="ms",
-                 views=[profiler.SummaryView.OperatorView])
+    prof.summary(
+        sorted_by=profiler.SortedKeys.CPUTotal,
+        op_detail=False,
+        thread_sep=False,
+        time_unit="ms",
+        views=[profiler.SummaryView.OperatorView],
+    )
 
 
 if __name__ == "__main__":

@@ -22,12 +22,16 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="output/quickstart-bench")
     args = parser.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    config = load_config(os.path.join(root, "configs", "quickstart.yaml"),
-                         [f"run.output_dir={args.out}", "train.verbose=0", "run.move_existing_run=true"])
+    config = load_config(
+        os.path.join(root, "configs", "quickstart.yaml"),
+        [f"run.output_dir={args.out}", "train.verbose=0", "run.move_existing_run=true"],
+    )
     apply_cpu_settings()  # as tools/train.py does, before the first conv
     start = time.perf_counter()
     result = train(config)
     minutes = (time.perf_counter() - start) / 60
-    print(f"quickstart: {config['train']['epochs']} epochs in {minutes:.1f} min on {os.cpu_count()} cores; "
-          f"best eval top-1 {result['best_top1']:.4f} (claim >= {CLAIM}, chance 0.10)")
+    print(
+        f"quickstart: {config['train']['epochs']} epochs in {minutes:.1f} min on {os.cpu_count()} cores; "
+        f"best eval top-1 {result['best_top1']:.4f} (claim >= {CLAIM}, chance 0.10)"
+    )
     sys.exit(0 if result["best_top1"] >= CLAIM else 1)

@@ -50,7 +50,9 @@ DEFAULT_MODELS = "resnet50_nam,resnet50"
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated paddle_attn model names (default {DEFAULT_MODELS})")
+    parser.add_argument(
+        "--models", default=DEFAULT_MODELS, help=f"comma-separated paddle_attn model names (default {DEFAULT_MODELS})"
+    )
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--num-classes", type=int, default=100)
@@ -58,16 +60,31 @@ def parse_args():
     parser.add_argument("--steps", type=int, default=3, help="timed steps per runner per repeat (default 3)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per runner first (default 2)")
     parser.add_argument("--repeats", type=int, default=2, help="timed rounds, runners interleaved (default 2)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for both frameworks (default: all cores)")
-    parser.add_argument("--paddle-modes", default="auto",
-                        help="comma-separated: dygraph, static, train_batch; auto: dygraph,train_batch")
-    parser.add_argument("--torch-modes", default="auto",
-                        help="comma-separated: fp32, fp32_cl (channels_last), bf16_cl (autocast + channels_last); "
-                             "auto: fp32,fp32_cl (+ bf16_cl where the CPU has native bf16); none: no PyTorch")
-    parser.add_argument("--no-tuning", action="store_true", help="skip apply_cpu_settings(): Paddle's defaults except --threads")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for both frameworks (default: all cores)"
+    )
+    parser.add_argument(
+        "--paddle-modes",
+        default="auto",
+        help="comma-separated: dygraph, static, train_batch; auto: dygraph,train_batch",
+    )
+    parser.add_argument(
+        "--torch-modes",
+        default="auto",
+        help="comma-separated: fp32, fp32_cl (channels_last), bf16_cl (autocast + channels_last); "
+        "auto: fp32,fp32_cl (+ bf16_cl where the CPU has native bf16); none: no PyTorch",
+    )
+    parser.add_argument(
+        "--no-tuning", action="store_true", help="skip apply_cpu_settings(): Paddle's defaults except --threads"
+    )
     parser.add_argument("--json", help="also write every figure to this JSON file")
-    parser.add_argument("--end-to-end", type=int, default=0, metavar="STEPS",
-                        help="also time a real training run of STEPS batches (2 more untimed) per model (default: none)")
+    parser.add_argument(
+        "--end-to-end",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="also time a real training run of STEPS batches (2 more untimed) per model (default: none)",
+    )
     return parser.parse_args()
 
 
@@ -150,15 +167,27 @@ def end_to_end(name, args, steps):
 
     total = (steps + 2) * args["batch"]
     with tempfile.TemporaryDirectory(prefix="train_speed_") as tmp:
-        config = load_config(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "quickstart.yaml"), [
-            f"model.name={name}", f"model.stem={args['stem']}", "model.num_classes=10", f"data.image_size={args['image_size']}",
-            f"data.data_file={tmp}/synthetic.tar.gz", f"data.synthetic_train_per_class={-(-total // 10)}",
-            "data.synthetic_test_per_class=10", "train.epochs=1", f"train.batch_size={args['batch']}",
-            f"run.output_dir={tmp}/run", "train.verbose=0", f"cpu.threads={args['threads']}"])
+        config = load_config(
+            os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "quickstart.yaml"),
+            [
+                f"model.name={name}",
+                f"model.stem={args['stem']}",
+                "model.num_classes=10",
+                f"data.image_size={args['image_size']}",
+                f"data.data_file={tmp}/synthetic.tar.gz",
+                f"data.synthetic_train_per_class={-(-total // 10)}",
+                "data.synthetic_test_per_class=10",
+                "train.epochs=1",
+                f"train.batch_size={args['batch']}",
+                f"run.output_dir={tmp}/run",
+                "train.verbose=0",
+                f"cpu.threads={args['threads']}",
+            ],
+        )
         set_up_process_for(config)  # tools/train.py's process-wide settings (mallopt is not inherited)
         clock = StepClock()
         train(config, callbacks=[clock])
-    timed = clock.ends[2:2 + steps]
+    timed = clock.ends[2 : 2 + steps]
     return args["batch"] * (len(timed) - 1) / (timed[-1] - timed[0])
 
 
@@ -166,8 +195,13 @@ def end_to_end_in_child(name, args, steps):
     """`end_to_end` in a fresh Python, as tools/train.py runs: the data loader forks its workers from it
     (common.Isolated's processes are daemonic and spawned, which the loader's workers cannot start from)."""
     code = "import json, sys; import train_speed; print(json.dumps(train_speed.end_to_end(*json.loads(sys.argv[1]))))"
-    result = subprocess.run([sys.executable, "-c", code, json.dumps([name, args, steps])], capture_output=True, text=True, check=False,
-                            cwd=os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(
+        [sys.executable, "-c", code, json.dumps([name, args, steps])],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=os.path.dirname(os.path.abspath(__file__)),
+    )
     if result.returncode != 0:
         raise RuntimeError(f"the training run failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -209,8 +243,10 @@ class TorchTrainer:
 def batch(args):
     rng = np.random.default_rng(0)
     size = args["image_size"]
-    return (rng.standard_normal((args["batch"], 3, size, size), dtype=np.float32),
-            rng.integers(0, args["num_classes"], args["batch"]))
+    return (
+        rng.standard_normal((args["batch"], 3, size, size), dtype=np.float32),
+        rng.integers(0, args["num_classes"], args["batch"]),
+    )
 
 
 def run_steps(step, steps, sample_memory=False):
@@ -261,8 +297,11 @@ def main():
     paddle_modes, torch_modes = resolve_modes(args)
     print(f"machine: {machine()}")
     print(f"{versions()}; settings: {tuning}; bf16 native: {bf16_supported()}")
-    print(f"batch {args.batch}, {args.image_size}x{args.image_size}, {args.stem} stem, {args.num_classes} classes; "
-          f"{args.warmup} warm-up + {args.repeats} x {args.steps} timed steps per runner, interleaved", flush=True)
+    print(
+        f"batch {args.batch}, {args.image_size}x{args.image_size}, {args.stem} stem, {args.num_classes} classes; "
+        f"{args.warmup} warm-up + {args.repeats} x {args.steps} timed steps per runner, interleaved",
+        flush=True,
+    )
 
     settings = vars(args)
     settings["threads"] = threads
@@ -307,38 +346,61 @@ def main():
     print(f"load after: {load()}; process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "versions": versions(), "settings": tuning, "args": vars(args), "rows": rows}, f, indent=2)
+            json.dump(
+                {"machine": machine(), "versions": versions(), "settings": tuning, "args": vars(args), "rows": rows},
+                f,
+                indent=2,
+            )
 
 
 def report(args, results):
     rows = []
     for (name, framework, mode), record in results.items():
         best = max(record["img_s"])
-        rows.append({"model": name, "framework": framework, "mode": mode, "img_s": best,
-                     "img_s_median": statistics.median(record["img_s"]), "ms_step": 1000 * args.batch / best,
-                     "peak_mib": None if record["peak"] is None else record["peak"] / 2**20})
+        rows.append(
+            {
+                "model": name,
+                "framework": framework,
+                "mode": mode,
+                "img_s": best,
+                "img_s_median": statistics.median(record["img_s"]),
+                "ms_step": 1000 * args.batch / best,
+                "peak_mib": None if record["peak"] is None else record["peak"] / 2**20,
+            }
+        )
     by_key = {(r["model"], r["framework"], r["mode"]): r for r in rows}
     for row in rows:
         torch_rows = [r for r in rows if r["model"] == row["model"] and r["framework"] == "pytorch"]
         fp32 = by_key.get((row["model"], "pytorch", "fp32"))
         row["vs_torch_fp32"] = row["img_s"] / fp32["img_s"] if fp32 else None
         row["vs_torch_best"] = row["img_s"] / max(r["img_s"] for r in torch_rows) if torch_rows else None
-        plain = by_key.get(("resnet50" if row["model"].startswith(("resnet50", "epsanet50")) else row["model"].split("_")[0],
-                            row["framework"], row["mode"]))
+        plain = by_key.get(
+            (
+                "resnet50" if row["model"].startswith(("resnet50", "epsanet50")) else row["model"].split("_")[0],
+                row["framework"],
+                row["mode"],
+            )
+        )
         row["vs_plain_step_time"] = plain["img_s"] / row["img_s"] if plain and plain is not row else None
 
     def ratio(value):
         return "-" if value is None else f"{value:.2f}x"
 
     print()
-    print(f"{'model':14s} {'framework':11s} {'mode':19s} {'img/s':>7s} {'median':>7s} {'ms/step':>8s} {'peak MiB':>8s} "
-          f"{'/torch fp32':>11s} {'/torch best':>11s} {'step/plain':>10s}")
+    print(
+        f"{'model':14s} {'framework':11s} {'mode':19s} {'img/s':>7s} {'median':>7s} {'ms/step':>8s} {'peak MiB':>8s} "
+        f"{'/torch fp32':>11s} {'/torch best':>11s} {'step/plain':>10s}"
+    )
     for r in rows:
-        print(f"{r['model']:14s} {r['framework']:11s} {r['mode']:19s} {r['img_s']:7.1f} {r['img_s_median']:7.1f} "
-              f"{r['ms_step']:8.0f} {mib(None if r['peak_mib'] is None else r['peak_mib'] * 2**20):>8s} {ratio(r['vs_torch_fp32']):>11s} "
-              f"{ratio(r['vs_torch_best']):>11s} {ratio(r['vs_plain_step_time']):>10s}")
-    print("\nimg/s: best repeat; /torch: paddle_attn's img/s over PyTorch's (same model, same run); "
-          "step/plain: step time over plain resnet50's in the same framework and mode")
+        print(
+            f"{r['model']:14s} {r['framework']:11s} {r['mode']:19s} {r['img_s']:7.1f} {r['img_s_median']:7.1f} "
+            f"{r['ms_step']:8.0f} {mib(None if r['peak_mib'] is None else r['peak_mib'] * 2**20):>8s} {ratio(r['vs_torch_fp32']):>11s} "
+            f"{ratio(r['vs_torch_best']):>11s} {ratio(r['vs_plain_step_time']):>10s}"
+        )
+    print(
+        "\nimg/s: best repeat; /torch: paddle_attn's img/s over PyTorch's (same model, same run); "
+        "step/plain: step time over plain resnet50's in the same framework and mode"
+    )
     return rows
 
 

@@ -14,8 +14,14 @@ TRUSTED_HELP = "read weights files that hold objects other than arrays (old file
 def config_parser(description, config_required=True):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("-c", "--config", required=config_required, help="YAML config file (see configs/)")
-    parser.add_argument("-o", "--override", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one config value (YAML syntax); may be repeated")
+    parser.add_argument(
+        "-o",
+        "--override",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value (YAML syntax); may be repeated",
+    )
     return parser
 
 
@@ -53,14 +59,18 @@ def run(main):
 def command(main):
     """A tool's `main` as a command: run through `run` (its errors as one line), both as `python tools/x.py` and
     as the console entry point setup.py installs (`paddle-attn-x`, which calls `main()` and exits with its value)."""
+
     @functools.wraps(main)
     def command_main(*args, **kwargs):
         return run(lambda: main(*args, **kwargs))
+
     return command_main
 
 
 def progress_printer(verb, unit):
     """A `progress(done, total)` callback printing "<verb> done/total <unit>" on stderr, for long work."""
+
     def progress(done, total):
         print(f"{verb} {done}/{total} {unit}", file=sys.stderr, flush=True)
+
     return progress

@@ -33,7 +33,11 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "stem": ("cifar", str, STEMS),
         "kwargs": ({}, dict, None),  # more arguments for create_model, e.g. attention_kwargs
         "pretrained": (None, _OPTIONAL_STR, None),  # weights to start from: checkpoint dir, .pdparams, or .pth + layout
-        "pretrained_layout": (None, _OPTIONAL_STR, lambda v: v is None or _known_layout(v)),  # a .pth's source code base
+        "pretrained_layout": (
+            None,
+            _OPTIONAL_STR,
+            lambda v: v is None or _known_layout(v),
+        ),  # a .pth's source code base
     },
     "data": {
         "dataset": ("cifar10", str, DATASETS),
@@ -113,9 +117,14 @@ SCHEMA: dict[str, dict[str, tuple]] = {
 
 # keys of the `train` section before it was split by concern (configs and checkpoints written before)
 MOVED_KEYS = {
-    **{f"train.{key}": f"run.{key}" for key in ("output_dir", "resume", "resume_strict", "move_existing_run", "trusted")},
+    **{
+        f"train.{key}": f"run.{key}"
+        for key in ("output_dir", "resume", "resume_strict", "move_existing_run", "trusted")
+    },
     **{f"train.{key}": f"cpu.{key}" for key in ("threads", "fast_blas", "keep_freed_memory")},
-    "train.device": "device.name", "train.amp": "device.amp", "train.eval_backend": "device.eval_backend",
+    "train.device": "device.name",
+    "train.amp": "device.amp",
+    "train.eval_backend": "device.eval_backend",
     "train.nam_sparsity": "loss.nam_sparsity",
 }
 
@@ -158,7 +167,9 @@ def load_config(path: str | os.PathLike | None = None, overrides: Iterable[str] 
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError as err:
-            raise ConfigError(f"override {item!r} does not parse as a YAML value: {getattr(err, 'problem', None) or err}") from err
+            raise ConfigError(
+                f"override {item!r} does not parse as a YAML value: {getattr(err, 'problem', None) or err}"
+            ) from err
         section, key = dotted.split(".", 1)
         _assign(config, sources, section, key, value, "command line -o")
     _validate(config, sources)
@@ -193,7 +204,9 @@ def _flatten_file(path):
 
 def _check_section(section, source):
     if section not in SCHEMA:
-        raise ConfigError(f"{source}: unknown section {section!r}{did_you_mean(section, SCHEMA)}; sections: {', '.join(SCHEMA)}")
+        raise ConfigError(
+            f"{source}: unknown section {section!r}{did_you_mean(section, SCHEMA)}; sections: {', '.join(SCHEMA)}"
+        )
 
 
 def _assign(config, sources, section, key, value, source):
@@ -244,8 +257,10 @@ def _validate_relations(config, sources):
     name = config["model"]["name"]
     if name not in list_models():
         where = sources.get("model.name", "defaults")
-        raise ConfigError(f"{where}: model.name {name!r} is not a registered model{did_you_mean(name, list_models())}; "
-                          f"see paddle_attn.list_models()")
+        raise ConfigError(
+            f"{where}: model.name {name!r} is not a registered model{did_you_mean(name, list_models())}; "
+            f"see paddle_attn.list_models()"
+        )
     try:
         check_model_kwargs(name, config["model"]["kwargs"])
     except ModelError as err:
@@ -254,18 +269,26 @@ def _validate_relations(config, sources):
     needs = {"folder": ("root",), "filelist": ("train_list", "test_list")}.get(data["dataset"], ())
     for key in needs:
         if not data[key]:
-            raise ConfigError(f"{sources.get('data.dataset', 'defaults')}: data.dataset {data['dataset']!r} needs data.{key}")
+            raise ConfigError(
+                f"{sources.get('data.dataset', 'defaults')}: data.dataset {data['dataset']!r} needs data.{key}"
+            )
     classes = CLASS_COUNTS.get(data["dataset"])
     if classes is not None and config["model"]["num_classes"] != classes:
         where = sources.get("model.num_classes", "defaults")
-        raise ConfigError(f"{where}: model.num_classes is {config['model']['num_classes']} but data.dataset "
-                          f"{data['dataset']!r} has {classes} classes")
+        raise ConfigError(
+            f"{where}: model.num_classes is {config['model']['num_classes']} but data.dataset "
+            f"{data['dataset']!r} has {classes} classes"
+        )
     if config["lr"]["schedule"] == "multistep" and not config["lr"]["milestones"]:
-        raise ConfigError(f"{sources.get('lr.schedule', 'defaults')}: lr.schedule 'multistep' needs lr.milestones, "
-                          f"the epochs at which the LR is multiplied by lr.gamma (e.g. [60, 120, 160])")
+        raise ConfigError(
+            f"{sources.get('lr.schedule', 'defaults')}: lr.schedule 'multistep' needs lr.milestones, "
+            f"the epochs at which the LR is multiplied by lr.gamma (e.g. [60, 120, 160])"
+        )
     for key in ("mean", "std"):
         if data[key] is not None and (len(data[key]) != 3 or not all(isinstance(v, (int, float)) for v in data[key])):
-            raise ConfigError(f"{sources.get('data.' + key, 'defaults')}: data.{key} must be 3 numbers, got {data[key]!r}")
+            raise ConfigError(
+                f"{sources.get('data.' + key, 'defaults')}: data.{key} must be 3 numbers, got {data[key]!r}"
+            )
 
 
 def _as_float(value):
@@ -283,8 +306,10 @@ def _as_float(value):
 
 
 # hapi's O2 casts the network's weights to float16 for the whole run (paddle.amp.decorate, no save_dtype)
-_AMP_RULE = ("must be off or O1 (float16 autocast, GPUs only); O2 is not offered: it keeps float16 weights in the "
-             "network, so evaluation would not be float32 and its checkpoints would not load into float32 networks")
+_AMP_RULE = (
+    "must be off or O1 (float16 autocast, GPUs only); O2 is not offered: it keeps float16 weights in the "
+    "network, so evaluation would not be float32 and its checkpoints would not load into float32 networks"
+)
 
 
 def _known_layout(name):
@@ -292,8 +317,10 @@ def _known_layout(name):
 
 
 def _increasing_epochs(value):
-    if value is None or (all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
-                         and all(a < b for a, b in zip(value, value[1:]))):
+    if value is None or (
+        all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
+        and all(a < b for a, b in zip(value, value[1:]))
+    ):
         return True
     return "must be increasing epoch numbers >= 1"
 

@@ -135,5 +135,8 @@ def apply_cpu_settings(threads=None, fast_blas=True, keep_freed=True):
     """
     if threads is None:
         threads = max(1, available_cores() // int(os.environ.get("PADDLE_LOCAL_SIZE", 1)))
-    return {"threads": set_cpu_threads(threads), "fast_blas": use_fast_blas() if fast_blas else False,
-            "keep_freed_memory": keep_freed_memory() if keep_freed else False}
+    return {
+        "threads": set_cpu_threads(threads),
+        "fast_blas": use_fast_blas() if fast_blas else False,
+        "keep_freed_memory": keep_freed_memory() if keep_freed else False,
+    }

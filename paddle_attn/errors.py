@@ -33,7 +33,7 @@ class TrainingStopped(UserError):
 
 
 def did_you_mean(word, choices, n=3):
-    """" (did you mean 'a' or 'b'?)" for the choices close to `word`, else "": the tail of an error message."""
+    """ " (did you mean 'a' or 'b'?)" for the choices close to `word`, else "": the tail of an error message."""
     import difflib
 
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=n, cutoff=0.6)

@@ -5,7 +5,6 @@ import paddle
 import pytest
 from hypothesis import settings
 
-
 import paddle_attn
 
 paddle_attn.set_cpu_threads()

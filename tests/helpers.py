@@ -15,15 +15,27 @@ def tiny_overrides(tmp_path, run="run", epochs=2, model="resnet18_nam"):
     """-o overrides: 40 training and 30 test images, batch 8 (5 steps an epoch), no workers."""
     data_file = write_synthetic_cifar(str(tmp_path / "tiny.tar.gz"), train_per_class=4, test_per_class=3)
     return [
-        f"model.name={model}", "model.stem=imagenet", "data.dataset=synthetic", f"data.data_file={data_file}",
-        "data.synthetic_train_per_class=4", "data.synthetic_test_per_class=3",
-        "data.num_workers=0", f"train.epochs={epochs}", "train.batch_size=8", f"run.output_dir={tmp_path / run}",
-        "train.verbose=0", "cpu.threads=2", "lr.base=0.05", "lr.warmup_steps=4",
+        f"model.name={model}",
+        "model.stem=imagenet",
+        "data.dataset=synthetic",
+        f"data.data_file={data_file}",
+        "data.synthetic_train_per_class=4",
+        "data.synthetic_test_per_class=3",
+        "data.num_workers=0",
+        f"train.epochs={epochs}",
+        "train.batch_size=8",
+        f"run.output_dir={tmp_path / run}",
+        "train.verbose=0",
+        "cpu.threads=2",
+        "lr.base=0.05",
+        "lr.warmup_steps=4",
     ]
 
 
 def tiny_config(tmp_path, *extra, **kwargs):
-    return load_config(os.path.join(ROOT, "configs", "quickstart.yaml"), tiny_overrides(tmp_path, **kwargs) + list(extra))
+    return load_config(
+        os.path.join(ROOT, "configs", "quickstart.yaml"), tiny_overrides(tmp_path, **kwargs) + list(extra)
+    )
 
 
 def read_points(run_dir):
@@ -33,8 +45,13 @@ def read_points(run_dir):
 
 def run_tool(tool, *args):
     """tools/<tool> as a subprocess from the repository root."""
-    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", tool), *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", tool), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 def assert_user_error(result, *fragments):
@@ -57,9 +74,14 @@ def make_checkpoint(run_dir, name, params_of=None, top1=0.5, random_norms=False)
     net = paddle_attn.create_model(params_of or name, num_classes=10, stem="cifar")
     if random_norms:
         randomize_norms(net)
-    state = {"epoch": 1, "step": 5, "best_top1": top1, "metrics": {"eval_top1": top1},
-             "model": {"name": name, "num_classes": 10, "stem": "cifar", "kwargs": {}},
-             "data": {"dataset": "cifar10", "transform": "cifar", "image_size": 32}}
+    state = {
+        "epoch": 1,
+        "step": 5,
+        "best_top1": top1,
+        "metrics": {"eval_top1": top1},
+        "model": {"name": name, "num_classes": 10, "stem": "cifar", "kwargs": {}},
+        "data": {"dataset": "cifar10", "transform": "cifar", "image_size": 32},
+    }
     directory = os.path.join(run_dir, "checkpoints")
     os.makedirs(directory)
     save_checkpoint(directory, "epoch_0001", net.state_dict(), None, state)

@@ -36,8 +36,10 @@ def gate_inputs(net, x):
     """{name: input tensor} of every attention gate in a plain forward pass, and the gate layers by name."""
     gates = {name: layer for name, layer in net.named_sublayers() if isinstance(layer, am.AttentionGate)}
     inputs = {}
-    hooks = [layer.register_forward_pre_hook(lambda layer, args, name=name: inputs.__setitem__(name, args[0]))
-             for name, layer in gates.items()]
+    hooks = [
+        layer.register_forward_pre_hook(lambda layer, args, name=name: inputs.__setitem__(name, args[0]))
+        for name, layer in gates.items()
+    ]
     with paddle.no_grad():
         net(paddle.to_tensor(x))
     for hook in hooks:
@@ -51,8 +53,10 @@ def test_recorded_gates_are_what_each_block_multiplied_by(name):
     net.eval()
     inputs, gates = gate_inputs(net, x)
     outputs = {}
-    hooks = [layer.register_forward_post_hook(lambda layer, args, out, n=n: outputs.__setitem__(n, out.numpy()))
-             for n, layer in gates.items()]
+    hooks = [
+        layer.register_forward_post_hook(lambda layer, args, out, n=n: outputs.__setitem__(n, out.numpy()))
+        for n, layer in gates.items()
+    ]
     maps = am.attention_maps(net, x)
     for hook in hooks:
         hook.remove()
@@ -109,7 +113,9 @@ def test_psa_weights_are_the_softmax_the_module_applies():
     assert weights.kernel_sizes == (9, 7, 5, 3) and weights.values.shape == (2, 4, 16)
     np.testing.assert_allclose(weights.values.sum(axis=1), 1.0, rtol=1e-6)
     scales = [getattr(psa, f"conv_{i}")(x).numpy() for i in (4, 3, 2, 1)]  # output order: kernel 9 first
-    rebuilt = np.concatenate([s * w[:, :, None, None] for s, w in zip(scales, weights.values.transpose(1, 0, 2))], axis=1)
+    rebuilt = np.concatenate(
+        [s * w[:, :, None, None] for s, w in zip(scales, weights.values.transpose(1, 0, 2))], axis=1
+    )
     np.testing.assert_allclose(out, rebuilt, rtol=1e-5, atol=1e-6)
 
 
@@ -127,7 +133,7 @@ class TwoEvidenceNet(nn.Layer):
 
 def test_grad_cam_lights_up_the_evidence_of_the_class_asked_for():
     x = np.zeros((1, 2, 16, 16), dtype="float32")
-    x[0, 0, 2:6, 3:9] = 1.0    # class 0's evidence
+    x[0, 0, 2:6, 3:9] = 1.0  # class 0's evidence
     x[0, 1, 10:14, 8:15] = 2.0  # class 1's, brighter: the predicted class
     net = TwoEvidenceNet()
     maps = am.attention_maps(net, x, target_class=0, cam_layer="features")
@@ -182,8 +188,13 @@ def test_visualize_draws_cbam_maps_names_a_broken_image_and_goes_on(tmp_path):
     shapes = write_images(tmp_path / "images")
     write_lying_images(shapes)  # bomb_20000x20000.png first, truncated.jpg last
     result = run_tool("visualize.py", "--checkpoint", run, shapes, "--out", tmp_path / "maps", "--target-class", "cat")
-    assert_user_error(result, "broken.png' is not a readable image", "bomb_20000x20000.png' is not a readable image",
-                      "decompression bomb", "truncated.jpg' is not a readable image")
+    assert_user_error(
+        result,
+        "broken.png' is not a readable image",
+        "bomb_20000x20000.png' is not a readable image",
+        "decompression bomb",
+        "truncated.jpg' is not a readable image",
+    )
     assert result.stdout.count("skipped: ") == 3 and "[3/5]" in result.stdout and "[4/5]" in result.stdout
     with Image.open(tmp_path / "maps" / "003_shape0.png") as png:  # input, 2 Grad-CAMs, 4 spatial gates
         assert png.format == "PNG" and png.size[0] > 1500
@@ -195,8 +206,20 @@ def test_visualize_draws_cbam_maps_names_a_broken_image_and_goes_on(tmp_path):
 
 def test_visualize_says_when_a_model_lacks_the_gates_asked_for(tmp_path):
     shapes = write_images(tmp_path / "images", count=1)
-    result = run_tool("visualize.py", "--model", "resnet18", "--num-classes", "10", "--stem", "cifar",
-                      shapes / "shape0.png", "--out", tmp_path / "maps", "--maps", "gradcam,spatial")
+    result = run_tool(
+        "visualize.py",
+        "--model",
+        "resnet18",
+        "--num-classes",
+        "10",
+        "--stem",
+        "cifar",
+        shapes / "shape0.png",
+        "--out",
+        tmp_path / "maps",
+        "--maps",
+        "gradcam,spatial",
+    )
     assert result.returncode == 0, result.stderr
     assert "resnet18 has no attention gates: Grad-CAM only" in result.stdout
     assert "resnet18 has no CBAM spatial gate: no spatial pictures" in result.stdout
@@ -204,10 +227,15 @@ def test_visualize_says_when_a_model_lacks_the_gates_asked_for(tmp_path):
     assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["001_shape0.png", "attention_stats.json"]
 
 
-@pytest.mark.parametrize("name, model_pictures", [
-    ("resnet18_se", {"channel_gates.png"}), ("resnet18_eca", {"channel_gates.png"}),
-    ("resnet18_nam", {"channel_gates.png", "nam_scales.png"}), ("epsanet50", {"psa_scales.png"}),
-])
+@pytest.mark.parametrize(
+    "name, model_pictures",
+    [
+        ("resnet18_se", {"channel_gates.png"}),
+        ("resnet18_eca", {"channel_gates.png"}),
+        ("resnet18_nam", {"channel_gates.png", "nam_scales.png"}),
+        ("epsanet50", {"psa_scales.png"}),
+    ],
+)
 def test_every_family_draws_its_pictures(tmp_path, name, model_pictures):
     shapes = write_images(tmp_path / "images", count=2)
     paths = [str(shapes / "shape0.png"), str(shapes / "shape1.png")]
@@ -240,10 +268,15 @@ def info_transform(info, path):
 def test_weights_are_checked_tensor_by_tensor_and_classes_resolved(tmp_path):
     source = network("resnet18_se")
     paddle.save(source.state_dict(), str(tmp_path / "se.pdparams"))
-    net, info = open_network(model="resnet18_se", pretrained=str(tmp_path / "se.pdparams"), num_classes=10, stem="cifar")
+    net, info = open_network(
+        model="resnet18_se", pretrained=str(tmp_path / "se.pdparams"), num_classes=10, stem="cifar"
+    )
     np.testing.assert_array_equal(net.fc.weight.numpy(), source.fc.weight.numpy())
     assert info["transform"] == "cifar" and info["image_size"] == 32
-    with pytest.raises(CheckpointError, match=r"se.pdparams' does not fit the model:\n  missing \(24\): layer1.0.attention.channel.fc1.weight"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"se.pdparams' does not fit the model:\n  missing \(24\): layer1.0.attention.channel.fc1.weight",
+    ):
         open_network(model="resnet18_cbam", pretrained=str(tmp_path / "se.pdparams"), num_classes=10, stem="cifar")
     (tmp_path / "junk.pdparams").write_text("junk")
     with pytest.raises(CheckpointError, match="weights file .*junk.pdparams. is truncated or corrupt"):
@@ -262,8 +295,9 @@ def test_training_logs_gate_histograms_and_grad_cam_images(tmp_path):
     from paddle_attn.analysis.run_logs import log_files
     from paddle_attn.training import train
 
-    config = tiny_config(tmp_path, "visualdl.attention=true", "visualdl.attention_every=2", "device.eval_backend=dygraph",
-                         epochs=2)
+    config = tiny_config(
+        tmp_path, "visualdl.attention=true", "visualdl.attention_every=2", "device.eval_backend=dygraph", epochs=2
+    )
     train(config)
     (log,) = log_files(str(tmp_path / "run"))
     reader = LogReader(file_path=log)
@@ -279,7 +313,9 @@ def test_training_logs_gate_histograms_and_grad_cam_images(tmp_path):
         assert png.size[0] > 600 and png.size[1] > 300  # 4 x 2 overlays
     assert reader.get_data("scalar", "eval/top1")  # the run's own curves are in the same log
     train(tiny_config(tmp_path, "device.eval_backend=dygraph", run="plain", epochs=2))
-    logged, plain = (paddle.load(str(tmp_path / run / "checkpoints" / "latest" / "model.pdparams")) for run in ("run", "plain"))
+    logged, plain = (
+        paddle.load(str(tmp_path / run / "checkpoints" / "latest" / "model.pdparams")) for run in ("run", "plain")
+    )
     for key, value in plain.items():  # the logging changed nothing in training
         np.testing.assert_array_equal(logged[key].numpy(), value.numpy(), err_msg=key)
 

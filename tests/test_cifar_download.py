@@ -35,7 +35,10 @@ def test_refused_download_names_the_file_and_the_url(tmp_path, monkeypatch, padd
     message = str(error.value)
     assert f"cifar10 data file '{target}' does not exist and downloading it from {URL} failed" in message
     assert f"RuntimeError: Cannot download {URL} within retry limit 3" in message  # Paddle's own download gave up
-    assert "Put CIFAR's python version, cifar-10-python.tar.gz (from https://www.cs.toronto.edu/~kriz/cifar.html)" in message
+    assert (
+        "Put CIFAR's python version, cifar-10-python.tar.gz (from https://www.cs.toronto.edu/~kriz/cifar.html)"
+        in message
+    )
     assert not target.exists() and not (tmp_path / "data" / "cifar-10-python.tar.gz.part").exists()
 
 
@@ -47,9 +50,16 @@ def test_missing_file_is_downloaded_md5_checked_into_the_configured_path(tmp_pat
     @contextlib.contextmanager
     def serve(method, url, **kwargs):
         requested.append(url)
-        yield type("Response", (), {"headers": {"content-length": str(len(payload))},
-                                    "iter_bytes": lambda self, chunk_size: (payload[i:i + chunk_size]
-                                                                            for i in range(0, len(payload), chunk_size))})()
+        yield type(
+            "Response",
+            (),
+            {
+                "headers": {"content-length": str(len(payload))},
+                "iter_bytes": lambda self, chunk_size: (
+                    payload[i : i + chunk_size] for i in range(0, len(payload), chunk_size)
+                ),
+            },
+        )()
 
     monkeypatch.setattr(httpx, "stream", serve)
     target = tmp_path / "data" / "cifar-10-python.tar.gz"
@@ -68,7 +78,9 @@ def test_a_corrupt_download_is_fetched_again_until_paddles_retry_limit(tmp_path,
     @contextlib.contextmanager
     def corrupt(method, url, **kwargs):
         served.append(url)
-        yield type("Response", (), {"headers": {"content-length": "4"}, "iter_bytes": lambda self, chunk_size: [b"junk"]})()
+        yield type(
+            "Response", (), {"headers": {"content-length": "4"}, "iter_bytes": lambda self, chunk_size: [b"junk"]}
+        )()
 
     monkeypatch.setattr(httpx, "stream", corrupt)
     target = tmp_path / "cifar-10-python.tar.gz"

@@ -21,8 +21,17 @@ from paddle_attn.errors import (
 from tests.helpers import ROOT
 
 
-@pytest.mark.parametrize("error", [ConfigError("bad key"), CheckpointError("bad file"), DataError("no image"),
-                                   ModelError("no model"), InferenceError("no bf16"), TrainingStopped("stopped")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConfigError("bad key"),
+        CheckpointError("bad file"),
+        DataError("no image"),
+        ModelError("no model"),
+        InferenceError("no bf16"),
+        TrainingStopped("stopped"),
+    ],
+)
 def test_user_errors_print_one_line_and_exit_2(error, capsys):
     def main():
         raise error
@@ -33,7 +42,9 @@ def test_user_errors_print_one_line_and_exit_2(error, capsys):
     assert capsys.readouterr().err == f"error: {error}\n"
 
 
-@pytest.mark.parametrize("bug", [ValueError("a library bug"), OSError("disk"), KeyError("x"), FileNotFoundError("/lib/x")])
+@pytest.mark.parametrize(
+    "bug", [ValueError("a library bug"), OSError("disk"), KeyError("x"), FileNotFoundError("/lib/x")]
+)
 def test_other_errors_keep_their_traceback(bug):
     def main():
         raise bug
@@ -44,9 +55,11 @@ def test_other_errors_keep_their_traceback(bug):
 
 def test_a_bug_inside_a_tool_shows_its_traceback():
     # a library failure the user did not cause (here: the registry broken from inside) must not pass as "error: ..."
-    code = ("import sys, runpy; import paddle_attn; "
-            "paddle_attn.create_model = lambda *a, **k: (_ for _ in ()).throw(ValueError('internal failure')); "
-            "sys.argv = ['summary.py', '--model', 'resnet18']; runpy.run_path('tools/summary.py', run_name='__main__')")
+    code = (
+        "import sys, runpy; import paddle_attn; "
+        "paddle_attn.create_model = lambda *a, **k: (_ for _ in ()).throw(ValueError('internal failure')); "
+        "sys.argv = ['summary.py', '--model', 'resnet18']; runpy.run_path('tools/summary.py', run_name='__main__')"
+    )
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 1
     assert "Traceback" in run.stderr and "ValueError: internal failure" in run.stderr
@@ -57,15 +70,18 @@ def setup_commands():
     """{command: "module:function"} of setup.py's console entry points, read without running setup()."""
     tree = ast.parse(open(os.path.join(ROOT, "setup.py")).read())
     tools = next(node.value for node in tree.body if isinstance(node, ast.Assign) and node.targets[0].id == "TOOLS")
-    return {f"paddle-attn-{tool.replace('_', '-')}": f"paddle_attn_tools.{tool}:main" for tool in ast.literal_eval(tools)}
+    return {
+        f"paddle-attn-{tool.replace('_', '-')}": f"paddle_attn_tools.{tool}:main" for tool in ast.literal_eval(tools)
+    }
 
 
 @pytest.fixture
 def installed_tools(monkeypatch):
     """tools/ as the package `paddle_attn_tools`, as setup.py's package_dir installs it."""
     folder = os.path.join(ROOT, "tools")
-    spec = importlib.util.spec_from_file_location("paddle_attn_tools", os.path.join(folder, "__init__.py"),
-                                                  submodule_search_locations=[folder])
+    spec = importlib.util.spec_from_file_location(
+        "paddle_attn_tools", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
+    )
     package = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(package)
     monkeypatch.setitem(sys.modules, "paddle_attn_tools", package)
@@ -76,8 +92,11 @@ def installed_tools(monkeypatch):
 
 def test_every_tool_is_a_console_command(installed_tools):
     commands = setup_commands()
-    assert sorted(commands) == sorted(f"paddle-attn-{name[:-3].replace('_', '-')}" for name in os.listdir(
-        os.path.join(ROOT, "tools")) if name.endswith(".py") and name != "__init__.py")
+    assert sorted(commands) == sorted(
+        f"paddle-attn-{name[:-3].replace('_', '-')}"
+        for name in os.listdir(os.path.join(ROOT, "tools"))
+        if name.endswith(".py") and name != "__init__.py"
+    )
     for target in commands.values():
         module, function = target.split(":")
         assert callable(getattr(importlib.import_module(module), function)), target

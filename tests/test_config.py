@@ -18,8 +18,17 @@ def test_shipped_configs_validate(name):
 
 
 def test_overrides_parse_as_yaml_scalars_and_nest():
-    config = load_config(None, ["train.epochs=3", "lr.base=1e-3", "visualdl.enabled=false", "model.name=resnet18_se",
-                                "model.kwargs.attention_kwargs.reduction=8", "data.mean=[0.5, 0.5, 0.5]"])
+    config = load_config(
+        None,
+        [
+            "train.epochs=3",
+            "lr.base=1e-3",
+            "visualdl.enabled=false",
+            "model.name=resnet18_se",
+            "model.kwargs.attention_kwargs.reduction=8",
+            "data.mean=[0.5, 0.5, 0.5]",
+        ],
+    )
     assert config["train"]["epochs"] == 3 and config["lr"]["base"] == 1e-3 and config["visualdl"]["enabled"] is False
     assert config["model"]["kwargs"] == {"attention_kwargs": {"reduction": 8}}
     assert config["data"]["mean"] == [0.5, 0.5, 0.5]
@@ -35,19 +44,34 @@ def test_file_then_overrides(tmp_path):
     assert yaml.safe_load(saved.read_text()) == config
 
 
-@pytest.mark.parametrize("text, message", [
-    ("trian:\n  epochs: 1\n", r"run.yaml: unknown section 'trian' \(did you mean 'train'\?\); sections: model, data"),
-    ("train:\n  epoch: 1\n", r"run.yaml: unknown key train.epoch \(did you mean 'epochs'\?\); keys of train: epochs,"),
-    ("train:\n  epochs: ten\n", r"run.yaml: train.epochs must be int, got 'ten'"),
-    ("train:\n  epochs: -2\n", r"run.yaml: train.epochs must be >= 1, got -2"),
-    ("optimizer:\n  name: adm\n", r"run.yaml: optimizer.name is 'adm' \(did you mean 'adam' or 'adamw'\?\); valid choices: momentum, sgd, adam, adamw"),
-    ("model:\n  name: resnet50_nma\n", r"run.yaml: model.name 'resnet50_nma' is not a registered model \(did you mean 'resnet50_nam'"),
-    ("model:\n  num_classes: 100\n", r"model.num_classes is 100 but data.dataset 'cifar10' has 10 classes"),
-    ("data:\n  dataset: folder\n", r"data.dataset 'folder' needs data.root"),
-    ("visualdl:\n  enabled: 3\n", r"visualdl.enabled must be bool, got 3"),
-    ("train: [1, 2]\n", r"section 'train' must be a mapping"),
-    ("train:\n  epochs: [1\n", r"run.yaml' is not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "trian:\n  epochs: 1\n",
+            r"run.yaml: unknown section 'trian' \(did you mean 'train'\?\); sections: model, data",
+        ),
+        (
+            "train:\n  epoch: 1\n",
+            r"run.yaml: unknown key train.epoch \(did you mean 'epochs'\?\); keys of train: epochs,",
+        ),
+        ("train:\n  epochs: ten\n", r"run.yaml: train.epochs must be int, got 'ten'"),
+        ("train:\n  epochs: -2\n", r"run.yaml: train.epochs must be >= 1, got -2"),
+        (
+            "optimizer:\n  name: adm\n",
+            r"run.yaml: optimizer.name is 'adm' \(did you mean 'adam' or 'adamw'\?\); valid choices: momentum, sgd, adam, adamw",
+        ),
+        (
+            "model:\n  name: resnet50_nma\n",
+            r"run.yaml: model.name 'resnet50_nma' is not a registered model \(did you mean 'resnet50_nam'",
+        ),
+        ("model:\n  num_classes: 100\n", r"model.num_classes is 100 but data.dataset 'cifar10' has 10 classes"),
+        ("data:\n  dataset: folder\n", r"data.dataset 'folder' needs data.root"),
+        ("visualdl:\n  enabled: 3\n", r"visualdl.enabled must be bool, got 3"),
+        ("train: [1, 2]\n", r"section 'train' must be a mapping"),
+        ("train:\n  epochs: [1\n", r"run.yaml' is not valid YAML"),
+    ],
+)
 def test_config_file_errors_name_key_file_and_choices(tmp_path, text, message):
     path = tmp_path / "run.yaml"
     path.write_text(text)
@@ -55,19 +79,30 @@ def test_config_file_errors_name_key_file_and_choices(tmp_path, text, message):
         load_config(str(path))
 
 
-@pytest.mark.parametrize("override, message", [
-    ("train.epochs", r"must look like section.key=value"),
-    ("lr.base=[0.1", r"does not parse as a YAML value"),
-    ("lr.schedule=linear", r"command line -o: lr.schedule is 'linear'; valid choices: cosine, constant, step, multistep"),
-    ("loss.nam_sparsity=-1e-4", r"command line -o: loss.nam_sparsity must be >= 0"),
-    ("model.stem.x=1", r"model.stem is not a mapping"),
-    # nested model arguments are checked against the network and its attention layer before anything is built
-    ("model.kwargs.attention_kwargs.reductio=8",
-     r"command line -o: model.kwargs: NormalizationAttention has no option 'reductio'; its options: pixel_attention"),
-    ("model.kwargs.stage_attention_kwargs.kernel_size=[3, 5]", r"must give 4 values, one per stage"),
-    ("model.kwargs.attention=x", r"model.kwargs: unknown argument 'attention' \(did you mean 'attention_kwargs'\?\); the network takes"),
-    ("model.kwargs.attention_kwargs=3", r"attention_kwargs must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.epochs", r"must look like section.key=value"),
+        ("lr.base=[0.1", r"does not parse as a YAML value"),
+        (
+            "lr.schedule=linear",
+            r"command line -o: lr.schedule is 'linear'; valid choices: cosine, constant, step, multistep",
+        ),
+        ("loss.nam_sparsity=-1e-4", r"command line -o: loss.nam_sparsity must be >= 0"),
+        ("model.stem.x=1", r"model.stem is not a mapping"),
+        # nested model arguments are checked against the network and its attention layer before anything is built
+        (
+            "model.kwargs.attention_kwargs.reductio=8",
+            r"command line -o: model.kwargs: NormalizationAttention has no option 'reductio'; its options: pixel_attention",
+        ),
+        ("model.kwargs.stage_attention_kwargs.kernel_size=[3, 5]", r"must give 4 values, one per stage"),
+        (
+            "model.kwargs.attention=x",
+            r"model.kwargs: unknown argument 'attention' \(did you mean 'attention_kwargs'\?\); the network takes",
+        ),
+        ("model.kwargs.attention_kwargs=3", r"attention_kwargs must be a mapping"),
+    ],
+)
 def test_override_errors(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
@@ -78,8 +113,15 @@ def test_missing_config_file():
         load_config("nowhere.yaml")
 
 
-@pytest.mark.parametrize("old, new", [("train.output_dir", "run.output_dir"), ("train.threads", "cpu.threads"),
-                                      ("train.device", "device.name"), ("train.nam_sparsity", "loss.nam_sparsity")])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("train.output_dir", "run.output_dir"),
+        ("train.threads", "cpu.threads"),
+        ("train.device", "device.name"),
+        ("train.nam_sparsity", "loss.nam_sparsity"),
+    ],
+)
 def test_a_key_that_moved_out_of_train_names_its_new_place(tmp_path, old, new):
     key = old.split(".")[1]
     path = tmp_path / "old.yaml"

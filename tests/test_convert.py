@@ -56,7 +56,7 @@ def randomize(torch, reference, net, seed=0):
         for m in net.modules():
             if isinstance(m, reference.nam_tutorial.ChannelAtt):
                 # NAM scales its BN by |gamma| / sum|gamma| (~1/C): a variance ~1/C^2 keeps its gate sensitive
-                m.bn2.running_var.div_(m.bn2.num_features ** 2)
+                m.bn2.running_var.div_(m.bn2.num_features**2)
     return net.eval()
 
 
@@ -81,10 +81,22 @@ PARITY = [  # reference network, its builder's kwargs, input size, the create_mo
     ("resnet50_nam", {}, 32, {"name": "resnet50_nam", "stem": "cifar", "kwargs": {}}),
     ("resnet18_cbam", {}, 32, {"name": "resnet18_cbam", "stem": "cifar", "kwargs": {}}),
     ("epsanet50", {}, 64, {"name": "epsanet50", "stem": "imagenet", "kwargs": {}}),
-    ("resnet50_eca_official", {"k_size": (3, 5, 5, 7)}, 64,
-     {"name": "resnet50_eca", "stem": "imagenet", "kwargs": {"stage_attention_kwargs": {"kernel_size": [3, 5, 5, 7]}}}),
-    ("resnet50_cbam_official", {}, 64,
-     {"name": "resnet50_cbam", "stem": "imagenet", "kwargs": {"attention_kwargs": AUTHORS_CBAM}}),
+    (
+        "resnet50_eca_official",
+        {"k_size": (3, 5, 5, 7)},
+        64,
+        {
+            "name": "resnet50_eca",
+            "stem": "imagenet",
+            "kwargs": {"stage_attention_kwargs": {"kernel_size": [3, 5, 5, 7]}},
+        },
+    ),
+    (
+        "resnet50_cbam_official",
+        {},
+        64,
+        {"name": "resnet50_cbam", "stem": "imagenet", "kwargs": {"attention_kwargs": AUTHORS_CBAM}},
+    ),
 ]
 
 
@@ -100,6 +112,7 @@ def test_converted_logits_match_pytorch(torch, reference, name, builder_kwargs, 
 
 
 # --- errors and wrappers: numpy state dicts, no torch needed ---
+
 
 @pytest.fixture(scope="module")
 def paddle_resnet18():
@@ -123,8 +136,9 @@ def test_torchvision_names_land_on_the_right_tensors(torchvision_state):
     assert converted.spec == {"name": "resnet18", "num_classes": 5, "stem": "imagenet", "kwargs": {}}
     params = converted.net.state_dict()
     np.testing.assert_array_equal(params["fc.weight"].numpy(), torchvision_state["fc.weight"].T)
-    np.testing.assert_array_equal(params["layer2.0.downsample.1._variance"].numpy(),
-                                  torchvision_state["layer2.0.downsample.1.running_var"])
+    np.testing.assert_array_equal(
+        params["layer2.0.downsample.1._variance"].numpy(), torchvision_state["layer2.0.downsample.1.running_var"]
+    )
     np.testing.assert_array_equal(params["bn1._mean"].numpy(), torchvision_state["bn1.running_mean"])
     assert len(params) == len(torchvision_state) - 1  # all but num_batches_tracked
 
@@ -143,7 +157,9 @@ def test_extra_tensor_is_named(torchvision_state):
 
 def test_misshapen_tensor_is_named_with_its_pytorch_name(torchvision_state):
     torchvision_state["layer3.0.bn1.running_var"] = np.ones(255, "float32")
-    message = r"misshapen \(1\): layer3\.0\.bn1\._variance \(PyTorch layer3\.0\.bn1\.running_var\): converted \[255\] vs"
+    message = (
+        r"misshapen \(1\): layer3\.0\.bn1\._variance \(PyTorch layer3\.0\.bn1\.running_var\): converted \[255\] vs"
+    )
     with pytest.raises(ConversionError, match=message):
         convert_state_dict(torchvision_state, "torchvision")
 
@@ -172,7 +188,9 @@ def test_reading_pth_without_torch_says_how_to_install_it(tmp_path, monkeypatch)
     path = tmp_path / "weights.pth"
     path.write_bytes(b"not read")
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
-    with pytest.raises(ConversionError, match=r"install torch \(pip install torch==2\.13\.0 on CPU\) to read \.pth files"):
+    with pytest.raises(
+        ConversionError, match=r"install torch \(pip install torch==2\.13\.0 on CPU\) to read \.pth files"
+    ):
         read_torch_state_dict(str(path))
 
 
@@ -191,6 +209,7 @@ def test_importing_the_converter_does_not_import_torch():
 
 # --- the command line tool ---
 
+
 def run_tool(*args):
     return subprocess.run([sys.executable, TOOL, *args], cwd=ROOT, capture_output=True, text=True)
 
@@ -200,8 +219,9 @@ def test_tool_converts_a_wrapped_data_parallel_pth_end_to_end(torch, reference, 
     pth, pdparams, checkpoint = tmp_path / "cbam.pth", tmp_path / "out" / "cbam.pdparams", tmp_path / "runs" / "cbam"
     torch.save({"state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}, "epoch": 3}, pth)
 
-    result = run_tool("--layout", "cbam_tutorial", "--input", str(pth), "--output", str(pdparams),
-                      "--checkpoint-dir", str(checkpoint))
+    result = run_tool(
+        "--layout", "cbam_tutorial", "--input", str(pth), "--output", str(pdparams), "--checkpoint-dir", str(checkpoint)
+    )
     assert result.returncode == 0, result.stderr
 
     x = np.random.RandomState(1).randn(2, 3, 32, 32).astype("float32")
@@ -214,16 +234,21 @@ def test_tool_converts_a_wrapped_data_parallel_pth_end_to_end(torch, reference, 
     restored, state = load_model(str(checkpoint))
     assert relative_error(logits(torch, restored, x), expected) <= MAX_RELATIVE_ERROR
     with open(checkpoint / "state.json") as f:
-        assert json.load(f) == state == {
-            "epoch": 0,
-            "model": {"name": "resnet18_cbam", "num_classes": CLASSES, "stem": "cifar", "kwargs": {}},
-            "data": {"transform": "cifar", "image_size": 32},
-        }
+        assert (
+            json.load(f)
+            == state
+            == {
+                "epoch": 0,
+                "model": {"name": "resnet18_cbam", "num_classes": CLASSES, "stem": "cifar", "kwargs": {}},
+                "data": {"transform": "cifar", "image_size": 32},
+            }
+        )
 
 
 def test_tool_bad_input_is_one_clear_message(tmp_path):
-    result = run_tool("--layout", "torchvision", "--input", str(tmp_path / "nope.pth"),
-                      "--output", str(tmp_path / "x.pdparams"))
+    result = run_tool(
+        "--layout", "torchvision", "--input", str(tmp_path / "nope.pth"), "--output", str(tmp_path / "x.pdparams")
+    )
     assert result.returncode != 0
     assert "nope.pth' does not exist" in result.stderr
     assert "Traceback" not in result.stderr

@@ -50,8 +50,13 @@ assert warnings.filters == filters, [f for f in warnings.filters if f not in fil
 
 
 def test_importing_paddle_attn_changes_neither_environment_nor_warnings_filters():
-    run = subprocess.run([sys.executable, "-c", IMPORT_CHANGES_NOTHING], cwd=ROOT, capture_output=True, text=True,
-                         env={k: v for k, v in os.environ.items() if k != "MKL_DEBUG_CPU_TYPE"})
+    run = subprocess.run(
+        [sys.executable, "-c", IMPORT_CHANGES_NOTHING],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "MKL_DEBUG_CPU_TYPE"},
+    )
     assert run.returncode == 0, run.stderr
 
 

@@ -46,8 +46,12 @@ def as_args(items):
 
 
 def worker_logs(log_dirs):
-    return "".join(open(os.path.join(d, name)).read()[-1500:] for d in log_dirs for name in os.listdir(d)
-                   if name.startswith("workerlog"))
+    return "".join(
+        open(os.path.join(d, name)).read()[-1500:]
+        for d in log_dirs
+        for name in os.listdir(d)
+        if name.startswith("workerlog")
+    )
 
 
 def check_run(tmp_path, config_items):
@@ -58,15 +62,19 @@ def check_run(tmp_path, config_items):
     for key in rank0:  # parameters by DataParallel, BatchNorm statistics by their per-epoch average
         np.testing.assert_array_equal(rank0[key].numpy(), rank1[key].numpy(), err_msg=key)
     assert len(os.listdir(run_dir / "vdl")) == 1
-    assert sorted(os.listdir(run_dir / "checkpoints")) in (["best", "epoch_0002", "latest"],
-                                                             ["best", "epoch_0001", "epoch_0002", "latest"])
+    assert sorted(os.listdir(run_dir / "checkpoints")) in (
+        ["best", "epoch_0002", "latest"],
+        ["best", "epoch_0001", "epoch_0002", "latest"],
+    )
     state = ckpt.read_state(str(run_dir / "checkpoints" / "latest"))
     # each rank trains on its half: 20 images, batch 8 -> 3 steps an epoch
     assert state["step"] == 6 and state["epoch"] == 2 and len(read_points(str(run_dir))["train/lr"]) == 6
     metrics = state["metrics"]
     assert metrics["eval_samples"] == TEST_IMAGES
-    single = evaluate(tiny_config(tmp_path, *config_items[len(tiny_overrides(tmp_path)):], epochs=2),
-                      str(run_dir / "checkpoints" / "latest"))
+    single = evaluate(
+        tiny_config(tmp_path, *config_items[len(tiny_overrides(tmp_path)) :], epochs=2),
+        str(run_dir / "checkpoints" / "latest"),
+    )
     assert single["samples"] == TEST_IMAGES
     assert metrics["eval_top1"] == pytest.approx(single["top1"], abs=1e-6)
     assert metrics["eval_top5"] == pytest.approx(single["top5"], abs=1e-6)
@@ -81,7 +89,7 @@ def test_two_cpu_ranks_through_paddle_launch(tmp_path):
     check_run(tmp_path, items)
     # the 2-rank run resumed by one process would see other batches: refused before a step
     with pytest.raises(ckpt.CheckpointError, match=r"the run had 2 ranks \(processes\), this one has 1; the batches"):
-        train(tiny_config(tmp_path, *items[len(tiny_overrides(tmp_path)):], "run.resume=auto", epochs=3))
+        train(tiny_config(tmp_path, *items[len(tiny_overrides(tmp_path)) :], "run.resume=auto", epochs=3))
 
 
 def free_port():
@@ -94,9 +102,19 @@ def test_two_nodes_on_this_machine(tmp_path):
     """The README's multi-host command, with 127.0.0.1 as the master and two launchers as the two nodes."""
     items = overrides(tmp_path)
     master = f"127.0.0.1:{free_port()}"
-    nodes = [subprocess.Popen(LAUNCH + ["--nnodes", "2", "--master", master, "--nproc_per_node", "1",
-                                        "--log_dir", str(tmp_path / f"log{n}")] + SCRIPT + as_args(items),
-                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(2)]
+    nodes = [
+        subprocess.Popen(
+            LAUNCH
+            + ["--nnodes", "2", "--master", master, "--nproc_per_node", "1", "--log_dir", str(tmp_path / f"log{n}")]
+            + SCRIPT
+            + as_args(items),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
     try:
         outputs = [node.communicate(timeout=600) for node in nodes]
     finally:

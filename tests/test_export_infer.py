@@ -40,7 +40,9 @@ def images(tmp_path_factory):
         Image.new("RGB", (32, 32), colour).save(folder / f"{name}.png")
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / "noise.png")
-    Image.fromarray(rng.integers(0, 256, (40, 48), dtype=np.uint8)).save(folder / "gray_48x40.png")  # needs RGB + resize
+    Image.fromarray(rng.integers(0, 256, (40, 48), dtype=np.uint8)).save(
+        folder / "gray_48x40.png"
+    )  # needs RGB + resize
     (folder / "notes.txt").write_text("not an image, and skipped in folders")
     return folder
 
@@ -88,9 +90,15 @@ def test_infer_on_the_export_predicts_the_dynamic_models_classes(run_dir, export
 def test_images_with_lying_headers_are_named_and_skipped(exported, images, tmp_path):
     bomb, truncated = write_lying_images(tmp_path)
     result = run_tool("infer.py", "--model", exported, bomb, images / "red.png", truncated, images / "blue.png")
-    assert_user_error(result, f"{bomb!r} is not a readable image: Image size (400000000 pixels) exceeds limit",
-                      f"{truncated!r} is not a readable image")
-    assert [line.split(":")[0] for line in result.stdout.splitlines()] == [str(images / "red.png"), str(images / "blue.png")]
+    assert_user_error(
+        result,
+        f"{bomb!r} is not a readable image: Image size (400000000 pixels) exceeds limit",
+        f"{truncated!r} is not a readable image",
+    )
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
+        str(images / "red.png"),
+        str(images / "blue.png"),
+    ]
 
 
 def test_infer_from_a_checkpoint_with_a_labels_file(run_dir, images, tmp_path):
@@ -126,10 +134,14 @@ def test_infer_in_bf16_where_the_cpu_has_it(run_dir, exported, images, tmp_path)
     results = {}
     for precision in ("fp32", "bf16"):
         out = tmp_path / f"{precision}.json"
-        result = run_tool("infer.py", "--model", exported, images, "--top-k", 10, "--precision", precision, "--json", out)
+        result = run_tool(
+            "infer.py", "--model", exported, images, "--top-k", 10, "--precision", precision, "--json", out
+        )
         assert result.returncode == 0, result.stderr
-        by_index = [{top["index"]: top["probability"] for top in item["top_k"]}
-                    for item in json.loads(out.read_text())["predictions"]]
+        by_index = [
+            {top["index"]: top["probability"] for top in item["top_k"]}
+            for item in json.loads(out.read_text())["predictions"]
+        ]
         logits = np.log([[p[i] for i in range(10)] for p in by_index])
         results[precision] = logits - logits.mean(axis=1, keepdims=True)
     fp32, bf16 = results["fp32"], results["bf16"]
@@ -143,22 +155,34 @@ def test_infer_in_bf16_where_the_cpu_has_it(run_dir, exported, images, tmp_path)
 
 def run_tool_without_bf16(tool, *args):
     """tools/<tool> in a subprocess whose CPU feature check finds no AVX-512 BF16 or AMX, on any machine."""
-    code = ("import runpy, sys; import paddle_attn.cpu as cpu; cpu.cpu_info = lambda: ('GenuineIntel', {'avx2'}); "
-            "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
-    return subprocess.run([sys.executable, "-c", code, os.path.join(ROOT, "tools", tool), *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    code = (
+        "import runpy, sys; import paddle_attn.cpu as cpu; cpu.cpu_info = lambda: ('GenuineIntel', {'avx2'}); "
+        "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, os.path.join(ROOT, "tools", tool), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 def test_bf16_asked_on_a_cpu_without_it_is_refused(exported, images):
-    assert_user_error(run_tool_without_bf16("infer.py", "--model", exported, images, "--precision", "bf16"),
-                      "bf16 inference needs oneDNN and a CPU with AVX-512 BF16 or AMX", "use --precision fp32")
+    assert_user_error(
+        run_tool_without_bf16("infer.py", "--model", exported, images, "--precision", "bf16"),
+        "bf16 inference needs oneDNN and a CPU with AVX-512 BF16 or AMX",
+        "use --precision fp32",
+    )
 
 
 def test_bad_inputs_give_one_clear_message(exported, images, tmp_path):
     foreign = make_checkpoint(str(tmp_path / "foreign"), "resnet18_se", params_of="resnet18")
     cases = [
-        (("export.py", "--checkpoint", foreign, "--out", tmp_path / "x"),
-         ("does not fit the model", "missing (", "attention")),
+        (
+            ("export.py", "--checkpoint", foreign, "--out", tmp_path / "x"),
+            ("does not fit the model", "missing (", "attention"),
+        ),
         (("export.py", "--checkpoint", tmp_path / "no_such_run", "--out", tmp_path / "x"), ("does not exist",)),
         (("infer.py", "--model", exported, images / "notes.txt"), ("notes.txt", "is not a readable image")),
         (("infer.py", "--model", exported, tmp_path / "missing.png"), ("missing.png", "does not exist")),
@@ -196,7 +220,9 @@ def test_infer_gives_the_evaluation_pipelines_probabilities_on_a_trained_network
     result = run_tool("infer.py", "--checkpoint", run, *paths, "--top-k", 10, "--json", out)
     assert result.returncode == 0, result.stderr
     predictions = json.loads(out.read_text())["predictions"]
-    got = np.array([[{t["index"]: t["probability"] for t in item["top_k"]}[i] for i in range(10)] for item in predictions])
+    got = np.array(
+        [[{t["index"]: t["probability"] for t in item["top_k"]}[i] for i in range(10)] for item in predictions]
+    )
     net, state = load_model(run)
     transform = build_transform(state["data"]["transform"], train=False, image_size=state["data"]["image_size"])
     from paddle_attn.data.images import load_image

@@ -16,7 +16,12 @@ from paddle_attn.data.datasets import DataError
 from paddle_attn.training import train
 from tests.helpers import ROOT, read_points, tiny_config, tiny_overrides, write_lying_images
 
-TRAIN = [sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", os.path.join(ROOT, "configs", "quickstart.yaml")]
+TRAIN = [
+    sys.executable,
+    os.path.join(ROOT, "tools", "train.py"),
+    "-c",
+    os.path.join(ROOT, "configs", "quickstart.yaml"),
+]
 EVAL = [sys.executable, os.path.join(ROOT, "tools", "eval.py")]
 
 
@@ -65,7 +70,10 @@ def test_sigterm_saves_at_the_step_and_resumes_there(tmp_path):
     state = ckpt.read_state(str(checkpoints / "latest"))
     assert state["epoch"] >= 1 and 1 <= state["step_in_epoch"] <= 5
     assert state["step"] == state["epoch"] * 5 + state["step_in_epoch"]
-    assert os.path.basename(os.path.realpath(checkpoints / "latest")) == f"epoch_{state['epoch']:04d}_step_{state['step_in_epoch']:05d}"
+    assert (
+        os.path.basename(os.path.realpath(checkpoints / "latest"))
+        == f"epoch_{state['epoch']:04d}_step_{state['step_in_epoch']:05d}"
+    )
     assert_resumes_to_the_end(tmp_path, *exact)
     assert whole.wait(timeout=600) == 0, whole.communicate()[1][-2000:]
     whole.communicate()
@@ -82,8 +90,9 @@ def assert_same_final_weights(run, reference):
 def test_ctrl_c_to_the_process_group_with_loader_workers_saves_and_exits_2(tmp_path):
     """SIGINT to the whole group, as Ctrl-C in a terminal sends it: the 2 loader workers get it too."""
     args = sum((["-o", o] for o in tiny_overrides(tmp_path, epochs=3) + ["data.num_workers=2"]), [])
-    run = subprocess.Popen(TRAIN + args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           start_new_session=True)
+    run = subprocess.Popen(
+        TRAIN + args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     checkpoints = tmp_path / "run" / "checkpoints"
     try:
         wait_for(lambda: (checkpoints / "epoch_0001").is_dir(), run)
@@ -157,7 +166,9 @@ def test_truncated_checkpoint(tmp_path):
 def test_checkpoint_of_another_model_lists_the_tensors(tmp_path):
     other = tiny_checkpoint(tmp_path, model="resnet18_se")
     config = tiny_config(tmp_path, f"run.resume={other}", run="nam", epochs=2)
-    with pytest.raises(ckpt.CheckpointError, match=r"does not fit the model:\n  missing \(32\): layer1.0.attention.channel._mean"):
+    with pytest.raises(
+        ckpt.CheckpointError, match=r"does not fit the model:\n  missing \(32\): layer1.0.attention.channel._mean"
+    ):
         train(config)
     with pytest.raises(ckpt.CheckpointError, match=r"unexpected \(32\): layer1.0.attention.se.fc1.bias"):
         train(config)
@@ -170,26 +181,39 @@ def test_checkpoint_of_another_class_count(tmp_path):
     params["fc.weight"], params["fc.bias"] = params["fc.weight"][:, :7], params["fc.bias"][:7]
     ckpt.save_checkpoint(str(tmp_path), "seven", params, None, {**state, "step_in_epoch": 0})
     config = tiny_config(tmp_path, f"run.resume={tmp_path / 'seven'}", run="ten", epochs=2)
-    with pytest.raises(ckpt.CheckpointError, match=r"misshapen \(2\): fc.weight: checkpoint \[512, 7\] vs model \[512, 10\], "
-                                                   r"fc.bias: checkpoint \[7\] vs model \[10\]"):
+    with pytest.raises(
+        ckpt.CheckpointError,
+        match=r"misshapen \(2\): fc.weight: checkpoint \[512, 7\] vs model \[512, 10\], "
+        r"fc.bias: checkpoint \[7\] vs model \[10\]",
+    ):
         train(config)
 
 
-@pytest.mark.parametrize("workers, bad", [(0, "notes.png"), (2, "notes.png"), (2, "bomb_20000x20000.png"),
-                                          (2, "truncated.jpg")])
+@pytest.mark.parametrize(
+    "workers, bad", [(0, "notes.png"), (2, "notes.png"), (2, "bomb_20000x20000.png"), (2, "truncated.jpg")]
+)
 def test_non_image_file_in_image_folder(tmp_path, workers, bad):
     for split in ("train", "test"):
         for name in ("a", "b"):
             os.makedirs(tmp_path / "images" / split / name)
             for i in range(2):
-                Image.fromarray(np.full((20, 24, 3), 40 * i, np.uint8)).save(tmp_path / "images" / split / name / f"{i}.png")
+                Image.fromarray(np.full((20, 24, 3), 40 * i, np.uint8)).save(
+                    tmp_path / "images" / split / name / f"{i}.png"
+                )
     (tmp_path / "images" / "train" / "b" / "notes.png").write_text("not an image")
     for lying in write_lying_images(tmp_path):  # headers that lie: too many pixels, a cut-off JPEG
         os.replace(lying, tmp_path / "images" / "train" / "b" / os.path.basename(lying))
     for name in {"notes.png", "bomb_20000x20000.png", "truncated.jpg"} - {bad}:
         os.remove(tmp_path / "images" / "train" / "b" / name)
-    config = tiny_config(tmp_path, "data.dataset=folder", f"data.root={tmp_path / 'images'}", "model.num_classes=2",
-                         f"data.num_workers={workers}", "train.batch_size=2", epochs=1)
+    config = tiny_config(
+        tmp_path,
+        "data.dataset=folder",
+        f"data.root={tmp_path / 'images'}",
+        "model.num_classes=2",
+        f"data.num_workers={workers}",
+        "train.batch_size=2",
+        epochs=1,
+    )
     with pytest.raises(DataError, match=rf"images/train/b/{bad}' is not a readable image"):
         train(config)
 
@@ -225,12 +249,14 @@ def descendants(pid):
 
 def forked_children(pid):
     """The processes below `pid` that are forks of it (same command line): a DataLoader's workers, not a shell it ran."""
+
     def cmdline(p):
         try:
             with open(f"/proc/{p}/cmdline", "rb") as f:
                 return f.read()
         except OSError:
             return None
+
     return [child for child in descendants(pid) if cmdline(child) == cmdline(pid)]
 
 
@@ -245,8 +271,9 @@ def alive(pid):
 def test_sigkill_leaves_no_loader_worker_behind(tmp_path):
     # batches of 64 from 1000 images: the workers are busy filling their queues when the kill lands, the case
     # in which Paddle's own parent check never runs and they would live on, re-parented to init
-    run = start_training(tmp_path, "data.num_workers=2", "data.synthetic_train_per_class=100", "train.batch_size=64",
-                         epochs=20)
+    run = start_training(
+        tmp_path, "data.num_workers=2", "data.synthetic_train_per_class=100", "train.batch_size=64", epochs=20
+    )
     wait_for(lambda: len(forked_children(run.pid)) >= 2, run)  # the training loader's workers are up
     workers = set(forked_children(run.pid))
     time.sleep(0.5)
@@ -270,8 +297,10 @@ def test_a_new_run_never_deletes_or_mixes_with_an_earlier_one(tmp_path):
     kept = sorted(os.listdir(tmp_path / "run" / "checkpoints"))
     refused = finish_training(tmp_path, epochs=1)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert (f"error: run.output_dir '{earlier}' already holds a run (checkpoints/epoch_0001); a new run there would "
-            f"delete its checkpoints") in refused.stderr
+    assert (
+        f"error: run.output_dir '{earlier}' already holds a run (checkpoints/epoch_0001); a new run there would "
+        f"delete its checkpoints"
+    ) in refused.stderr
     assert "-o run.resume=auto" in refused.stderr and "-o run.move_existing_run=true" in refused.stderr
     assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == kept and not (tmp_path / "run" / "vdl").exists()
 
@@ -309,7 +338,8 @@ def test_a_failed_save_removes_its_partial_checkpoint_and_names_the_last_one(tmp
     assert str(raised.value) == (
         f"cannot save checkpoint epoch_0002 in {checkpoints!r}: No space left on device; the partial checkpoint was "
         f"removed, resume from {os.path.realpath(os.path.join(checkpoints, 'epoch_0001'))} (-o run.resume=auto) once "
-        f"the disk has room")
+        f"the disk has room"
+    )
     assert saves[2].endswith(os.path.join(".epoch_0002.tmp", "model.pdparams"))
     assert sorted(os.listdir(checkpoints)) == ["best", "epoch_0001", "latest"]  # no .epoch_0002.tmp
     assert set(ckpt.load_params(os.path.join(checkpoints, "epoch_0001")))

@@ -14,9 +14,14 @@ def folder_data(root, *overrides):
     return load_config(None, ["data.dataset=folder", f"data.root={root}", "model.num_classes=3", *overrides])["data"]
 
 
-@pytest.mark.parametrize("splits, evaluated", [
-    (("train", "val"), "val"), (("train", "test"), "test"), (("train", "val", "test"), "val"),
-])
+@pytest.mark.parametrize(
+    "splits, evaluated",
+    [
+        (("train", "val"), "val"),
+        (("train", "test"), "test"),
+        (("train", "val", "test"), "val"),
+    ],
+)
 def test_evaluation_split_is_val_else_test(tmp_path, splits, evaluated):
     root = write_image_folder(tmp_path / "images", splits, per_class=1)
     data = folder_data(root)
@@ -28,8 +33,11 @@ def test_evaluation_split_is_val_else_test(tmp_path, splits, evaluated):
 
 def test_no_evaluation_split_names_the_layout(tmp_path):
     root = write_image_folder(tmp_path / "images", ("train",), per_class=1)
-    with pytest.raises(DataError, match=f"image folder data set '{root}' \\(data.root\\) has no val/ or test/ folder: "
-                                        f"expected {root}/train/<class>/<image> and {root}/val/<class>/<image>"):
+    with pytest.raises(
+        DataError,
+        match=f"image folder data set '{root}' \\(data.root\\) has no val/ or test/ folder: "
+        f"expected {root}/train/<class>/<image> and {root}/val/<class>/<image>",
+    ):
         build_dataset(folder_data(root), "test")
     with pytest.raises(DataError, match="'.*nowhere' \\(data.root\\) does not exist"):
         build_dataset(folder_data(tmp_path / "nowhere"), "train")

@@ -25,15 +25,21 @@ def test_summary_prints_the_tutorials_counts():
         ("resnet50", 1000, "imagenet", 224, "total params 25,610,152  trainable params 25,557,032"),
     ]
     with ThreadPoolExecutor(2) as pool:  # two cores
-        results = list(pool.map(lambda c: run_tool("summary.py", "--model", c[0], "--num-classes", c[1], "--stem", c[2],
-                                                   "--input-size", c[3]), cases))
+        results = list(
+            pool.map(
+                lambda c: run_tool(
+                    "summary.py", "--model", c[0], "--num-classes", c[1], "--stem", c[2], "--input-size", c[3]
+                ),
+                cases,
+            )
+        )
     for (name, *_, expected), result in zip(cases, results, strict=True):
         assert result.returncode == 0, result.stderr
         last = result.stdout.strip().splitlines()[-1]
         assert last.startswith(name) and expected in last and "GFLOPs" not in last and " G (multiply-adds" in last
         assert "Layer (type)" in result.stdout  # paddle.summary's table came first
     assert "FLOPs 4.112 G" in results[-1].stdout  # ResNet-50's well-known 4.1 G multiply-adds
-    assert "FLOPs 3.622 G" in results[0].stdout   # EPSANet-50 (small), 3.62 GFLOPs in its paper
+    assert "FLOPs 3.622 G" in results[0].stdout  # EPSANet-50 (small), 3.62 GFLOPs in its paper
 
 
 def test_summary_rejects_an_unknown_model():
@@ -44,8 +50,14 @@ def test_flops_follow_paddle_flops_rules():
     class LeNet(nn.Layer):  # the example of paddle.flops' docstring, documented there as 347560 FLOPs
         def __init__(self):
             super().__init__()
-            self.features = nn.Sequential(nn.Conv2D(1, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2, 2),
-                                          nn.Conv2D(6, 16, 5), nn.ReLU(), nn.MaxPool2D(2, 2))
+            self.features = nn.Sequential(
+                nn.Conv2D(1, 6, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2D(2, 2),
+                nn.Conv2D(6, 16, 5),
+                nn.ReLU(),
+                nn.MaxPool2D(2, 2),
+            )
             self.fc = nn.Sequential(nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10))
 
         def forward(self, x):
@@ -68,8 +80,25 @@ def test_registry_entries_expand_patterns_once():
 def test_compare_writes_markdown_csv_and_png(tmp_path):
     make_checkpoint(tmp_path / "se_run", "resnet18_se", top1=0.4321)
     out = tmp_path / "compare"
-    result = run_tool("compare.py", "--models", "resnet18", "--num-classes", 10, "--results", tmp_path / "se_run",
-                      "--batch-size", 2, "--input-size", 32, "--warmup", 0, "--iterations", 1, "--out", out)
+    result = run_tool(
+        "compare.py",
+        "--models",
+        "resnet18",
+        "--num-classes",
+        10,
+        "--results",
+        tmp_path / "se_run",
+        "--batch-size",
+        2,
+        "--input-size",
+        32,
+        "--warmup",
+        0,
+        "--iterations",
+        1,
+        "--out",
+        out,
+    )
     assert result.returncode == 0, result.stderr
     assert "[1/2] resnet18:" in result.stdout and "[2/2] se_run:" in result.stdout
     markdown = (out / "compare.md").read_text()
@@ -89,8 +118,12 @@ def write_log(run_dir, file_name, steps, epochs, scale=1.0):
 
     with LogWriter(logdir=str(run_dir / "vdl"), file_name=file_name) as writer:
         for step in steps:
-            for tag, value in (("train/loss", 2.0 / step), ("train/top1", 0.01 * step), ("train/top5", 0.02 * step),
-                               ("train/lr", 0.1 / step)):
+            for tag, value in (
+                ("train/loss", 2.0 / step),
+                ("train/top1", 0.01 * step),
+                ("train/top5", 0.02 * step),
+                ("train/lr", 0.1 / step),
+            ):
                 writer.add_scalar(tag, value * scale, step)
         for epoch in epochs:
             for tag, value in (("eval/loss", 1.0 / epoch), ("eval/top1", 0.1 * epoch), ("eval/top5", 0.2 * epoch)):
@@ -110,7 +143,9 @@ def test_plot_curves_draws_runs_side_by_side(tmp_path):
     write_log(tmp_path / "nam", "vdlrecords.1.log", range(1, 31), range(1, 4))
     write_log(tmp_path / "baseline", "vdlrecords.1.log", range(1, 31), range(1, 4), scale=0.9)
     out = tmp_path / "plots" / "curves.png"
-    result = run_tool("plot_curves.py", tmp_path / "nam", tmp_path / "baseline", "--names", "NAM", "ResNet", "--out", out)
+    result = run_tool(
+        "plot_curves.py", tmp_path / "nam", tmp_path / "baseline", "--names", "NAM", "ResNet", "--out", out
+    )
     assert result.returncode == 0, result.stderr
     assert "NAM: train/top1 (30)" in result.stdout and "eval/loss (3)" in result.stdout
     with Image.open(out) as png:

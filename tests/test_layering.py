@@ -38,8 +38,12 @@ def parts():
         if name.endswith(".py"):
             found[name[:-3]] = [path]
         elif os.path.isfile(os.path.join(path, "__init__.py")):
-            found[name] = [os.path.join(root, file) for root, _, files in os.walk(path) for file in sorted(files)
-                           if file.endswith(".py")]
+            found[name] = [
+                os.path.join(root, file)
+                for root, _, files in os.walk(path)
+                for file in sorted(files)
+                if file.endswith(".py")
+            ]
     return found
 
 
@@ -47,16 +51,25 @@ def imports_of(path, top_level=None):
     """(line, module) of every absolute import in `path`; `top_level` True/False: only those at module level / inside a
     function or class."""
     tree = ast.parse(open(path).read())
-    nested = {id(node) for scope in ast.walk(tree) if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-              for node in ast.walk(scope) if node is not scope}
+    nested = {
+        id(node)
+        for scope in ast.walk(tree)
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        for node in ast.walk(scope)
+        if node is not scope
+    }
     for node in ast.walk(tree):
         if top_level is not None and (id(node) not in nested) != top_level:
             continue
         if isinstance(node, ast.Import):
             yield from ((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module == "paddle_attn":  # a part (`import checkpoint`) or a root name
-            yield from ((node.lineno, f"paddle_attn.{alias.name}" if alias.name in parts() else "paddle_attn")
-                        for alias in node.names)
+        elif (
+            isinstance(node, ast.ImportFrom) and node.module == "paddle_attn"
+        ):  # a part (`import checkpoint`) or a root name
+            yield from (
+                (node.lineno, f"paddle_attn.{alias.name}" if alias.name in parts() else "paddle_attn")
+                for alias in node.names
+            )
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.lineno, node.module
 
@@ -93,9 +106,13 @@ def test_no_function_imports_the_library():
     """A function-level import hides a dependency (and a circle) from the reader; it is for optional third-party
     packages only (torch, paddle2onnx, onnxruntime, openvino, visualdl, matplotlib), never for paddle_attn but its
     own optional part (OPTIONAL: the operator that needs a compiler)."""
-    hidden = [f"{os.path.relpath(path, ROOT)}:{line} imports {name}"
-              for paths in parts().values() for path in paths for line, name in imports_of(path, top_level=False)
-              if name.split(".")[0] == "paddle_attn" and name not in OPTIONAL]
+    hidden = [
+        f"{os.path.relpath(path, ROOT)}:{line} imports {name}"
+        for paths in parts().values()
+        for path in paths
+        for line, name in imports_of(path, top_level=False)
+        if name.split(".")[0] == "paddle_attn" and name not in OPTIONAL
+    ]
     assert not hidden, "\n".join(hidden)
 
 
@@ -134,8 +151,11 @@ def test_every_library_name_the_benchmarks_and_tools_import_exists():
                         missing.append(f"{folder}/{name}: {node.module}")
                         continue
                     module = importlib.import_module(node.module)
-                    missing += [f"{folder}/{name}: {node.module}.{alias.name}" for alias in node.names
-                                if not hasattr(module, alias.name) and not _is_module(f"{node.module}.{alias.name}")]
+                    missing += [
+                        f"{folder}/{name}: {node.module}.{alias.name}"
+                        for alias in node.names
+                        if not hasattr(module, alias.name) and not _is_module(f"{node.module}.{alias.name}")
+                    ]
     assert not missing
 
 

@@ -6,10 +6,18 @@ import paddle.nn.functional as F
 import pytest
 
 import paddle_attn
-
 from paddle_attn.layers import (
-    CBAM, ChannelAttention, EfficientChannelAttention, NAMChannelAttention, NAMPixelAttention,
-    NormalizationAttention, PSAModule, SEWeightModule, SpatialAttention, SqueezeExcitation, eca_kernel_size,
+    CBAM,
+    ChannelAttention,
+    EfficientChannelAttention,
+    NAMChannelAttention,
+    NAMPixelAttention,
+    NormalizationAttention,
+    PSAModule,
+    SEWeightModule,
+    SpatialAttention,
+    SqueezeExcitation,
+    eca_kernel_size,
 )
 
 GATES = {
@@ -70,7 +78,7 @@ def test_eca_fixed_kernel_and_formula():
     pooled = x.mean(axis=[2, 3]).numpy()
     w = eca.conv.weight.numpy()[0, 0]
     padded = np.pad(pooled, ((0, 0), (2, 2)))
-    conv = np.stack([(padded[:, i:i + 5] * w).sum(1) for i in range(64)], axis=1)
+    conv = np.stack([(padded[:, i : i + 5] * w).sum(1) for i in range(64)], axis=1)
     expected = 1 / (1 + np.exp(-conv))
     np.testing.assert_allclose(eca.gate(x).numpy()[:, :, 0, 0], expected, rtol=1e-5)
     with pytest.raises(ValueError, match="odd"):
@@ -91,6 +99,7 @@ def test_cbam_matches_tutorial_formula():
 
 def test_channel_max_value_and_gradient_equal_max():
     from paddle_attn.layers.cbam import channel_max
+
     x = paddle.randn([2, 6, 3, 4])
     x.stop_gradient = False
     channel_max(x).sum().backward()
@@ -196,7 +205,11 @@ def test_psa_matches_tutorial_forward():
     assert y.shape == [2, 64, 5, 5]
     np.testing.assert_allclose(y.numpy(), _psa_tutorial(psa, x).numpy(), rtol=1e-5, atol=1e-6)
     assert [getattr(psa, f"conv_{i}").weight.shape for i in range(1, 5)] == [
-        [16, 64, 3, 3], [16, 16, 5, 5], [16, 8, 7, 7], [16, 4, 9, 9]]
+        [16, 64, 3, 3],
+        [16, 16, 5, 5],
+        [16, 8, 7, 7],
+        [16, 4, 9, 9],
+    ]
 
 
 def test_psa_output_order_hand_computed():

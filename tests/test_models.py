@@ -20,12 +20,15 @@ def summary(net, size):
     return int(counts["total_params"]), int(counts["trainable_params"])
 
 
-@pytest.mark.parametrize("name, classes, stem, size, total, trainable", [
-    ("epsanet50", 1000, "imagenet", 224, 22_614_835, 22_561_715),   # PSA tutorial (000)
-    ("resnet50_nam", 100, "cifar", 32, 23_818_788, 23_735_460),     # NAM tutorial (001)
-    ("resnet50_eca", 1000, "cifar", 32, None, 25_549_438),          # ECA tutorial (002), torchinfo
-    ("resnet50_cbam", 1000, "cifar", 32, None, 28_065_864),         # CBAM tutorial (004), torchinfo
-])
+@pytest.mark.parametrize(
+    "name, classes, stem, size, total, trainable",
+    [
+        ("epsanet50", 1000, "imagenet", 224, 22_614_835, 22_561_715),  # PSA tutorial (000)
+        ("resnet50_nam", 100, "cifar", 32, 23_818_788, 23_735_460),  # NAM tutorial (001)
+        ("resnet50_eca", 1000, "cifar", 32, None, 25_549_438),  # ECA tutorial (002), torchinfo
+        ("resnet50_cbam", 1000, "cifar", 32, None, 28_065_864),  # CBAM tutorial (004), torchinfo
+    ],
+)
 def test_tutorial_parameter_counts(name, classes, stem, size, total, trainable):
     got_total, got_trainable = summary(paddle_attn.create_model(name, num_classes=classes, stem=stem), size)
     assert got_trainable == trainable
@@ -44,7 +47,13 @@ def test_registry_names():
     expected |= {f"resnet{d}_{a}" for d in (18, 34, 50, 101, 152) for a in ("se", "eca", "cbam", "nam")}
     expected |= {"epsanet50", "epsanet101"}
     assert set(names) == expected and len(names) == len(expected)
-    assert paddle_attn.list_models("resnet18*") == ["resnet18", "resnet18_cbam", "resnet18_eca", "resnet18_nam", "resnet18_se"]
+    assert paddle_attn.list_models("resnet18*") == [
+        "resnet18",
+        "resnet18_cbam",
+        "resnet18_eca",
+        "resnet18_nam",
+        "resnet18_se",
+    ]
 
 
 @pytest.mark.parametrize("name", paddle_attn.list_models())
@@ -68,7 +77,7 @@ def test_every_model_trains_a_step_in_both_stems(name):
             if gate is None:
                 assert np.abs(p.grad.numpy()).max() > 0, f"{stem} stem: {n} gets no gradient"
             else:
-                key = ".".join(parts[:gate + 1])
+                key = ".".join(parts[: gate + 1])
                 gates[key] = gates.get(key, 0.0) + float(np.abs(p.grad.numpy()).sum())
         if name not in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
             assert gates, "no attention gate found"
@@ -127,12 +136,15 @@ def test_unknown_model_lists_close_matches():
         paddle_attn.create_model("resnet50_nma")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"stem": "mnist"}, "stem must be one of 'imagenet', 'cifar', got 'mnist'"),
-    ({"num_classes": 0}, "num_classes must be an integer >= 1, got 0"),
-    ({"num_classes": 2.5}, "num_classes must be an integer >= 1, got 2.5"),
-    ({"stage_attention_kwargs": {"kernel_size": (3, 5)}}, r"kernel_size'\] must give 4 values"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"stem": "mnist"}, "stem must be one of 'imagenet', 'cifar', got 'mnist'"),
+        ({"num_classes": 0}, "num_classes must be an integer >= 1, got 0"),
+        ({"num_classes": 2.5}, "num_classes must be an integer >= 1, got 2.5"),
+        ({"stage_attention_kwargs": {"kernel_size": (3, 5)}}, r"kernel_size'\] must give 4 values"),
+    ],
+)
 def test_bad_model_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         paddle_attn.create_model("resnet18_eca", **kwargs)

@@ -67,7 +67,9 @@ def test_input_without_gradient_still_gives_the_weight_gradient(onednn_conv2d):
 
 
 def test_importing_paddle_attn_builds_and_loads_nothing():
-    code = ("import sys, paddle_attn, paddle_attn.kernels.onednn.conv; "
-            "print('paddle_attn.kernels.onednn.build' in sys.modules)")
+    code = (
+        "import sys, paddle_attn, paddle_attn.kernels.onednn.conv; "
+        "print('paddle_attn.kernels.onednn.build' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"

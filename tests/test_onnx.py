@@ -251,8 +251,9 @@ def test_openvino_bf16_is_close_to_fp32(tmp_path):
 @pytest.fixture(scope="module")
 def int8_model(exports):
     """resnet18_nam's ONNX file quantized to int8, calibrated on 20 random images."""
-    pytest.importorskip("onnxruntime.quantization", reason="int8 calibration needs onnxruntime and ml_dtypes: "
-                                                           "pip install -e '.[onnx]'")
+    pytest.importorskip(
+        "onnxruntime.quantization", reason="int8 calibration needs onnxruntime and ml_dtypes: pip install -e '.[onnx]'"
+    )
     from paddle_attn.inference.int8 import quantize_int8
 
     calibration = np.random.default_rng(1).standard_normal((20, 3, SIZE, SIZE), dtype=np.float32)
@@ -300,12 +301,12 @@ def test_int8_calibration_and_model_are_checked(exports, tmp_path):
             OpenVINORunner(onnx_file, precision="int8")
 
 
-@pytest.mark.skipif(not (_installed("paddle2onnx") and _installed("onnxruntime") and _installed("openvino")),
-                    reason='needs paddle2onnx, onnxruntime and openvino: pip install -e ".[onnx,openvino]"')
+@pytest.mark.skipif(
+    not (_installed("paddle2onnx") and _installed("onnxruntime") and _installed("openvino")),
+    reason='needs paddle2onnx, onnxruntime and openvino: pip install -e ".[onnx,openvino]"',
+)
 def test_export_and_infer_tools_on_every_backend(tmp_path):
     from PIL import Image
-
-
 
     run_dir = make_checkpoint(str(tmp_path / "run"), "resnet18_cbam")
     rng = np.random.default_rng(0)
@@ -324,15 +325,20 @@ def test_export_and_infer_tools_on_every_backend(tmp_path):
             return [{top["index"]: top["probability"] for top in item["top_k"]} for item in json.load(f)["predictions"]]
 
     paddle_inference = probabilities("--model", out)
-    for source in (("--model", out, "--backend", "onnxruntime"), ("--model", out, "--backend", "openvino"),
-                   ("--checkpoint", run_dir, "--backend", "onnxruntime")):  # the last exports on the fly
+    for source in (
+        ("--model", out, "--backend", "onnxruntime"),
+        ("--model", out, "--backend", "openvino"),
+        ("--checkpoint", run_dir, "--backend", "onnxruntime"),
+    ):  # the last exports on the fly
         for got, expected in zip(probabilities(*source), paddle_inference, strict=True):
             assert got.keys() == expected.keys()
             assert max(abs(got[k] - expected[k]) for k in got) < 1e-5, source
     plain = tmp_path / "plain"
     assert run_tool("export.py", "--checkpoint", run_dir, "--out", plain).returncode == 0
-    assert_user_error(run_tool("infer.py", "--model", plain, "--backend", "openvino", *images),
-                      "has no model.onnx: the openvino backend runs the ONNX export (tools/export.py --format onnx)")
+    assert_user_error(
+        run_tool("infer.py", "--model", plain, "--backend", "openvino", *images),
+        "has no model.onnx: the openvino backend runs the ONNX export (tools/export.py --format onnx)",
+    )
 
 
 @pytest.mark.skipif(not _installed("openvino"), reason="needs openvino: pip install -e '.[openvino]'")
@@ -341,7 +347,9 @@ def test_openvino_int8_keeps_a_trained_networks_top1(tmp_path):
     fp32's class wherever fp32's margin exceeds twice the int8 error bound. The bound is 10 % of the largest logit
     here: measured 5.5 % on this trained network (40 calibration images), where the untrained one above stays
     within 5 %."""
-    pytest.importorskip("onnxruntime.quantization", reason="int8 calibration needs onnxruntime: pip install -e '.[onnx]'")
+    pytest.importorskip(
+        "onnxruntime.quantization", reason="int8 calibration needs onnxruntime: pip install -e '.[onnx]'"
+    )
     from paddle_attn.data.synthetic import make_images
     from paddle_attn.data.transforms import build_transform
     from paddle_attn.inference.int8 import quantize_int8
@@ -356,7 +364,9 @@ def test_openvino_int8_keeps_a_trained_networks_top1(tmp_path):
     transform = build_transform("cifar", train=False, image_size=32)
 
     def preprocessed(seed):
-        return np.stack([transform(Image.fromarray(p)) for p in make_images(4 if seed == 1 else 10, seed)[0]]).astype("float32")
+        return np.stack([transform(Image.fromarray(p)) for p in make_images(4 if seed == 1 else 10, seed)[0]]).astype(
+            "float32"
+        )
 
     quantize_int8(onnx_file, preprocessed(1))
     images = preprocessed(9)

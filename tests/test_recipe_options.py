@@ -7,10 +7,10 @@ import pytest
 import paddle_attn
 from paddle_attn.config import ConfigError, load_config
 from paddle_attn.layers import NAMChannelAttention
-from paddle_attn.training import train
-from paddle_attn.training.device import amp_configs
 from paddle_attn.optim.loss import SmoothedCrossEntropy
 from paddle_attn.optim.optimizer import build_optimizer, norm_parameters
+from paddle_attn.training import train
+from paddle_attn.training.device import amp_configs
 from paddle_attn.training.evaluation import prepare
 from tests.helpers import tiny_config
 
@@ -52,8 +52,11 @@ def test_norm_parameters_are_batchnorm_scales_and_shifts_but_not_nams():
     selected = {id(p) for p in norm_parameters(net)}
     names = {id(p): name for name, p in net.named_parameters()}
     nam = [name for name, layer in net.named_sublayers() if isinstance(layer, NAMChannelAttention)]
-    bns = [name for name, layer in net.named_sublayers()
-           if isinstance(layer, paddle.nn.BatchNorm2D) and not name.startswith(tuple(nam))]
+    bns = [
+        name
+        for name, layer in net.named_sublayers()
+        if isinstance(layer, paddle.nn.BatchNorm2D) and not name.startswith(tuple(nam))
+    ]
     assert len(nam) == 8 and len(bns) == 1 + 8 * 2 + 3  # stem, two per block, three downsamples
     expected = {f"{bn}.{kind}" for bn in bns for kind in ("weight", "bias")}
     assert {names[i] for i in selected} == expected
@@ -62,8 +65,9 @@ def test_norm_parameters_are_batchnorm_scales_and_shifts_but_not_nams():
 
 @pytest.mark.parametrize("optimizer", ["momentum", "sgd", "adam", "adamw"])
 def test_norm_weight_decay_zero_leaves_norm_parameters_undecayed(tmp_path, optimizer):
-    config = tiny_config(tmp_path, f"optimizer.name={optimizer}", "optimizer.weight_decay=0.1",
-                         "optimizer.norm_weight_decay=0")
+    config = tiny_config(
+        tmp_path, f"optimizer.name={optimizer}", "optimizer.weight_decay=0.1", "optimizer.norm_weight_decay=0"
+    )
     net = paddle_attn.create_model("resnet18_nam", num_classes=10, stem="cifar")
     for p in net.parameters():
         p.set_value(paddle.full(p.shape, 0.5, p.dtype))
@@ -95,11 +99,15 @@ def test_amp_on_the_cpu_stops_before_anything_is_built(tmp_path, device):
     if device == "auto" and paddle.device.cuda.device_count() > 0:
         pytest.skip("auto picks the GPU on this machine")
     config = tiny_config(tmp_path, "device.amp=O1", f"device.name={device}")
-    with pytest.raises(ConfigError, match="device.amp is 'O1', but Paddle's automatic mixed precision runs on GPUs only"):
+    with pytest.raises(
+        ConfigError, match="device.amp is 'O1', but Paddle's automatic mixed precision runs on GPUs only"
+    ):
         train(config)
     assert not (tmp_path / "run").exists()
 
 
 def test_amp_o2_is_refused_with_its_reason():
-    with pytest.raises(ConfigError, match="device.amp must be off or O1 .* O2 is not offered: it keeps float16 weights"):
+    with pytest.raises(
+        ConfigError, match="device.amp must be off or O1 .* O2 is not offered: it keeps float16 weights"
+    ):
         load_config(None, ["device.amp=O2"])

@@ -26,8 +26,16 @@ RECIPES = {  # config -> (overrides, the evaluation preset its checkpoints carry
     "resnet50_eca_imagenet": (["model.name=resnet18_eca"], "imagenet_eval"),
     "resnet50_cbam_imagenet": (["model.name=resnet18_cbam"], "imagenet_eval"),
     "epsanet50_imagenet": ([], "imagenet_eval"),
-    "resnet50_nam_cifar100_authors": (["model.name=resnet18_nam", "data.dataset=synthetic", "model.num_classes=10",
-                                       "data.synthetic_train_per_class=1", "data.synthetic_test_per_class=1"], "cifar"),
+    "resnet50_nam_cifar100_authors": (
+        [
+            "model.name=resnet18_nam",
+            "data.dataset=synthetic",
+            "model.num_classes=10",
+            "data.synthetic_train_per_class=1",
+            "data.synthetic_test_per_class=1",
+        ],
+        "cifar",
+    ),
     "finetune_eca50_folder": (["model.name=resnet18_eca"], "imagenet_eval"),
 }
 
@@ -45,15 +53,30 @@ def runs(tmp_path_factory):
     def run(name):
         overrides, _ = RECIPES[name]
         run_dir = tmp / name
-        common = [f"data.root={folder}", f"data.data_file={cifar}", "model.num_classes=3", "data.image_size=32",
-                  "data.num_workers=0", "train.epochs=1", "train.batch_size=4", f"run.output_dir={run_dir}",
-                  "train.verbose=0", "cpu.threads=1", "device.eval_backend=dygraph", "visualdl.enabled=false",
-                  f"model.pretrained={tmp / 'eca18_imagenet.pdparams'}" if name.startswith("finetune") else "model.pretrained=null"]
+        common = [
+            f"data.root={folder}",
+            f"data.data_file={cifar}",
+            "model.num_classes=3",
+            "data.image_size=32",
+            "data.num_workers=0",
+            "train.epochs=1",
+            "train.batch_size=4",
+            f"run.output_dir={run_dir}",
+            "train.verbose=0",
+            "cpu.threads=1",
+            "device.eval_backend=dygraph",
+            "visualdl.enabled=false",
+            f"model.pretrained={tmp / 'eca18_imagenet.pdparams'}"
+            if name.startswith("finetune")
+            else "model.pretrained=null",
+        ]
         args = ["-c", os.path.join(ROOT, "configs", f"{name}.yaml")] + sum((["-o", o] for o in common + overrides), [])
         trained = run_tool("train.py", *args)
         evaluated = None
         if name in EVALUATED:
-            evaluated = run_tool("eval.py", "--checkpoint", run_dir, "--json", tmp / f"{name}.json", "-o", "cpu.threads=1")
+            evaluated = run_tool(
+                "eval.py", "--checkpoint", run_dir, "--json", tmp / f"{name}.json", "-o", "cpu.threads=1"
+            )
         return trained, evaluated, run_dir
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -92,4 +115,6 @@ def test_recipes_keep_their_papers_settings(runs):
     nam = saved("resnet50_nam_cifar100_authors")
     assert (nam["lr"]["milestones"], nam["lr"]["gamma"], nam["loss"]["nam_sparsity"]) == ([60, 120, 160], 0.2, 1e-4)
     assert nam["data"]["train_transform"] == "cifar_crop_flip"
-    assert "classifier fc replaced, 1000 classes in the weights, 3 in the model" in runs["finetune_eca50_folder"][0].stdout
+    assert (
+        "classifier fc replaced, 1000 classes in the weights, 3 in the model" in runs["finetune_eca50_folder"][0].stdout
+    )

@@ -20,13 +20,25 @@ from paddle_attn.models.resnet import ResNet
 from tests.helpers import ROOT
 
 KEYS = [f"{section}.{key}" for section, keys in SCHEMA.items() for key in keys]
-NESTED = ["model.kwargs.attention_kwargs.reduction", "model.kwargs.attention_kwargs.kernel_size", "model.kwargs.foo",
-          "model.kwargs.stage_attention_kwargs.kernel_size", "model.kwargs.in_channels"]
+NESTED = [
+    "model.kwargs.attention_kwargs.reduction",
+    "model.kwargs.attention_kwargs.kernel_size",
+    "model.kwargs.foo",
+    "model.kwargs.stage_attention_kwargs.kernel_size",
+    "model.kwargs.in_channels",
+]
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
 OVERRIDE = st.one_of(
-    st.builds(lambda key, value: f"{key}={value}", st.sampled_from(KEYS + NESTED + ["train.epoch", "trian.seed", "model"]),
-              st.one_of(TEXT, st.integers(-10**6, 10**6).map(str), st.floats(allow_nan=True).map(str),
-                        st.sampled_from(["[", "{a: 1", "null", "-1", "true", "[1, 2]", "'", ": x", "3", "4", "[3, 5, 5, 7]"]))),
+    st.builds(
+        lambda key, value: f"{key}={value}",
+        st.sampled_from(KEYS + NESTED + ["train.epoch", "trian.seed", "model"]),
+        st.one_of(
+            TEXT,
+            st.integers(-(10**6), 10**6).map(str),
+            st.floats(allow_nan=True).map(str),
+            st.sampled_from(["[", "{a: 1", "null", "-1", "true", "[1, 2]", "'", ": x", "3", "4", "[3, 5, 5, 7]"]),
+        ),
+    ),
     TEXT,
 )
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -54,9 +66,14 @@ def assert_clean_failure(code, stderr):
 def checkpoint_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("ckpt")
     net = paddle_attn.create_model("resnet18_eca", num_classes=10, stem="cifar")
-    state = {"epoch": 1, "step": 1, "best_top1": 0.1, "metrics": {},
-             "model": {"name": "resnet18_eca", "num_classes": 10, "stem": "cifar", "kwargs": {}},
-             "data": {"dataset": "synthetic", "transform": "cifar", "image_size": 32}}
+    state = {
+        "epoch": 1,
+        "step": 1,
+        "best_top1": 0.1,
+        "metrics": {},
+        "model": {"name": "resnet18_eca", "num_classes": 10, "stem": "cifar", "kwargs": {}},
+        "data": {"dataset": "synthetic", "transform": "cifar", "image_size": 32},
+    }
     return ckpt.save_checkpoint(str(directory), "epoch_0001", net.state_dict(), None, state)
 
 
@@ -64,8 +81,13 @@ def checkpoint_dir(tmp_path_factory):
 def config_file(tmp_path_factory):
     """A valid config whose data file is never read: every failure below happens before the data is loaded."""
     path = tmp_path_factory.mktemp("config") / "run.yaml"
-    save_config(load_config(os.path.join(ROOT, "configs", "quickstart.yaml"),
-                            ["data.data_file=never-read.tar.gz", "model.name=resnet18_eca", "model.stem=cifar"]), str(path))
+    save_config(
+        load_config(
+            os.path.join(ROOT, "configs", "quickstart.yaml"),
+            ["data.data_file=never-read.tar.gz", "model.name=resnet18_eca", "model.stem=cifar"],
+        ),
+        str(path),
+    )
     return str(path)
 
 
@@ -91,25 +113,50 @@ def test_random_overrides(overrides, config_file):
     for override in overrides:  # every override that was accepted is in the config as given
         dotted = override.partition("=")[0]
         if dotted.count(".") == 1 and dotted.partition(".")[2] in SCHEMA.get(dotted.partition(".")[0], {}):
-            assert parsed_as_given(config, override) or any(o.startswith(dotted + "=") for o in overrides[overrides.index(override) + 1:])
+            assert parsed_as_given(config, override) or any(
+                o.startswith(dotted + "=") for o in overrides[overrides.index(override) + 1 :]
+            )
 
 
 def test_property_tests_are_reproducible():
     assert SETTINGS.derandomize and SETTINGS.max_examples == 25  # conftest's profile, not a random seed per run
 
 
-@pytest.mark.parametrize("model, option, value, message", [
-    ("resnet18_eca", "attention_kwargs.kernel_size", "4",
-     "EfficientChannelAttention options {'kernel_size': 4}: ECA kernel_size must be a positive odd number, got 4"),
-    ("resnet18_eca", "stage_attention_kwargs.kernel_size", "[3, 5, 4, 7]",
-     "EfficientChannelAttention options {'kernel_size': 4}: ECA kernel_size must be a positive odd number, got 4"),
-    ("resnet18_se", "attention_kwargs.reduction", "0",
-     "SqueezeExcitation options {'reduction': 0}: SE reduction must be a positive integer, got 0"),
-    ("resnet18_cbam", "attention_kwargs.kernel_size", "4",
-     "CBAM options {'kernel_size': 4}: CBAM kernel_size must be a positive odd integer, got 4"),
-    ("resnet18_cbam", "attention_kwargs.reduction", "2.5",
-     "CBAM options {'reduction': 2.5}: CBAM reduction must be a positive integer, got 2.5"),
-])
+@pytest.mark.parametrize(
+    "model, option, value, message",
+    [
+        (
+            "resnet18_eca",
+            "attention_kwargs.kernel_size",
+            "4",
+            "EfficientChannelAttention options {'kernel_size': 4}: ECA kernel_size must be a positive odd number, got 4",
+        ),
+        (
+            "resnet18_eca",
+            "stage_attention_kwargs.kernel_size",
+            "[3, 5, 4, 7]",
+            "EfficientChannelAttention options {'kernel_size': 4}: ECA kernel_size must be a positive odd number, got 4",
+        ),
+        (
+            "resnet18_se",
+            "attention_kwargs.reduction",
+            "0",
+            "SqueezeExcitation options {'reduction': 0}: SE reduction must be a positive integer, got 0",
+        ),
+        (
+            "resnet18_cbam",
+            "attention_kwargs.kernel_size",
+            "4",
+            "CBAM options {'kernel_size': 4}: CBAM kernel_size must be a positive odd integer, got 4",
+        ),
+        (
+            "resnet18_cbam",
+            "attention_kwargs.reduction",
+            "2.5",
+            "CBAM options {'reduction': 2.5}: CBAM reduction must be a positive integer, got 2.5",
+        ),
+    ],
+)
 def test_invalid_attention_values_are_refused_with_the_config(config_file, monkeypatch, model, option, value, message):
     def build(*args, **kwargs):
         raise AssertionError("a network was built")
@@ -122,7 +169,9 @@ def test_invalid_attention_values_are_refused_with_the_config(config_file, monke
 
 
 def test_a_bad_override_reaches_the_parser_through_the_tool(capsys, checkpoint_dir, config_file):
-    code, stderr = run_tool("eval.py", ["--checkpoint", checkpoint_dir, "-c", config_file, "-o", "train.epochs=ten"], capsys)
+    code, stderr = run_tool(
+        "eval.py", ["--checkpoint", checkpoint_dir, "-c", config_file, "-o", "train.epochs=ten"], capsys
+    )
     assert code == 2 and "error: command line -o: train.epochs must be int, got 'ten'" in stderr
 
 

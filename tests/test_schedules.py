@@ -54,13 +54,16 @@ def test_schedules_are_paddles_own_classes():
     assert isinstance(warm, LinearWarmup) and isinstance(warm.learning_rate, CosineAnnealingDecay)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"schedule": "step", "step_size": 2, "warmup_steps": 3},
-    {"schedule": "multistep", "milestones": [2, 4]},
-    {"schedule": "multistep", "milestones": [2, 4], "warmup_steps": 5},
-    {"schedule": "cosine", "warmup_steps": 5},
-    {"schedule": "constant", "warmup_steps": 5},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"schedule": "step", "step_size": 2, "warmup_steps": 3},
+        {"schedule": "multistep", "milestones": [2, 4]},
+        {"schedule": "multistep", "milestones": [2, 4], "warmup_steps": 5},
+        {"schedule": "cosine", "warmup_steps": 5},
+        {"schedule": "constant", "warmup_steps": 5},
+    ],
+)
 def test_resume_through_the_optimizer_state_continues_the_same_lrs(kwargs):
     def optimizer():
         scheduler = build_schedule(0.1, 60, 5, gamma=0.5, **kwargs)
@@ -91,17 +94,20 @@ def test_config_builds_the_schedule_in_steps():
     assert values == pytest.approx([0.2] * 6 + [0.1] * 3 + [0.05] * 3, rel=1e-12)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["lr.gamma=1.5"], "lr.gamma must be in (0, 1), got 1.5"),
-    (["lr.gamma=0"], "lr.gamma must be in (0, 1), got 0.0"),
-    (["lr.step_size=0"], "lr.step_size must be >= 1, got 0"),
-    (["lr.step_size=2.5"], "lr.step_size must be int, got 2.5"),
-    (["lr.milestones=[120, 60]"], "lr.milestones must be increasing epoch numbers >= 1, got [120, 60]"),
-    (["lr.milestones=[0, 5]"], "lr.milestones must be increasing epoch numbers >= 1, got [0, 5]"),
-    (["lr.milestones=30"], "lr.milestones must be list or null, got 30"),
-    (["lr.schedule=multistep"], "lr.schedule 'multistep' needs lr.milestones"),
-    (["lr.schedule=steps"], "lr.schedule is 'steps' (did you mean 'step'"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["lr.gamma=1.5"], "lr.gamma must be in (0, 1), got 1.5"),
+        (["lr.gamma=0"], "lr.gamma must be in (0, 1), got 0.0"),
+        (["lr.step_size=0"], "lr.step_size must be >= 1, got 0"),
+        (["lr.step_size=2.5"], "lr.step_size must be int, got 2.5"),
+        (["lr.milestones=[120, 60]"], "lr.milestones must be increasing epoch numbers >= 1, got [120, 60]"),
+        (["lr.milestones=[0, 5]"], "lr.milestones must be increasing epoch numbers >= 1, got [0, 5]"),
+        (["lr.milestones=30"], "lr.milestones must be list or null, got 30"),
+        (["lr.schedule=multistep"], "lr.schedule 'multistep' needs lr.milestones"),
+        (["lr.schedule=steps"], "lr.schedule is 'steps' (did you mean 'step'"),
+    ],
+)
 def test_bad_schedule_settings_name_the_key(overrides, message):
     with pytest.raises(ConfigError) as error:
         load_config(None, overrides)

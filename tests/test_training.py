@@ -13,10 +13,10 @@ from paddle.callbacks import Callback
 
 import paddle_attn
 from paddle_attn import checkpoint as ckpt
+from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS
 from paddle_attn.config import MOVED_KEYS
 from paddle_attn.data.datasets import DataError, build_dataset
 from paddle_attn.optim import add_nam_sparsity, build_schedule, nam_gammas
-from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS
 from paddle_attn.training import evaluate, evaluation, train
 from paddle_attn.training.resume import read_run_state
 from paddle_attn.training.visualdl_logging import VisualDLLogger
@@ -77,12 +77,20 @@ def test_sparsity_penalty_adds_lambda_sign_gamma_to_nam_scales_only():
 
 def test_train_and_eval_end_to_end(tmp_path):
     overrides = tiny_overrides(tmp_path, epochs=2)
-    cmd = [sys.executable, os.path.join(ROOT, "tools", "train.py"), "-c", os.path.join(ROOT, "configs", "quickstart.yaml")]
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "tools", "train.py"),
+        "-c",
+        os.path.join(ROOT, "configs", "quickstart.yaml"),
+    ]
     run = subprocess.run(cmd + sum((["-o", o] for o in overrides), []), capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     run_dir = tmp_path / "run"
     assert (run_dir / "config.yaml").is_file()
-    best, latest = ckpt.resolve(str(run_dir / "checkpoints" / "best")), ckpt.resolve(str(run_dir / "checkpoints" / "latest"))
+    best, latest = (
+        ckpt.resolve(str(run_dir / "checkpoints" / "best")),
+        ckpt.resolve(str(run_dir / "checkpoints" / "latest")),
+    )
     for path in (best, latest):
         assert sorted(os.listdir(path)) == ["model.pdopt", "model.pdparams", "state.json"]
     assert ckpt.read_state(latest)["epoch"] == 2
@@ -95,8 +103,12 @@ def test_train_and_eval_end_to_end(tmp_path):
 
     state = ckpt.read_state(best)
     out = tmp_path / "eval.json"
-    evaluation = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "eval.py"), "--checkpoint", best,
-                                 "--json", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    evaluation = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "eval.py"), "--checkpoint", best, "--json", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert evaluation.returncode == 0, evaluation.stderr[-2000:]
     result = json.loads(out.read_text())
     assert result["samples"] == 30
@@ -178,11 +190,16 @@ def test_missing_cifar_file_says_where_it_comes_from(tmp_path, monkeypatch):
         raise ConnectionError("network is unreachable (test)")
 
     monkeypatch.setattr("paddle_attn.data.datasets.fetch_cifar", offline)
-    config = tiny_config(tmp_path, "data.dataset=cifar100", "model.num_classes=100", f"data.data_file={tmp_path / 'c.tar.gz'}")
-    with pytest.raises(DataError, match=r"cifar100 data file '.*c.tar.gz' does not exist and downloading it from "
-                                        r"https://dataset.bj.bcebos.com/cifar/cifar-100-python.tar.gz failed "
-                                        r"\(ConnectionError: network is unreachable \(test\)\). Put CIFAR's python version, "
-                                        r"cifar-100-python.tar.gz \(from https://www.cs.toronto.edu/~kriz/cifar.html\)"):
+    config = tiny_config(
+        tmp_path, "data.dataset=cifar100", "model.num_classes=100", f"data.data_file={tmp_path / 'c.tar.gz'}"
+    )
+    with pytest.raises(
+        DataError,
+        match=r"cifar100 data file '.*c.tar.gz' does not exist and downloading it from "
+        r"https://dataset.bj.bcebos.com/cifar/cifar-100-python.tar.gz failed "
+        r"\(ConnectionError: network is unreachable \(test\)\). Put CIFAR's python version, "
+        r"cifar-100-python.tar.gz \(from https://www.cs.toronto.edu/~kriz/cifar.html\)",
+    ):
         build_dataset(config["data"], "train")
 
 
@@ -203,16 +220,22 @@ def test_nam_recipe_augmentation_runs_on_cifar_images(tmp_path):
 def test_resume_refuses_what_cannot_continue_exactly(tmp_path, capsys):
     config = tiny_config(tmp_path, epochs=1)
     train(config)
-    for override, message in (("train.batch_size=4", r"train.batch_size is 4 here but was 8 in that run"),
-                              ("lr.base=0.1", r"lr.base is 0.1 here but was 0.05"),
-                              ("model.kwargs.attention_kwargs.detach_weights=true",  # same tensors, another model
-                               r"model.kwargs is \{'attention_kwargs': \{'detach_weights': True\}\} here but was \{\}"),
-                              ("train.seed=7", r"train.seed is 7 here but was 42"),
-                              ("data.synthetic_train_per_class=5",  # another data set (50 images, not 40)
-                               r"data.synthetic_train_per_class is 5 here but was 4"),
-                              ("optimizer.name=adamw", r"optimizer.name is 'adamw' here but was 'momentum'"),
-                              ("optimizer.momentum=0.8", r"optimizer.momentum is 0.8 here but was 0.9"),
-                              ("loss.label_smoothing=0.1", r"loss.label_smoothing is 0.1 here but was 0.0")):
+    for override, message in (
+        ("train.batch_size=4", r"train.batch_size is 4 here but was 8 in that run"),
+        ("lr.base=0.1", r"lr.base is 0.1 here but was 0.05"),
+        (
+            "model.kwargs.attention_kwargs.detach_weights=true",  # same tensors, another model
+            r"model.kwargs is \{'attention_kwargs': \{'detach_weights': True\}\} here but was \{\}",
+        ),
+        ("train.seed=7", r"train.seed is 7 here but was 42"),
+        (
+            "data.synthetic_train_per_class=5",  # another data set (50 images, not 40)
+            r"data.synthetic_train_per_class is 5 here but was 4",
+        ),
+        ("optimizer.name=adamw", r"optimizer.name is 'adamw' here but was 'momentum'"),
+        ("optimizer.momentum=0.8", r"optimizer.momentum is 0.8 here but was 0.9"),
+        ("loss.label_smoothing=0.1", r"loss.label_smoothing is 0.1 here but was 0.0"),
+    ):
         with pytest.raises(ckpt.CheckpointError, match=message + r".* Resume with -o "):
             train(tiny_config(tmp_path, override, "run.resume=auto", epochs=1))
     stretched = tiny_config(tmp_path, "run.resume=auto", "run.resume_strict=false", "lr.base=0.04", epochs=2)
@@ -242,8 +265,11 @@ def test_nam_sparsity_shrinks_the_nam_scales_of_a_real_run(tmp_path):
     for lam in (0.0, 0.5):
         train(tiny_config(tmp_path, f"loss.nam_sparsity={lam}", run=f"lam{lam}", epochs=1))
         params = ckpt.load_params(str(tmp_path / f"lam{lam}" / "checkpoints" / "latest"))
-        scales[lam] = {k: np.abs(v.numpy() if hasattr(v, "numpy") else v).mean() for k, v in params.items()
-                       if k.endswith("attention.channel.weight")}
+        scales[lam] = {
+            k: np.abs(v.numpy() if hasattr(v, "numpy") else v).mean()
+            for k, v in params.items()
+            if k.endswith("attention.channel.weight")
+        }
     assert len(scales[0.0]) == 8
     assert all(scales[0.5][k] < scales[0.0][k] - 0.01 for k in scales[0.0]), scales
 
@@ -251,8 +277,9 @@ def test_nam_sparsity_shrinks_the_nam_scales_of_a_real_run(tmp_path):
 def test_save_freq_saves_every_nth_epoch_and_the_last(tmp_path, monkeypatch):
     linked = []
     set_link = ckpt.set_link
-    monkeypatch.setattr(ckpt, "set_link", lambda directory, link, name: linked.append((link, name)) or
-                        set_link(directory, link, name))
+    monkeypatch.setattr(
+        ckpt, "set_link", lambda directory, link, name: linked.append((link, name)) or set_link(directory, link, name)
+    )
     train(tiny_config(tmp_path, "train.save_freq=2", epochs=3))
     assert [name for link, name in linked if link == "latest"] == ["epoch_0002", "epoch_0003"]
     assert ckpt.read_state(str(tmp_path / "run" / "checkpoints" / "latest"))["epoch"] == 3
@@ -282,9 +309,19 @@ def test_a_checkpoint_written_before_the_train_section_was_split_resumes(tmp_pat
     assert read_run_state(latest)["config"] == saved  # today's sections again
 
     with pytest.raises(ckpt.CheckpointError, match=r"loss.nam_sparsity is 0.5 here but was 0.0 in that run"):
-        train(tiny_config(tmp_path, "visualdl.enabled=false", "device.eval_backend=dygraph", "run.resume=auto",
-                          "loss.nam_sparsity=0.5", epochs=2))
-    resumed = tiny_config(tmp_path, "visualdl.enabled=false", "device.eval_backend=dygraph", "run.resume=auto", epochs=2)
+        train(
+            tiny_config(
+                tmp_path,
+                "visualdl.enabled=false",
+                "device.eval_backend=dygraph",
+                "run.resume=auto",
+                "loss.nam_sparsity=0.5",
+                epochs=2,
+            )
+        )
+    resumed = tiny_config(
+        tmp_path, "visualdl.enabled=false", "device.eval_backend=dygraph", "run.resume=auto", epochs=2
+    )
     assert train(resumed)["epoch"] == 2
     assert "resumed from" in capsys.readouterr().out
     assert ckpt.read_state(ckpt.find_latest(config["run"]["output_dir"]))["epoch"] == 2

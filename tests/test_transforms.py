@@ -113,10 +113,19 @@ def test_split_presets_default_to_data_transform():
     assert split_presets(config["data"]) == ("imagenet_train", "cifar")
 
 
-@pytest.mark.parametrize("override, message", [
-    ("data.train_transform=imagenet_eval", "data.train_transform must be null or one of cifar, imagenet, imagenet_train"),
-    ("data.eval_transform=imagenet_train", "data.eval_transform must be null or one of cifar, imagenet, imagenet_eval"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (
+            "data.train_transform=imagenet_eval",
+            "data.train_transform must be null or one of cifar, imagenet, imagenet_train",
+        ),
+        (
+            "data.eval_transform=imagenet_train",
+            "data.eval_transform must be null or one of cifar, imagenet, imagenet_eval",
+        ),
+    ],
+)
 def test_a_pipeline_for_the_wrong_split_is_a_config_error(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
@@ -139,8 +148,11 @@ def test_cifar_crop_flip_only_shifts_and_mirrors():
     windows = {(top, left, flip) for top in range(9) for left in range(9) for flip in (False, True)}
 
     def placement(out):
-        return next((top, left, flip) for top, left, flip in windows
-                    if np.array_equal(out, padded[top:top + 32, left:left + 32][:, ::-1 if flip else 1]))
+        return next(
+            (top, left, flip)
+            for top, left, flip in windows
+            if np.array_equal(out, padded[top : top + 32, left : left + 32][:, :: -1 if flip else 1])
+        )
 
     random.seed(0)
     np.random.seed(0)

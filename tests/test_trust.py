@@ -75,16 +75,23 @@ def test_paddle_save_output_loads_as_paddle_load_reads_it(tmp_path):
 
 def test_pretrained_pdparams_is_refused_before_the_payload_runs(tmp_path, marker):
     poison(tmp_path / "evil.pdparams", marker)
-    with pytest.raises(CheckpointError, match=re.escape(refused(tmp_path / "evil.pdparams")) + ".*pass trusted=True / --trusted"):
+    with pytest.raises(
+        CheckpointError, match=re.escape(refused(tmp_path / "evil.pdparams")) + ".*pass trusted=True / --trusted"
+    ):
         paddle_attn.create_model("resnet18", num_classes=10, pretrained=tmp_path / "evil.pdparams")
 
 
 def test_pretrained_pth_is_refused_before_the_payload_runs(tmp_path, marker):
     torch = pytest.importorskip("torch", reason=NEEDS_TORCH)
     torch.save({"fc.bias": torch.zeros(10), "fc.weight": Payload(marker)}, tmp_path / "evil.pth")
-    with pytest.raises(CheckpointError, match=re.escape(f"cannot read {str(tmp_path / 'evil.pth')!r} as a PyTorch checkpoint")
-                       + ".*posix.system.*trusted=True"):
-        paddle_attn.create_model("resnet18", num_classes=10, pretrained=tmp_path / "evil.pth", pretrained_layout="torchvision")
+    with pytest.raises(
+        CheckpointError,
+        match=re.escape(f"cannot read {str(tmp_path / 'evil.pth')!r} as a PyTorch checkpoint")
+        + ".*posix.system.*trusted=True",
+    ):
+        paddle_attn.create_model(
+            "resnet18", num_classes=10, pretrained=tmp_path / "evil.pth", pretrained_layout="torchvision"
+        )
 
 
 @pytest.fixture
@@ -95,11 +102,14 @@ def poisoned_checkpoint(tmp_path, marker):
     return run, weights
 
 
-@pytest.mark.parametrize("tool, args", [
-    ("eval.py", ["-c", os.path.join(ROOT, "configs", "quickstart.yaml")]),
-    ("infer.py", [os.path.join(ROOT, "docs", "images", "attention_gradcam.png")]),
-    ("visualize.py", [os.path.join(ROOT, "docs", "images", "attention_gradcam.png"), "--out", "{out}"]),
-])
+@pytest.mark.parametrize(
+    "tool, args",
+    [
+        ("eval.py", ["-c", os.path.join(ROOT, "configs", "quickstart.yaml")]),
+        ("infer.py", [os.path.join(ROOT, "docs", "images", "attention_gradcam.png")]),
+        ("visualize.py", [os.path.join(ROOT, "docs", "images", "attention_gradcam.png"), "--out", "{out}"]),
+    ],
+)
 def test_tools_refuse_a_poisoned_checkpoint_with_exit_2(poisoned_checkpoint, tmp_path, tool, args):
     run, weights = poisoned_checkpoint
     result = run_tool(tool, "--checkpoint", run, *[a.format(out=tmp_path / "out") for a in args])
@@ -112,7 +122,9 @@ def test_trusted_reads_an_old_file_holding_another_object(tmp_path):
     params = paddle.load(weights, return_numpy=True)
     with open(weights, "wb") as f:  # an old script's extra object beside the tensors (harmless here)
         pickle.dump({**params, safe_pickle.NAME_TABLE: fractions.Fraction(1, 3)}, f)
-    with pytest.raises(CheckpointError, match=re.escape(f"refused to load fractions.Fraction from {os.path.realpath(weights)!r}")):
+    with pytest.raises(
+        CheckpointError, match=re.escape(f"refused to load fractions.Fraction from {os.path.realpath(weights)!r}")
+    ):
         load_params(run)
     assert load_params(run, trusted=True).keys() == params.keys()
 
@@ -120,14 +132,19 @@ def test_trusted_reads_an_old_file_holding_another_object(tmp_path):
 def test_object_arrays_are_refused(tmp_path):
     """An object array's items are any pickled objects: refused at its dtype, before any item is read."""
     (tmp_path / "objects.pdparams").write_bytes(pickle.dumps({"fc.bias": np.array([1, "a"], dtype=object)}))
-    with pytest.raises(CheckpointError, match=re.escape(f"refused to load numpy.dtype('O8') from {str(tmp_path / 'objects.pdparams')!r}")):
+    with pytest.raises(
+        CheckpointError,
+        match=re.escape(f"refused to load numpy.dtype('O8') from {str(tmp_path / 'objects.pdparams')!r}"),
+    ):
         safe_pickle.load(str(tmp_path / "objects.pdparams"))
 
 
 def tiny_run(tmp_path):
     config = tiny_config(tmp_path, epochs=1)
     train(config)
-    return tiny_config(tmp_path, "run.resume=auto", epochs=2), os.path.join(tmp_path, "run", "checkpoints", "epoch_0001")
+    return tiny_config(tmp_path, "run.resume=auto", epochs=2), os.path.join(
+        tmp_path, "run", "checkpoints", "epoch_0001"
+    )
 
 
 @pytest.mark.parametrize("file", ["model.pdparams", "model.pdopt"])
@@ -194,18 +211,68 @@ def test_random_pickles_never_act_and_load_only_plain_values(tmp_path_factory):
     folder = tmp_path_factory.mktemp("random-pickles")
     marker, sentinel, path = str(folder / "marker"), str(folder / "sentinel"), str(folder / "x.pdparams")
     open(sentinel, "w").close()
-    dangerous = [builtins.eval, builtins.exec, builtins.open, builtins.getattr, builtins.__import__, os.system, os.remove,
-                 os.mkdir, subprocess.call, subprocess.check_output, np.save, np.load, paddle.save, paddle.to_tensor]
-    allowed = [np._core.multiarray._reconstruct, np._core.multiarray.scalar, np.ndarray, np.dtype, codecs.encode,
-               collections.OrderedDict, builtins.tuple]
-    leaves = st.sampled_from([
-        f"touch {marker}", marker, sentinel, f"open({marker!r}, 'w')", "__import__('os').system('touch " + marker + "')",
-        ["touch", marker], "w", "f4", "O", "latin1", b"\0" * 8, b"b", 0, 2, 1.5, (0,), (2,), None, True, "os", "system",
-        np.ndarray, np.dtype, np.float32(1.0)])
-    trees = st.recursive(leaves, lambda children: st.one_of(
-        st.builds(Call, st.sampled_from(dangerous + allowed), st.lists(children, max_size=3), st.none() | children),
-        st.lists(children, max_size=3), st.dictionaries(st.sampled_from(["a", "fc.weight"]), children, max_size=2)),
-        max_leaves=12)
+    dangerous = [
+        builtins.eval,
+        builtins.exec,
+        builtins.open,
+        builtins.getattr,
+        builtins.__import__,
+        os.system,
+        os.remove,
+        os.mkdir,
+        subprocess.call,
+        subprocess.check_output,
+        np.save,
+        np.load,
+        paddle.save,
+        paddle.to_tensor,
+    ]
+    allowed = [
+        np._core.multiarray._reconstruct,
+        np._core.multiarray.scalar,
+        np.ndarray,
+        np.dtype,
+        codecs.encode,
+        collections.OrderedDict,
+        builtins.tuple,
+    ]
+    leaves = st.sampled_from(
+        [
+            f"touch {marker}",
+            marker,
+            sentinel,
+            f"open({marker!r}, 'w')",
+            "__import__('os').system('touch " + marker + "')",
+            ["touch", marker],
+            "w",
+            "f4",
+            "O",
+            "latin1",
+            b"\0" * 8,
+            b"b",
+            0,
+            2,
+            1.5,
+            (0,),
+            (2,),
+            None,
+            True,
+            "os",
+            "system",
+            np.ndarray,
+            np.dtype,
+            np.float32(1.0),
+        ]
+    )
+    trees = st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.builds(Call, st.sampled_from(dangerous + allowed), st.lists(children, max_size=3), st.none() | children),
+            st.lists(children, max_size=3),
+            st.dictionaries(st.sampled_from(["a", "fc.weight"]), children, max_size=2),
+        ),
+        max_leaves=12,
+    )
     allowed_names = {f"{f.__module__}.{f.__qualname__}" for f in allowed}
 
     @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)

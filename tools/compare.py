@@ -22,10 +22,19 @@ from paddle_attn.models import STEMS  # noqa: E402
 @cli.command
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=None,
-                        help="registered names or shell patterns (default: every registered model unless --results is given)")
-    parser.add_argument("--results", nargs="+", default=[], metavar="RUN_DIR",
-                        help="training runs: their networks and the eval top-1 of their best checkpoints")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="registered names or shell patterns (default: every registered model unless --results is given)",
+    )
+    parser.add_argument(
+        "--results",
+        nargs="+",
+        default=[],
+        metavar="RUN_DIR",
+        help="training runs: their networks and the eval top-1 of their best checkpoints",
+    )
     parser.add_argument("--num-classes", type=int, default=100, help="classes of the --models networks")
     parser.add_argument("--stem", default="cifar", choices=STEMS, help="stem of the --models networks")
     parser.add_argument("--input-size", type=int, default=32, help="image height = width for FLOPs and timing")
@@ -50,11 +59,15 @@ def main():
     print(f"comparing {len(entries)} networks: batch {args.batch_size}, input 3x{size}x{size}, {threads} CPU threads")
     rows = comparison.compare(entries, args.batch_size, size, args.warmup, args.iterations, progress=print)
 
-    setting = (f"batch {args.batch_size}, input 3x{size}x{size}, {threads} CPU threads ({platform.machine()}), "
-               f"Paddle {paddle.__version__}, eval mode, no gradients, "
-               f"{args.warmup} warm-up + median of {args.iterations} timed passes")
-    caption = (f"Forward pass on this machine: {setting}. Params: trainable (PyTorch's count). "
-               f"GFLOPs: multiply-adds per image by paddle.flops' rules.")
+    setting = (
+        f"batch {args.batch_size}, input 3x{size}x{size}, {threads} CPU threads ({platform.machine()}), "
+        f"Paddle {paddle.__version__}, eval mode, no gradients, "
+        f"{args.warmup} warm-up + median of {args.iterations} timed passes"
+    )
+    caption = (
+        f"Forward pass on this machine: {setting}. Params: trainable (PyTorch's count). "
+        f"GFLOPs: multiply-adds per image by paddle.flops' rules."
+    )
     os.makedirs(args.out, exist_ok=True)
     paths = [os.path.join(args.out, f"compare.{ext}") for ext in ("md", "csv", "png")]
     with open(paths[0], "w") as f:

@@ -18,29 +18,43 @@ from paddle_attn.models import STEMS  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--layout", required=True, choices=sorted(LAYOUTS), metavar="LAYOUT",
-                        help="the code base that saved the weights: " + "; ".join(
-                            f"{name}: {layout.source}" for name, layout in LAYOUTS.items()))
+    parser.add_argument(
+        "--layout",
+        required=True,
+        choices=sorted(LAYOUTS),
+        metavar="LAYOUT",
+        help="the code base that saved the weights: "
+        + "; ".join(f"{name}: {layout.source}" for name, layout in LAYOUTS.items()),
+    )
     parser.add_argument("--input", required=True, help="PyTorch checkpoint (.pth, .pth.tar, .pt)")
-    parser.add_argument("--output", required=True,
-                        help="Paddle weights to write (.pdparams, or .safetensors: tensors only, safe for anyone to open)")
+    parser.add_argument(
+        "--output",
+        required=True,
+        help="Paddle weights to write (.pdparams, or .safetensors: tensors only, safe for anyone to open)",
+    )
     parser.add_argument("--checkpoint-dir", help="also write a paddle_attn checkpoint directory here")
     parser.add_argument("--model", help="paddle_attn model name (default: inferred from the weights)")
     parser.add_argument("--num-classes", type=int, help="classifier outputs (default: inferred from fc)")
     parser.add_argument("--stem", choices=STEMS, help="default: inferred from conv1's kernel")
-    parser.add_argument("--trusted", action="store_true",
-                        help="let the file unpickle objects other than tensors (numpy scalars, ...): runs code from it")
+    parser.add_argument(
+        "--trusted",
+        action="store_true",
+        help="let the file unpickle objects other than tensors (numpy scalars, ...): runs code from it",
+    )
     return parser.parse_args(argv)
 
 
 @cli.command
 def main(argv=None):
     args = parse_args(argv)
-    spec = convert_file(args.input, args.layout, args.output, args.checkpoint_dir,
-                        args.model, args.num_classes, args.stem, args.trusted)
+    spec = convert_file(
+        args.input, args.layout, args.output, args.checkpoint_dir, args.model, args.num_classes, args.stem, args.trusted
+    )
     where = f" and checkpoint {args.checkpoint_dir}" if args.checkpoint_dir else ""
-    print(f"wrote {args.output}{where}: {spec['name']}, {spec['num_classes']} classes, "
-          f"{spec['stem']} stem, kwargs {spec['kwargs']}")
+    print(
+        f"wrote {args.output}{where}: {spec['name']}, {spec['num_classes']} classes, "
+        f"{spec['stem']} stem, kwargs {spec['kwargs']}"
+    )
 
 
 if __name__ == "__main__":

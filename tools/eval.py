@@ -34,10 +34,13 @@ def main():
         saved_run = False
     config = cli.config_from_args(args, saved_run)
     cli.set_up_process_for(config)
-    result = evaluate(config, args.checkpoint or config["run"]["output_dir"], verbose=0 if args.quiet else 2,
-                      trusted=args.trusted)
-    print(f"top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f}  "
-          f"({result['samples']} images, {result['checkpoint']})")
+    result = evaluate(
+        config, args.checkpoint or config["run"]["output_dir"], verbose=0 if args.quiet else 2, trusted=args.trusted
+    )
+    print(
+        f"top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f}  "
+        f"({result['samples']} images, {result['checkpoint']})"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

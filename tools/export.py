@@ -23,16 +23,28 @@ from paddle_attn import cli  # noqa: E402
 @cli.command
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="checkpoint directory or run directory (its best checkpoint)")
+    parser.add_argument(
+        "--checkpoint", required=True, help="checkpoint directory or run directory (its best checkpoint)"
+    )
     parser.add_argument("--out", required=True, help="directory for the exported model")
-    parser.add_argument("--input-size", type=int, default=None, help="image height = width (default: the training size)")
-    parser.add_argument("--format", default="paddle", choices=("paddle", "onnx", "safetensors"),
-                        help="paddle: Paddle's program only; onnx: also model.onnx (pip install -e \".[onnx]\"); "
-                             "safetensors: also model.safetensors (weights only, safe for anyone to open)")
+    parser.add_argument(
+        "--input-size", type=int, default=None, help="image height = width (default: the training size)"
+    )
+    parser.add_argument(
+        "--format",
+        default="paddle",
+        choices=("paddle", "onnx", "safetensors"),
+        help='paddle: Paddle\'s program only; onnx: also model.onnx (pip install -e ".[onnx]"); '
+        "safetensors: also model.safetensors (weights only, safe for anyone to open)",
+    )
     parser.add_argument("--trusted", action="store_true", help=cli.TRUSTED_HELP)
-    parser.add_argument("--int8-calibration", nargs="+", metavar="IMAGES",
-                        help="with --format onnx: image files or folders (a few hundred training images) to calibrate "
-                             "model_int8.onnx for OpenVINO's int8")
+    parser.add_argument(
+        "--int8-calibration",
+        nargs="+",
+        metavar="IMAGES",
+        help="with --format onnx: image files or folders (a few hundred training images) to calibrate "
+        "model_int8.onnx for OpenVINO's int8",
+    )
     args = parser.parse_args()
     if args.int8_calibration and args.format != "onnx":
         parser.error("--int8-calibration needs --format onnx")
@@ -40,8 +52,10 @@ def main():
 
     info = export(args.checkpoint, args.out, args.input_size, args.trusted, args.format == "safetensors")
     size = info["image_size"]
-    print(f"exported {info['model']['name']} ({info['model']['num_classes']} classes) from {info['checkpoint']} "
-          f"to {args.out}: input [N, 3, {size}, {size}], preprocessing {info['transform']!r}")
+    print(
+        f"exported {info['model']['name']} ({info['model']['num_classes']} classes) from {info['checkpoint']} "
+        f"to {args.out}: input [N, 3, {size}, {size}], preprocessing {info['transform']!r}"
+    )
     if args.format == "onnx":
         from paddle_attn.inference.onnx_conversion import export_onnx
 

@@ -32,13 +32,23 @@ def main():
     parser.add_argument("--input-size", type=int, default=None, help="image height = width (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core)")
-    parser.add_argument("--backend", default="paddle", choices=("paddle", "onnxruntime", "openvino"),
-                        help="paddle: Paddle Inference with oneDNN (default); onnxruntime, openvino: the export's "
-                             "model.onnx (tools/export.py --format onnx; a checkpoint is exported on the fly)")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "int8"),
-                        help="default fp32, the same numbers on every CPU; bf16 on CPUs with AVX-512 BF16 or AMX "
-                             "(paddle, openvino); int8 with openvino after tools/export.py --int8-calibration")
-    parser.add_argument("--dygraph", action="store_true", help="with --checkpoint: no Paddle Inference, Paddle's dygraph")
+    parser.add_argument(
+        "--backend",
+        default="paddle",
+        choices=("paddle", "onnxruntime", "openvino"),
+        help="paddle: Paddle Inference with oneDNN (default); onnxruntime, openvino: the export's "
+        "model.onnx (tools/export.py --format onnx; a checkpoint is exported on the fly)",
+    )
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16", "int8"),
+        help="default fp32, the same numbers on every CPU; bf16 on CPUs with AVX-512 BF16 or AMX "
+        "(paddle, openvino); int8 with openvino after tools/export.py --int8-calibration",
+    )
+    parser.add_argument(
+        "--dygraph", action="store_true", help="with --checkpoint: no Paddle Inference, Paddle's dygraph"
+    )
     parser.add_argument("--trusted", action="store_true", help=cli.TRUSTED_HELP)
     parser.add_argument("--json", help="also write the predictions to this JSON file")
     args = parser.parse_args()
@@ -51,16 +61,20 @@ def main():
 
     paths = find_images(args.images)
     labels = read_class_names(args.labels) if args.labels else None
-    model = predict.open_model(args.model, args.checkpoint, args.input_size, threads, args.precision, args.dygraph,
-                               args.backend, args.trusted)
+    model = predict.open_model(
+        args.model, args.checkpoint, args.input_size, threads, args.precision, args.dygraph, args.backend, args.trusted
+    )
     start = time.perf_counter()
     progress = cli.progress_printer("predicted", "images") if len(paths) > 4 * args.batch_size else None
     predictions, errors = predict.predict(model, paths, args.top_k, args.batch_size, labels, progress)
     seconds = time.perf_counter() - start
     for item in predictions:
         print(f"{item['image']}: " + ", ".join(f"{top['class']} {top['probability']:.4f}" for top in item["top_k"]))
-    print(f"{len(predictions)} image(s) in {seconds:.2f} s ({len(predictions) / seconds:.1f} images/s, "
-          f"{model.info['image_size']}x{model.info['image_size']} input)", file=sys.stderr)
+    print(
+        f"{len(predictions)} image(s) in {seconds:.2f} s ({len(predictions) / seconds:.1f} images/s, "
+        f"{model.info['image_size']}x{model.info['image_size']} input)",
+        file=sys.stderr,
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"model": model.info["model"], "predictions": predictions, "errors": errors}, f, indent=2)

@@ -24,10 +24,14 @@ def main():
     parser.add_argument("-c", "--config", help="take the model, classes, stem and image size from this run config")
     parser.add_argument("--num-classes", type=int, default=1000)
     parser.add_argument("--stem", default="imagenet", choices=STEMS)
-    parser.add_argument("--input-size", type=int, default=None,
-                        help="image height = width (default: 32 for the cifar stem, else 224)")
-    parser.add_argument("--model-kwargs", default="{}",
-                        help='JSON keyword arguments for the network, e.g. \'{"attention_kwargs": {"mlp_bias": true}}\'')
+    parser.add_argument(
+        "--input-size", type=int, default=None, help="image height = width (default: 32 for the cifar stem, else 224)"
+    )
+    parser.add_argument(
+        "--model-kwargs",
+        default="{}",
+        help='JSON keyword arguments for the network, e.g. \'{"attention_kwargs": {"mlp_bias": true}}\'',
+    )
     args = parser.parse_args()
     if (args.model is None) == (args.config is None):
         parser.error("give --model NAME or -c CONFIG")
@@ -45,15 +49,22 @@ def main():
     if args.config:
         config = load_config(args.config)
         model, data = config["model"], config["data"]
-        args.model, args.num_classes, args.stem, model_kwargs = model["name"], model["num_classes"], model["stem"], model["kwargs"]
+        args.model, args.num_classes, args.stem, model_kwargs = (
+            model["name"],
+            model["num_classes"],
+            model["stem"],
+            model["kwargs"],
+        )
         args.input_size = args.input_size or data["image_size"]
     size = args.input_size if args.input_size is not None else STEM_EVAL_PIPELINES[args.stem][1]
     net = paddle_attn.create_model(args.model, num_classes=args.num_classes, stem=args.stem, **model_kwargs)
     result = summarize(net, size)
     uncounted = ", ".join(result["uncounted"]) or "none"
-    print(f"{args.model} ({args.num_classes} classes, {args.stem} stem, input 1x3x{size}x{size}): "
-          f"total params {result['total_params']:,}  trainable params {result['trainable_params']:,}  "
-          f"FLOPs {result['flops'] / 1e9:.3f} G (multiply-adds; layers counted as zero: {uncounted})")
+    print(
+        f"{args.model} ({args.num_classes} classes, {args.stem} stem, input 1x3x{size}x{size}): "
+        f"total params {result['total_params']:,}  trainable params {result['trainable_params']:,}  "
+        f"FLOPs {result['flops'] / 1e9:.3f} G (multiply-adds; layers counted as zero: {uncounted})"
+    )
 
 
 if __name__ == "__main__":

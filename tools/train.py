@@ -16,7 +16,9 @@ def main():
     from paddle_attn.training import train
 
     result = train(config)
-    print(f"done: best eval top-1 {result['best_top1']:.4f}; checkpoints in {os.path.join(result['run_dir'], 'checkpoints')}")
+    print(
+        f"done: best eval top-1 {result['best_top1']:.4f}; checkpoints in {os.path.join(result['run_dir'], 'checkpoints')}"
+    )
 
 
 if __name__ == "__main__":

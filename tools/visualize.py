@@ -27,21 +27,39 @@ def main():
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="checkpoint directory or run directory (its best checkpoint)")
     source.add_argument("--model", help="a registered model name (random weights unless --pretrained)")
-    parser.add_argument("--pretrained", help="with --model: weights to load (checkpoint, .pdparams, or .pth with "
-                                             "--pretrained-layout), every tensor checked")
+    parser.add_argument(
+        "--pretrained",
+        help="with --model: weights to load (checkpoint, .pdparams, or .pth with "
+        "--pretrained-layout), every tensor checked",
+    )
     parser.add_argument("--pretrained-layout", help="with --pretrained FILE.pth: the code base that saved it")
     parser.add_argument("--trusted", action="store_true", help=cli.TRUSTED_HELP)
     parser.add_argument("--num-classes", type=int, default=1000, help="with --model (default 1000)")
-    parser.add_argument("--stem", default="imagenet", choices=STEMS,
-                        help="with --model; also picks the preprocessing (default imagenet: 224 px)")
+    parser.add_argument(
+        "--stem",
+        default="imagenet",
+        choices=STEMS,
+        help="with --model; also picks the preprocessing (default imagenet: 224 px)",
+    )
     parser.add_argument("--input-size", type=int, default=None, help="image height = width (default: the model's)")
     parser.add_argument("--out", required=True, help="directory for the PNGs")
     parser.add_argument("--target-class", help="also draw Grad-CAM of this class (index or name)")
-    parser.add_argument("--maps", default=None, help="comma-separated subset of gradcam,spatial,channel,psa,nam (default: all the model has)")
-    parser.add_argument("--cam-layer", default="auto",
-                        help="sublayer for Grad-CAM, e.g. layer4 (default auto: the deepest stage with a map of at least 4x4)")
-    parser.add_argument("--nam-threshold", type=float, default=0.1,
-                        help="NAM: count channels whose normalized scale is under this fraction of an equal share")
+    parser.add_argument(
+        "--maps",
+        default=None,
+        help="comma-separated subset of gradcam,spatial,channel,psa,nam (default: all the model has)",
+    )
+    parser.add_argument(
+        "--cam-layer",
+        default="auto",
+        help="sublayer for Grad-CAM, e.g. layer4 (default auto: the deepest stage with a map of at least 4x4)",
+    )
+    parser.add_argument(
+        "--nam-threshold",
+        type=float,
+        default=0.1,
+        help="NAM: count channels whose normalized scale is under this fraction of an equal share",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
     if args.model is None and (args.pretrained or args.num_classes != 1000 or args.stem != "imagenet"):
@@ -59,12 +77,21 @@ def main():
         parser.error(f"unknown --maps {', '.join(unknown)}; choose from {', '.join(MAPS)}")
     cli.set_up_process()
     paths = find_images(args.images)
-    net, info = open_network(args.checkpoint, args.model, args.pretrained, args.num_classes, args.stem, args.input_size,
-                             args.pretrained_layout, args.trusted)
+    net, info = open_network(
+        args.checkpoint,
+        args.model,
+        args.pretrained,
+        args.num_classes,
+        args.stem,
+        args.input_size,
+        args.pretrained_layout,
+        args.trusted,
+    )
     if args.model and not args.pretrained:
         print(f"{args.model}: random weights (no --pretrained given)", file=sys.stderr)
-    result = write_report(net, info, paths, args.out, maps, args.target_class, args.cam_layer, args.nam_threshold,
-                          args.batch_size)
+    result = write_report(
+        net, info, paths, args.out, maps, args.target_class, args.cam_layer, args.nam_threshold, args.batch_size
+    )
     for error in result["errors"]:
         print(f"error: {error}", file=sys.stderr)
     if result["errors"]:

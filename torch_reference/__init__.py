@@ -21,16 +21,19 @@ from .squeeze_excitation import resnet_se
 
 # suffix -> (builder(depth, num_classes, ...), converter layout)
 FAMILIES = {
-    "": (resnet, "torchvision"),                    # torchvision's ResNet, ImageNet stem
-    "_se": (resnet_se, "torchvision"),               # SE as the PSA tutorial's SEWeightModule (seed 000/003)
-    "_eca": (resnet_eca, "eca_tutorial"),            # seed 002, CIFAR stem
-    "_cbam": (resnet_cbam, "cbam_tutorial"),         # seed 004, CIFAR stem
-    "_nam": (resnet_nam, "nam_tutorial"),            # seed 001 ported, CIFAR stem
-    "_eca_official": (eca_resnet, "eca_official"),   # ImageNet stem, k_size=(k1, k2, k3, k4)
+    "": (resnet, "torchvision"),  # torchvision's ResNet, ImageNet stem
+    "_se": (resnet_se, "torchvision"),  # SE as the PSA tutorial's SEWeightModule (seed 000/003)
+    "_eca": (resnet_eca, "eca_tutorial"),  # seed 002, CIFAR stem
+    "_cbam": (resnet_cbam, "cbam_tutorial"),  # seed 004, CIFAR stem
+    "_nam": (resnet_nam, "nam_tutorial"),  # seed 001 ported, CIFAR stem
+    "_eca_official": (eca_resnet, "eca_official"),  # ImageNet stem, k_size=(k1, k2, k3, k4)
     "_cbam_official": (cbam_resnet, "cbam_official"),  # ImageNet stem
 }
-BUILDERS = {f"resnet{depth}{suffix}": functools.partial(builder, depth)
-            for depth in DEPTHS for suffix, (builder, _) in FAMILIES.items()}
+BUILDERS = {
+    f"resnet{depth}{suffix}": functools.partial(builder, depth)
+    for depth in DEPTHS
+    for suffix, (builder, _) in FAMILIES.items()
+}
 LAYOUTS = {f"resnet{depth}{suffix}": layout for depth in DEPTHS for suffix, (_, layout) in FAMILIES.items()}
 for _depth in (50, 101):  # seed 003, ImageNet stem
     BUILDERS[f"epsanet{_depth}"] = functools.partial(epsanet, _depth)

@@ -37,5 +37,6 @@ class SpatialAttention(nn.Module):
 
 
 def resnet_cbam(depth, num_classes=1000):
-    return TutorialResNet(depth, lambda c: [("channel", ChannelAttention(c)), ("spatial", SpatialAttention())],
-                          num_classes)
+    return TutorialResNet(
+        depth, lambda c: [("channel", ChannelAttention(c)), ("spatial", SpatialAttention())], num_classes
+    )

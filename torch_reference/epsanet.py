@@ -31,8 +31,10 @@ class PSAModule(nn.Module):
         super().__init__()
         self.split_channel = planes // 4
         for i, (k, groups) in enumerate(zip(conv_kernels, conv_groups), start=1):
-            self.add_module(f"conv_{i}", nn.Conv2d(in_planes, self.split_channel, k, stride=stride, padding=k // 2,
-                                                   groups=groups, bias=False))
+            self.add_module(
+                f"conv_{i}",
+                nn.Conv2d(in_planes, self.split_channel, k, stride=stride, padding=k // 2, groups=groups, bias=False),
+            )
         self.se = SEWeightModule(self.split_channel)
         self.softmax = nn.Softmax(dim=1)
 

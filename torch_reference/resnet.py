@@ -7,8 +7,13 @@ conv may be swapped (EPSANet's PSA). Stride sits on the 3x3 conv (ResNet v1.5) e
 
 import torch.nn as nn
 
-DEPTHS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
-          101: ("bottleneck", (3, 4, 23, 3)), 152: ("bottleneck", (3, 8, 36, 3))}
+DEPTHS = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+}
 
 
 def conv3x3(in_planes, out_planes, stride=1):
@@ -96,8 +101,10 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.in_planes = 64
         attention = attention or [None] * 4
-        stages = [self._make_layer(block, planes, blocks, 1 if i == 0 else 2, attention[i], block_kwargs)
-                  for i, (planes, blocks) in enumerate(zip((64, 128, 256, 512), layers))]
+        stages = [
+            self._make_layer(block, planes, blocks, 1 if i == 0 else 2, attention[i], block_kwargs)
+            for i, (planes, blocks) in enumerate(zip((64, 128, 256, 512), layers))
+        ]
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(512 * block.expansion, num_classes)
@@ -105,8 +112,9 @@ class ResNet(nn.Module):
     def _make_layer(self, block, planes, blocks, stride, attention, block_kwargs):
         downsample = None
         if stride != 1 or self.in_planes != planes * block.expansion:
-            downsample = nn.Sequential(conv1x1(self.in_planes, planes * block.expansion, stride),
-                                       nn.BatchNorm2d(planes * block.expansion))
+            downsample = nn.Sequential(
+                conv1x1(self.in_planes, planes * block.expansion, stride), nn.BatchNorm2d(planes * block.expansion)
+            )
         layers = [block(self.in_planes, planes, stride, downsample, attention, **block_kwargs)]
         self.in_planes = planes * block.expansion
         layers += [block(self.in_planes, planes, attention=attention, **block_kwargs) for _ in range(1, blocks)]

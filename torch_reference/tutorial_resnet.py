@@ -78,8 +78,10 @@ class TutorialResNet(nn.Module):
         self.in_planes = 64
         self.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
-        stages = [self._make_layer(block, planes, blocks, 1 if i == 0 else 2, gates)
-                  for i, (planes, blocks) in enumerate(zip((64, 128, 256, 512), DEPTHS[depth][1]))]
+        stages = [
+            self._make_layer(block, planes, blocks, 1 if i == 0 else 2, gates)
+            for i, (planes, blocks) in enumerate(zip((64, 128, 256, 512), DEPTHS[depth][1]))
+        ]
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.linear = nn.Linear(512 * block.expansion, num_classes)

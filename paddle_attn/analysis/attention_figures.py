@@ -32,8 +32,9 @@ def _overlay(axes, image, heat, cmap, vmin=0.0, vmax=1.0, alpha=0.55):
     data vanish: their luma matches the background's); returns the heat map's artist (for a colour bar)."""
     height, width = image.shape[:2]
     axes.imshow(image, interpolation="nearest", extent=(0, width, height, 0))
-    return axes.imshow(heat, cmap=cmap, vmin=vmin, vmax=vmax, alpha=alpha, interpolation="bilinear",
-                       extent=(0, width, height, 0))
+    return axes.imshow(
+        heat, cmap=cmap, vmin=vmin, vmax=vmax, alpha=alpha, interpolation="bilinear", extent=(0, width, height, 0)
+    )
 
 
 def plot_image_maps(image, panels, title, path=None):
@@ -101,8 +102,15 @@ def _violins(axes, by_stage, stages):
 
 def _label_stages(axes, labels):
     for position, label in enumerate(labels, start=1):
-        axes.annotate(label, (position, 1.0), xycoords=("data", "axes fraction"), xytext=(0, -12),
-                      textcoords="offset points", ha="center", fontsize=8)
+        axes.annotate(
+            label,
+            (position, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, -12),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+        )
 
 
 def _reference_line(axes, value, horizontal=True, **style):
@@ -147,8 +155,14 @@ def plot_scale_weights(weights_by_stage, title, path):
     axes.axhline(1 / len(kernels), color="grey", linestyle="--", linewidth=1, label="equal weights")
     axes.set_xticks(range(len(stages)), [STAGE_TITLES[stage] for stage in stages])
     axes.set_ylabel("mean PSA softmax weight")
-    axes.legend(title="kernel", fontsize=8, title_fontsize=8, ncols=len(kernels) + 1, loc="upper center",
-                bbox_to_anchor=(0.5, -0.1))
+    axes.legend(
+        title="kernel",
+        fontsize=8,
+        title_fontsize=8,
+        ncols=len(kernels) + 1,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.1),
+    )
     axes.grid(axis="y", alpha=0.3)
     axes.set_ylim(0, max(max(weights) for _, weights in weights_by_stage.values()) * 1.2)
     figure.suptitle(title, fontsize=10)
@@ -162,14 +176,20 @@ def plot_nam_scales(relative_by_stage, threshold, title, path):
     figure = Figure(figsize=(11, 4.2), layout="constrained")
     violins, cumulative = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
     _violins(violins, relative_by_stage, stages)
-    _label_stages(violins, [f"{np.mean(relative_by_stage[stage] < threshold):.0%} under {threshold:g}" for stage in stages])
+    _label_stages(
+        violins, [f"{np.mean(relative_by_stage[stage] < threshold):.0%} under {threshold:g}" for stage in stages]
+    )
     _reference_line(violins, threshold, color="C3", linestyle="--")
     _reference_line(violins, 1.0, color="grey", linestyle=":")
     violins.set_ylabel("normalized scale x channels (1 = equal share)")
     for color, stage in enumerate(stages):
         values = np.sort(relative_by_stage[stage])
-        cumulative.plot(values, np.arange(1, values.size + 1) / values.size, color=f"C{color}", label=STAGE_TITLES[stage])
-    _reference_line(cumulative, threshold, horizontal=False, color="C3", linestyle="--", label=f"threshold {threshold:g}")
+        cumulative.plot(
+            values, np.arange(1, values.size + 1) / values.size, color=f"C{color}", label=STAGE_TITLES[stage]
+        )
+    _reference_line(
+        cumulative, threshold, horizontal=False, color="C3", linestyle="--", label=f"threshold {threshold:g}"
+    )
     cumulative.set_xlabel("normalized scale x channels")
     cumulative.set_ylabel("share of channels at or below")
     cumulative.legend(fontsize=8)

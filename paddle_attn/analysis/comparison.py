@@ -11,8 +11,18 @@ from paddle_attn.checkpoint import read_state
 from paddle_attn.errors import CheckpointError, ModelError
 from paddle_attn.models import build_model_from_spec, list_models
 
-CSV_COLUMNS = ("model", "network", "num_classes", "stem", "params", "total_params", "flops",
-               "ms_per_batch", "images_per_s", "top1")
+CSV_COLUMNS = (
+    "model",
+    "network",
+    "num_classes",
+    "stem",
+    "params",
+    "total_params",
+    "flops",
+    "ms_per_batch",
+    "images_per_s",
+    "top1",
+)
 
 
 def registry_entries(patterns, num_classes, stem):
@@ -45,23 +55,44 @@ def compare(entries, batch_size, image_size, warmup, iterations, progress=None):
         total, trainable = count_params(net)
         flops, _ = count_flops(net, [1, 3, image_size, image_size])
         ms_per_batch, images_per_s = measure_speed(net, batch_size, image_size, warmup, iterations)
-        rows.append({"model": entry["label"], "network": spec["name"], "num_classes": spec["num_classes"],
-                     "stem": spec["stem"], "params": trainable, "total_params": total, "flops": flops,
-                     "ms_per_batch": ms_per_batch, "images_per_s": images_per_s, "top1": entry["top1"]})
+        rows.append(
+            {
+                "model": entry["label"],
+                "network": spec["name"],
+                "num_classes": spec["num_classes"],
+                "stem": spec["stem"],
+                "params": trainable,
+                "total_params": total,
+                "flops": flops,
+                "ms_per_batch": ms_per_batch,
+                "images_per_s": images_per_s,
+                "top1": entry["top1"],
+            }
+        )
         if progress:
-            progress(f"[{index}/{len(entries)}] {entry['label']}: {trainable / 1e6:.2f} M params, "
-                     f"{flops / 1e9:.3f} GFLOPs, {ms_per_batch:.1f} ms/batch, {images_per_s:.1f} images/s")
+            progress(
+                f"[{index}/{len(entries)}] {entry['label']}: {trainable / 1e6:.2f} M params, "
+                f"{flops / 1e9:.3f} GFLOPs, {ms_per_batch:.1f} ms/batch, {images_per_s:.1f} images/s"
+            )
     return rows
 
 
 def markdown_table(rows, caption):
     """The rows as a Markdown table under a one-paragraph `caption`."""
     with_top1 = any(row["top1"] is not None for row in rows)
-    header = ["model", "classes, stem", "params (M)", "GFLOPs", "ms/batch", "images/s"] + (["top-1"] if with_top1 else [])
+    header = ["model", "classes, stem", "params (M)", "GFLOPs", "ms/batch", "images/s"] + (
+        ["top-1"] if with_top1 else []
+    )
     lines = [caption, "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for row in rows:
-        cells = [f"`{row['model']}`", f"{row['num_classes']}, {row['stem']}", f"{row['params'] / 1e6:.2f}",
-                 f"{row['flops'] / 1e9:.3f}", f"{row['ms_per_batch']:.1f}", f"{row['images_per_s']:.1f}"]
+        cells = [
+            f"`{row['model']}`",
+            f"{row['num_classes']}, {row['stem']}",
+            f"{row['params'] / 1e6:.2f}",
+            f"{row['flops'] / 1e9:.3f}",
+            f"{row['ms_per_batch']:.1f}",
+            f"{row['images_per_s']:.1f}",
+        ]
         if with_top1:
             cells.append("" if row["top1"] is None else f"{row['top1']:.4f}")
         lines.append("| " + " | ".join(cells) + " |")

@@ -23,9 +23,9 @@ class RecordedGate:
     """The gate one attention block multiplied its input by: (N, C, 1, 1) channel, (N, 1, H, W) spatial,
     (N, C, H, W) for NAM, whose BatchNorm gate differs at each position."""
 
-    name: str    # the block's sublayer name, e.g. "layer2.1.attention.channel"
-    stage: str   # "layer1" ... "layer4", or "" outside the stages
-    kind: str    # "channel", "spatial" (CBAM) or "pixel" (NAM's pixel branch)
+    name: str  # the block's sublayer name, e.g. "layer2.1.attention.channel"
+    stage: str  # "layer1" ... "layer4", or "" outside the stages
+    kind: str  # "channel", "spatial" (CBAM) or "pixel" (NAM's pixel branch)
     values: np.ndarray
 
 
@@ -105,12 +105,18 @@ class GateRecorder:
         return hook
 
     def gates(self):
-        return [RecordedGate(name, stage_of(name), gate_kind(layer), np.concatenate(batches))
-                for name, (layer, batches) in self._gates.items() if batches]
+        return [
+            RecordedGate(name, stage_of(name), gate_kind(layer), np.concatenate(batches))
+            for name, (layer, batches) in self._gates.items()
+            if batches
+        ]
 
     def scale_weights(self):
-        return [ScaleWeights(name, stage_of(name), psa_kernel_sizes(psa), np.concatenate(batches))
-                for name, (psa, batches) in self._weights.items() if batches]
+        return [
+            ScaleWeights(name, stage_of(name), psa_kernel_sizes(psa), np.concatenate(batches))
+            for name, (psa, batches) in self._weights.items()
+            if batches
+        ]
 
 
 def has_attention(net):
@@ -157,8 +163,12 @@ def eval_mode(net):
             net.train()
 
 
-def grad_cam(net: paddle.nn.Layer, images: np.ndarray | paddle.Tensor, classes: int | Sequence[int] | None = None,
-             layer: str = "auto") -> tuple[np.ndarray | None, np.ndarray, str]:
+def grad_cam(
+    net: paddle.nn.Layer,
+    images: np.ndarray | paddle.Tensor,
+    classes: int | Sequence[int] | None = None,
+    layer: str = "auto",
+) -> tuple[np.ndarray | None, np.ndarray, str]:
     """Grad-CAM of `classes` (default: each image's predicted class; an int or one per image) through
     the output of `layer`: a sublayer name, or "auto", the deepest ResNet stage whose map is at least
     gradcam.MIN_CAM_SIZE x MIN_CAM_SIZE. Returns (cams (N, H, W) in [0, 1], logits (N, classes), layer used)."""
@@ -170,14 +180,14 @@ def grad_cam(net: paddle.nn.Layer, images: np.ndarray | paddle.Tensor, classes: 
 class AttentionMaps:
     """What `attention_maps` found for a batch of N images."""
 
-    logits: np.ndarray           # (N, classes)
-    cam: np.ndarray              # (N, H, W) Grad-CAM of each image's predicted class, in [0, 1]
-    cam_layer: str               # the sublayer Grad-CAM went through
-    cam_size: tuple              # (rows, columns) of its feature map, before upsampling
-    gates: list = field(default_factory=list)          # RecordedGate of each attention block, forward order
+    logits: np.ndarray  # (N, classes)
+    cam: np.ndarray  # (N, H, W) Grad-CAM of each image's predicted class, in [0, 1]
+    cam_layer: str  # the sublayer Grad-CAM went through
+    cam_size: tuple  # (rows, columns) of its feature map, before upsampling
+    gates: list = field(default_factory=list)  # RecordedGate of each attention block, forward order
     scale_weights: list = field(default_factory=list)  # ScaleWeights of each PSA module
-    target_class: np.ndarray | None = None             # (N,) the class asked for, if any
-    target_cam: np.ndarray | None = None               # (N, H, W) its Grad-CAM
+    target_class: np.ndarray | None = None  # (N,) the class asked for, if any
+    target_cam: np.ndarray | None = None  # (N, H, W) its Grad-CAM
 
     @property
     def predicted(self):
@@ -195,7 +205,7 @@ class AttentionMaps:
                 by_stage.setdefault(gate.stage, []).append(gate.values.reshape(len(gate.values), -1))
         by_stage = {stage: np.concatenate(parts, axis=1) for stage, parts in by_stage.items()}
         if per_image:
-            by_stage = {stage: values[:, ::-(-values.shape[1] // per_image)] for stage, values in by_stage.items()}
+            by_stage = {stage: values[:, :: -(-values.shape[1] // per_image)] for stage, values in by_stage.items()}
         return by_stage
 
     def spatial_gates(self):
@@ -214,8 +224,12 @@ class AttentionMaps:
         return {stage: (kernels, np.mean(parts, axis=0)) for stage, (kernels, parts) in by_stage.items()}
 
 
-def attention_maps(net: paddle.nn.Layer, images: np.ndarray | paddle.Tensor,
-                   target_class: int | Sequence[int] | None = None, cam_layer: str = "auto") -> AttentionMaps:
+def attention_maps(
+    net: paddle.nn.Layer,
+    images: np.ndarray | paddle.Tensor,
+    target_class: int | Sequence[int] | None = None,
+    cam_layer: str = "auto",
+) -> AttentionMaps:
     """Gates, PSA scale weights and Grad-CAM of `net` on `images` (N, 3, H, W), preprocessed as for the model.
 
     One forward pass in eval mode (the network's mode is restored after; gradients on, for Grad-CAM, even
@@ -225,7 +239,12 @@ def attention_maps(net: paddle.nn.Layer, images: np.ndarray | paddle.Tensor,
     """
     x = _as_tensor(images)
     names = STAGES if cam_layer == "auto" else (cam_layer,)
-    with paddle.set_grad_enabled(True), eval_mode(net), stage_outputs(net, names) as outputs, GateRecorder(net) as recorder:
+    with (
+        paddle.set_grad_enabled(True),
+        eval_mode(net),
+        stage_outputs(net, names) as outputs,
+        GateRecorder(net) as recorder,
+    ):
         logits = net(x)
         layer = pick_cam_layer(outputs) if cam_layer == "auto" else cam_layer
         predicted = logits.numpy().argmax(axis=1)
@@ -235,5 +254,13 @@ def attention_maps(net: paddle.nn.Layer, images: np.ndarray | paddle.Tensor,
         if target_class is not None:
             target = class_indices(target_class, len(predicted), logits.shape[1])
             target_cam = cam_from(outputs[layer], logits, target, size, retain_graph=False)
-        return AttentionMaps(logits.numpy(), cam, layer, tuple(outputs[layer].shape[2:]), recorder.gates(),
-                             recorder.scale_weights(), target, target_cam)
+        return AttentionMaps(
+            logits.numpy(),
+            cam,
+            layer,
+            tuple(outputs[layer].shape[2:]),
+            recorder.gates(),
+            recorder.scale_weights(),
+            target,
+            target_cam,
+        )

@@ -20,8 +20,12 @@ def stage_outputs(net, names):
     if missing:
         raise ValueError(f"{type(net).__name__} has no sublayer {', '.join(map(repr, missing))} for Grad-CAM")
     outputs = {}
-    hooks = [layers[name].register_forward_post_hook(lambda layer, inputs, output, name=name: outputs.__setitem__(name, output))
-             for name in names]
+    hooks = [
+        layers[name].register_forward_post_hook(
+            lambda layer, inputs, output, name=name: outputs.__setitem__(name, output)
+        )
+        for name in names
+    ]
     try:
         yield outputs
     finally:
@@ -55,7 +59,9 @@ def class_indices(target, count, num_classes):
     classes = np.broadcast_to(np.asarray(target, dtype="int64"), (count,))
     bad = classes[(classes < 0) | (classes >= num_classes)]
     if bad.size:
-        raise ValueError(f"class {int(bad[0])} is out of range: the model has {num_classes} classes (0-{num_classes - 1})")
+        raise ValueError(
+            f"class {int(bad[0])} is out of range: the model has {num_classes} classes (0-{num_classes - 1})"
+        )
     return classes
 
 

@@ -38,6 +38,7 @@ def count_flops(net, input_shape):
             rule(layer, inputs, output)
             counts.append(int(layer.total_ops))
             del layer.total_ops
+
         return count
 
     for layer in net.sublayers(include_self=True):
@@ -66,7 +67,9 @@ def measure_speed(net, batch_size, image_size, warmup=3, iterations=10):
     `warmup` untimed passes, on random `batch_size` x 3 x `image_size` x `image_size` inputs.
     The median pass is reported: other processes on the machine slow single passes down."""
     if batch_size < 1 or iterations < 1 or warmup < 0:
-        raise ValueError(f"need batch_size >= 1, iterations >= 1, warmup >= 0; got {batch_size}, {iterations}, {warmup}")
+        raise ValueError(
+            f"need batch_size >= 1, iterations >= 1, warmup >= 0; got {batch_size}, {iterations}, {warmup}"
+        )
     net.eval()
     images = paddle.randn([batch_size, 3, image_size, image_size])
     seconds = []
@@ -86,5 +89,9 @@ def summarize(net, image_size):
     {"total_params", "trainable_params", "flops", "uncounted"} (see `count_flops`)."""
     counts = paddle.summary(net, (1, 3, image_size, image_size))
     flops, uncounted = count_flops(net, [1, 3, image_size, image_size])
-    return {"total_params": int(counts["total_params"]), "trainable_params": int(counts["trainable_params"]),
-            "flops": flops, "uncounted": uncounted}
+    return {
+        "total_params": int(counts["total_params"]),
+        "trainable_params": int(counts["trainable_params"]),
+        "flops": flops,
+        "uncounted": uncounted,
+    }

@@ -19,8 +19,16 @@ MAPS = ("gradcam", "spatial", "channel", "psa", "nam")  # the pictures, by what 
 STATS_FILE = "attention_stats.json"
 
 
-def open_network(checkpoint=None, model=None, pretrained=None, num_classes=1000, stem="imagenet", image_size=None,
-                 pretrained_layout=None, trusted=False):
+def open_network(
+    checkpoint=None,
+    model=None,
+    pretrained=None,
+    num_classes=1000,
+    stem="imagenet",
+    image_size=None,
+    pretrained_layout=None,
+    trusted=False,
+):
     """`(net in eval mode, model info)`: a checkpoint's network, or the registered `model` with random weights
     or those of `pretrained` (see `create_model`: every tensor checked), with its stem's preprocessing; `trusted`:
     see `checkpoint.load_params`."""
@@ -29,8 +37,14 @@ def open_network(checkpoint=None, model=None, pretrained=None, num_classes=1000,
     if checkpoint is not None:
         net, state = load_model(checkpoint, trusted)
         return net, inference_info(state, image_size)
-    net = create_model(model, num_classes=num_classes, stem=stem, pretrained=pretrained,
-                       pretrained_layout=pretrained_layout, trusted=trusted)
+    net = create_model(
+        model,
+        num_classes=num_classes,
+        stem=stem,
+        pretrained=pretrained,
+        pretrained_layout=pretrained_layout,
+        trusted=trusted,
+    )
     net.eval()
     spec = {"name": model, "num_classes": num_classes, "stem": stem, "kwargs": {}}
     return net, inference_info({"model": spec}, image_size)
@@ -47,8 +61,10 @@ def class_index(target, class_names):
         return index
     if target in class_names:
         return class_names.index(target)
-    raise ValueError(f"unknown class {target!r}; the model's classes: {', '.join(class_names[:20])}"
-                     + (" ..." if len(class_names) > 20 else ""))
+    raise ValueError(
+        f"unknown class {target!r}; the model's classes: {', '.join(class_names[:20])}"
+        + (" ..." if len(class_names) > 20 else "")
+    )
 
 
 def available_maps(net):
@@ -66,8 +82,12 @@ def available_maps(net):
     return found
 
 
-MISSING = {"spatial": "no CBAM spatial gate", "channel": "no channel gates (SE, ECA, CBAM, NAM)",
-           "psa": "no PSA modules (EPSANet)", "nam": "no NAM blocks"}
+MISSING = {
+    "spatial": "no CBAM spatial gate",
+    "channel": "no channel gates (SE, ECA, CBAM, NAM)",
+    "psa": "no PSA modules (EPSANet)",
+    "nam": "no NAM blocks",
+}
 
 
 def plan(net, name, wanted=None):
@@ -79,12 +99,30 @@ def plan(net, name, wanted=None):
 
 
 def _stage_summary(values_by_stage):
-    return {stage: {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max()),
-                    "count": int(v.size)} for stage, v in values_by_stage.items()}
+    return {
+        stage: {
+            "mean": float(v.mean()),
+            "std": float(v.std()),
+            "min": float(v.min()),
+            "max": float(v.max()),
+            "count": int(v.size),
+        }
+        for stage, v in values_by_stage.items()
+    }
 
 
-def write_report(net, info, paths, out_dir, maps=None, target_class=None, cam_layer="auto", nam_threshold=0.1,
-                 batch_size=8, log=print):
+def write_report(
+    net,
+    info,
+    paths,
+    out_dir,
+    maps=None,
+    target_class=None,
+    cam_layer="auto",
+    nam_threshold=0.1,
+    batch_size=8,
+    log=print,
+):
     """Draw the pictures of `maps` (default: every one `net` has) for the images at `paths` into `out_dir`.
 
     Per image `NNN_<name>.png`, written as it is done; per model `channel_gates.png`, `psa_scales.png`,
@@ -104,7 +142,7 @@ def write_report(net, info, paths, out_dir, maps=None, target_class=None, cam_la
     gates, psa, layer, done = {}, {}, None, 0
     for start in range(0, len(paths), batch_size):
         batch, arrays = [], []
-        for position, path in enumerate(paths[start:start + batch_size], start=start + 1):
+        for position, path in enumerate(paths[start : start + batch_size], start=start + 1):
             try:
                 arrays.append(transform(load_image(path)).astype("float32"))
                 batch.append((position, path))
@@ -145,21 +183,51 @@ def _draw_model(net, draw, gates, psa, nam_threshold, out_dir, result):
     """The per-model pictures and their numbers, from the values gathered over the images."""
     name, stats, done = result["stats"]["model"], result["stats"], result["stats"]["images"]
     if "channel" in draw and gates:
-        values = {kind: {stage: np.concatenate(parts) for stage, parts in by_stage.items()} for kind, by_stage in gates.items()}
+        values = {
+            kind: {stage: np.concatenate(parts) for stage, parts in by_stage.items()}
+            for kind, by_stage in gates.items()
+        }
         stats["gates"] = {kind: _stage_summary(by_stage) for kind, by_stage in values.items()}
-        result["model"].append(_save(plots.plot_gate_distributions, out_dir, "channel_gates.png", values,
-                                     f"{name}: attention gate values per stage over {done} image(s)"))
+        result["model"].append(
+            _save(
+                plots.plot_gate_distributions,
+                out_dir,
+                "channel_gates.png",
+                values,
+                f"{name}: attention gate values per stage over {done} image(s)",
+            )
+        )
     if "psa" in draw and psa:
         weights = {stage: (kernels, np.concatenate(parts).mean(axis=0)) for stage, (kernels, parts) in psa.items()}
-        stats["psa_weights"] = {stage: dict(zip(map(str, kernels), map(float, w))) for stage, (kernels, w) in weights.items()}
-        result["model"].append(_save(plots.plot_scale_weights, out_dir, "psa_scales.png", weights,
-                                     f"{name}: PSA weight of each kernel size, mean over {done} image(s) and channels"))
+        stats["psa_weights"] = {
+            stage: dict(zip(map(str, kernels), map(float, w))) for stage, (kernels, w) in weights.items()
+        }
+        result["model"].append(
+            _save(
+                plots.plot_scale_weights,
+                out_dir,
+                "psa_scales.png",
+                weights,
+                f"{name}: PSA weight of each kernel size, mean over {done} image(s) and channels",
+            )
+        )
     if "nam" in draw:
         relative = am.nam_scale_weights_by_stage(net)
-        stats["nam_scales"] = {"threshold": nam_threshold, "share_under": am.share_under(relative, nam_threshold),
-                               "by_stage": _stage_summary(relative)}
-        result["model"].append(_save(plots.plot_nam_scales, out_dir, "nam_scales.png", relative, nam_threshold,
-                                     f"{name}: NAM normalized BatchNorm scales |γ|/Σ|γ| per stage"))
+        stats["nam_scales"] = {
+            "threshold": nam_threshold,
+            "share_under": am.share_under(relative, nam_threshold),
+            "by_stage": _stage_summary(relative),
+        }
+        result["model"].append(
+            _save(
+                plots.plot_nam_scales,
+                out_dir,
+                "nam_scales.png",
+                relative,
+                nam_threshold,
+                f"{name}: NAM normalized BatchNorm scales |γ|/Σ|γ| per stage",
+            )
+        )
     with open(os.path.join(out_dir, STATS_FILE), "w") as f:
         json.dump(stats, f, indent=2)
 
@@ -179,10 +247,13 @@ def _draw_image(png, title, image, found, i, probabilities, class_names, spatial
             cams.append((found.target_class[i], "asked", found.target_cam[i]))
         for index, why, cam in cams:
             evidence = "" if cam.max() > 0 else ", no evidence"  # no position raises the class score
-            panels.append((f"Grad-CAM: {class_names[index]}\n({why}, p={probabilities[index]:.2f}{evidence})", cam, "cam"))
+            panels.append(
+                (f"Grad-CAM: {class_names[index]}\n({why}, p={probabilities[index]:.2f}{evidence})", cam, "cam")
+            )
     for stage, maps in spatial.items():
         height, width = maps.shape[1:]
         value = f", all {float(maps[i].flat[0]):.3g}" if np.ptp(maps[i]) < 1e-6 else ""
         panels.append((f"spatial gate, {plots.STAGE_TITLES[stage]}\n({height}x{width}{value})", maps[i], "gate"))
-    plots.plot_image_maps(image, panels, f"{title}  (Grad-CAM through {found.cam_layer}, {found.cam_size[0]}x{found.cam_size[1]})", png)
-
+    plots.plot_image_maps(
+        image, panels, f"{title}  (Grad-CAM through {found.cam_layer}, {found.cam_size[0]}x{found.cam_size[1]})", png
+    )

@@ -35,9 +35,11 @@ def read_scalars(run_dir, tags=TRAIN_TAGS + EVAL_TAGS):
         reader = LogReader(file_path=path)
         for tag in tags:
             merged[tag].update((record.id, record.value) for record in reader.get_data("scalar", tag))
-    return {tag: (sorted(points), [points[step] for step in sorted(points)]) for tag, points in merged.items() if points}
+    return {
+        tag: (sorted(points), [points[step] for step in sorted(points)]) for tag, points in merged.items() if points
+    }
 
 
 def _log_time(name):
-    stamp = name[len(LOG_PREFIX):-len(".log")]  # vdlrecords.<unix time>.log
+    stamp = name[len(LOG_PREFIX) : -len(".log")]  # vdlrecords.<unix time>.log
     return (int(stamp), name) if stamp.isdigit() else (0, name)

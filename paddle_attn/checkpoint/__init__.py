@@ -18,7 +18,23 @@ from paddle_attn.checkpoint.weights_file import SAFETENSORS, as_tensors, read_we
 from paddle_attn.errors import CheckpointError
 
 __all__ = [
-    "MODEL_FILE", "OPTIMIZER_FILE", "SAFETENSORS", "SHOWN_PER_KIND", "STATE_FILE", "CheckpointError", "as_tensors",
-    "check_tensors", "find_latest", "load_params", "portable_optimizer_state", "read_state", "read_weights_file",
-    "remove", "resolve", "restore_optimizer_state", "save_checkpoint", "set_link", "write_weights_file",
+    "MODEL_FILE",
+    "OPTIMIZER_FILE",
+    "SAFETENSORS",
+    "SHOWN_PER_KIND",
+    "STATE_FILE",
+    "CheckpointError",
+    "as_tensors",
+    "check_tensors",
+    "find_latest",
+    "load_params",
+    "portable_optimizer_state",
+    "read_state",
+    "read_weights_file",
+    "remove",
+    "resolve",
+    "restore_optimizer_state",
+    "save_checkpoint",
+    "set_link",
+    "write_weights_file",
 ]

@@ -32,10 +32,15 @@ def save_checkpoint(directory, name, model_state, optimizer_state, state):
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         last = find_latest(os.path.dirname(os.path.abspath(directory)))
-        resume = (f"resume from {last} (-o run.resume=auto) once" if last
-                  else "no complete checkpoint to resume from; start again")
-        raise CheckpointError(f"cannot save checkpoint {name} in {directory!r}: {err.strerror or err}; the partial "
-                              f"checkpoint was removed, {resume} the disk has room") from err
+        resume = (
+            f"resume from {last} (-o run.resume=auto) once"
+            if last
+            else "no complete checkpoint to resume from; start again"
+        )
+        raise CheckpointError(
+            f"cannot save checkpoint {name} in {directory!r}: {err.strerror or err}; the partial "
+            f"checkpoint was removed, {resume} the disk has room"
+        ) from err
 
 
 def _write_checkpoint(directory, name, tmp, model_state, optimizer_state, state):
@@ -79,13 +84,20 @@ def resolve(path):
     a run's `checkpoints/` directory or a run directory (both meaning its `best`, else `latest`)."""
     if os.path.isfile(path):
         path = os.path.dirname(path)
-    for candidate in (path, os.path.join(path, "best"), os.path.join(path, "latest"),
-                      os.path.join(path, "checkpoints", "best"), os.path.join(path, "checkpoints", "latest")):
+    for candidate in (
+        path,
+        os.path.join(path, "best"),
+        os.path.join(path, "latest"),
+        os.path.join(path, "checkpoints", "best"),
+        os.path.join(path, "checkpoints", "latest"),
+    ):
         if os.path.isfile(os.path.join(candidate, STATE_FILE)):
             return os.path.realpath(candidate)
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
-    raise CheckpointError(f"{path!r} is not a checkpoint: no {STATE_FILE} in it, nor a best/ or latest/ checkpoint below it")
+    raise CheckpointError(
+        f"{path!r} is not a checkpoint: no {STATE_FILE} in it, nor a best/ or latest/ checkpoint below it"
+    )
 
 
 def find_latest(run_dir):
@@ -96,7 +108,8 @@ def find_latest(run_dir):
     if os.path.isfile(os.path.join(latest, STATE_FILE)):
         return os.path.realpath(latest)
     complete = sorted(
-        entry for entry in (os.listdir(directory) if os.path.isdir(directory) else [])
+        entry
+        for entry in (os.listdir(directory) if os.path.isdir(directory) else [])
         if entry.startswith("epoch_") and os.path.isfile(os.path.join(directory, entry, STATE_FILE))
     )
     return os.path.join(directory, complete[-1]) if complete else None

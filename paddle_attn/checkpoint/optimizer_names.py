@@ -18,5 +18,5 @@ def _rename_accumulators(state, names, old_sep, new_sep):
     by_length = sorted(names, key=len, reverse=True)  # conv2d_40.w_0 before conv2d_4.w_0
     for key, value in state.items():
         owner = next((n for n in by_length if key.startswith(n + old_sep)), None)
-        renamed[names[owner] + new_sep + key[len(owner) + 1:] if owner else key] = value
+        renamed[names[owner] + new_sep + key[len(owner) + 1 :] if owner else key] = value
     return renamed

@@ -13,8 +13,10 @@ import numpy as np
 
 from paddle_attn.errors import CheckpointError
 
-TRUST_HINT = ("if you trust this file, pass trusted=True / --trusted (-o run.trusted=true to train from it): "
-              "that runs any code it holds")
+TRUST_HINT = (
+    "if you trust this file, pass trusted=True / --trusted (-o run.trusted=true to train from it): "
+    "that runs any code it holds"
+)
 NAME_TABLE, BIG_PARAMS = "StructuredToParameterName@@", "UnpackBigParamInfor@@"  # keys paddle.save adds
 PLAIN = (str, bytes, int, float, complex, bool, type(None), np.ndarray, np.generic)
 
@@ -96,7 +98,9 @@ def load(path, trusted=False):
     except CheckpointError:
         raise
     except Refused as err:
-        raise CheckpointError(f"refused to load {err} from {path!r}: weights files hold only arrays; {TRUST_HINT}") from None
+        raise CheckpointError(
+            f"refused to load {err} from {path!r}: weights files hold only arrays; {TRUST_HINT}"
+        ) from None
     except OSError as err:
         raise CheckpointError(f"cannot read {path!r}: {err.strerror or err}") from err
     except Exception as err:  # unpickling raises many types on truncated or foreign files
@@ -113,8 +117,9 @@ def _check_plain(value, path):
         for item in value:
             _check_plain(item, path)
     elif not isinstance(value, PLAIN) or (isinstance(value, np.ndarray) and value.dtype.hasobject):
-        raise CheckpointError(f"refused to load a {type(value).__name__} from {path!r}: weights files hold only arrays; "
-                              f"{TRUST_HINT}")
+        raise CheckpointError(
+            f"refused to load a {type(value).__name__} from {path!r}: weights files hold only arrays; {TRUST_HINT}"
+        )
 
 
 def _join_big_params(loaded):

@@ -33,8 +33,11 @@ def check_tensors(net, params, title, origins=None, source="checkpoint", error=C
 
     missing = sorted(set(expected) - set(params))
     unexpected = [named(key) for key in sorted(set(params) - set(expected))]
-    misshapen = [f"{named(key)}: {source} {shape(params[key])} vs model {expected[key]}"
-                 for key in expected if key in params and shape(params[key]) != expected[key]]
+    misshapen = [
+        f"{named(key)}: {source} {shape(params[key])} vs model {expected[key]}"
+        for key in expected
+        if key in params and shape(params[key]) != expected[key]
+    ]
     if missing or unexpected or misshapen:
         lines = [f"{title}:"]
         for kind, items in (("missing", missing), ("unexpected", unexpected), ("misshapen", misshapen)):

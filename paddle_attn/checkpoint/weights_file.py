@@ -17,7 +17,9 @@ def read_weights_file(path, trusted=False):
         try:
             return safetensors.numpy.load_file(path)
         except Exception as err:  # safetensors raises its own and OS errors on foreign or truncated files
-            raise CheckpointError(f"weights file {str(path)!r} is truncated or corrupt ({type(err).__name__}: {err})") from err
+            raise CheckpointError(
+                f"weights file {str(path)!r} is truncated or corrupt ({type(err).__name__}: {err})"
+            ) from err
     loaded = safe_unpickle(path, trusted)
     if not isinstance(loaded, dict):  # a pickle of something else loads without complaint
         raise CheckpointError(f"weights file {str(path)!r} holds a {type(loaded).__name__}, not a dict of tensors")
@@ -27,7 +29,9 @@ def read_weights_file(path, trusted=False):
 def write_weights_file(params, path):
     """Save the tensors (or arrays) of `params` to `path`: safetensors if it ends in .safetensors, else `paddle.save`."""
     if str(path).endswith(SAFETENSORS):
-        safetensors.numpy.save_file({key: np.ascontiguousarray(np.asarray(value)) for key, value in params.items()}, path)
+        safetensors.numpy.save_file(
+            {key: np.ascontiguousarray(np.asarray(value)) for key, value in params.items()}, path
+        )
     else:
         paddle.save(params, path)
 

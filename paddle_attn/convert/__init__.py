@@ -16,7 +16,16 @@ from paddle_attn.convert.spec import infer_model_spec
 from paddle_attn.convert.torch_reader import read_torch_state_dict, unwrap_state_dict
 
 __all__ = [
-    "LAYOUTS", "ConversionError", "Converted", "Layout", "checkpoint_state", "convert_file",
-    "convert_state_dict", "get_layout", "infer_model_spec", "map_state_dict", "read_torch_state_dict",
+    "LAYOUTS",
+    "ConversionError",
+    "Converted",
+    "Layout",
+    "checkpoint_state",
+    "convert_file",
+    "convert_state_dict",
+    "get_layout",
+    "infer_model_spec",
+    "map_state_dict",
+    "read_torch_state_dict",
     "unwrap_state_dict",
 ]

@@ -14,9 +14,16 @@ from paddle_attn.convert.torch_reader import read_torch_state_dict
 from paddle_attn.data.transforms import STEM_EVAL_PIPELINES
 
 
-def convert_file(input_path: str | os.PathLike[str], layout: str | Layout, output_path: str | os.PathLike[str],
-                 checkpoint_dir: str | os.PathLike[str] | None = None, name: str | None = None,
-                 num_classes: int | None = None, stem: str | None = None, trusted: bool = False) -> dict[str, Any]:
+def convert_file(
+    input_path: str | os.PathLike[str],
+    layout: str | Layout,
+    output_path: str | os.PathLike[str],
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    num_classes: int | None = None,
+    stem: str | None = None,
+    trusted: bool = False,
+) -> dict[str, Any]:
     """Convert the PyTorch checkpoint `input_path`, save its Paddle weights to `output_path` (safetensors if it
     ends in .safetensors, else Paddle's pickle) and, if
     `checkpoint_dir` is given, as a paddle_attn checkpoint there too. Returns the model spec.
@@ -31,8 +38,9 @@ def convert_file(input_path: str | os.PathLike[str], layout: str | Layout, outpu
     if checkpoint_dir:
         directory = os.path.abspath(checkpoint_dir)
         with _writing(directory):
-            save_checkpoint(os.path.dirname(directory), os.path.basename(directory), params, None,
-                            checkpoint_state(converted.spec))
+            save_checkpoint(
+                os.path.dirname(directory), os.path.basename(directory), params, None, checkpoint_state(converted.spec)
+            )
     return converted.spec
 
 

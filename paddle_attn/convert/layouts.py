@@ -45,26 +45,49 @@ class Layout:
         return array
 
 
-LAYOUTS = {layout.name: layout for layout in (
-    Layout("torchvision", "torchvision's resnet.py: conv1, bn1, layer1.0.conv1, downsample.0/1, fc"),
-    Layout("eca_tutorial", "the ECA-Net tutorial's ResNet: block.channel.conv1 is ECA's Conv1d",
-           TUTORIAL_RESNET + ((r"\.channel\.conv1\.", ".attention.conv."),)),
-    Layout("cbam_tutorial", "the CBAM tutorial's ResNet: block.channel.fc1/fc2, block.spatial.conv1",
-           TUTORIAL_RESNET + ((r"\.channel\.(fc[12])\.", r".attention.channel.\1."),
-                              (r"\.spatial\.conv1\.", ".attention.spatial.conv."))),
-    Layout("epsanet", "the EPSANet authors' epsanet.py: block.conv2.conv_1..4 and conv2.se.fc1/fc2, as ours"),
-    Layout("nam_tutorial", "the NAM tutorial's ResNet in PyTorch: block.nam.Channel_Att.bn2 is NAM's BatchNorm",
-           ((r"\.nam\.Channel_Att\.bn2\.", ".attention.channel."),)),
-    Layout("eca_official", "BangguWu/ECANet models/eca_resnet.py: block.eca.conv, per-stage kernel size",
-           ((r"\.eca\.conv\.", ".attention.conv."),)),
-    Layout("cbam_official", "Jongchan/attention-module MODELS/model_resnet.py + cbam.py: block.cbam.ChannelGate.mlp.1/3 "
-           "(Linear with bias), block.cbam.SpatialGate.spatial.conv/bn",
-           ((r"\.cbam\.ChannelGate\.mlp\.1\.", ".attention.channel.fc1."),
-            (r"\.cbam\.ChannelGate\.mlp\.3\.", ".attention.channel.fc2."),
-            (r"\.cbam\.SpatialGate\.spatial\.(conv|bn)\.", r".attention.spatial.\1.")),
-           ((r"\.attention\.channel\.fc[12]\.weight$", linear_to_conv1x1),),
-           {"mlp_bias": True, "spatial_bn": True, "max_first": True}),
-)}
+LAYOUTS = {
+    layout.name: layout
+    for layout in (
+        Layout("torchvision", "torchvision's resnet.py: conv1, bn1, layer1.0.conv1, downsample.0/1, fc"),
+        Layout(
+            "eca_tutorial",
+            "the ECA-Net tutorial's ResNet: block.channel.conv1 is ECA's Conv1d",
+            TUTORIAL_RESNET + ((r"\.channel\.conv1\.", ".attention.conv."),),
+        ),
+        Layout(
+            "cbam_tutorial",
+            "the CBAM tutorial's ResNet: block.channel.fc1/fc2, block.spatial.conv1",
+            TUTORIAL_RESNET
+            + (
+                (r"\.channel\.(fc[12])\.", r".attention.channel.\1."),
+                (r"\.spatial\.conv1\.", ".attention.spatial.conv."),
+            ),
+        ),
+        Layout("epsanet", "the EPSANet authors' epsanet.py: block.conv2.conv_1..4 and conv2.se.fc1/fc2, as ours"),
+        Layout(
+            "nam_tutorial",
+            "the NAM tutorial's ResNet in PyTorch: block.nam.Channel_Att.bn2 is NAM's BatchNorm",
+            ((r"\.nam\.Channel_Att\.bn2\.", ".attention.channel."),),
+        ),
+        Layout(
+            "eca_official",
+            "BangguWu/ECANet models/eca_resnet.py: block.eca.conv, per-stage kernel size",
+            ((r"\.eca\.conv\.", ".attention.conv."),),
+        ),
+        Layout(
+            "cbam_official",
+            "Jongchan/attention-module MODELS/model_resnet.py + cbam.py: block.cbam.ChannelGate.mlp.1/3 "
+            "(Linear with bias), block.cbam.SpatialGate.spatial.conv/bn",
+            (
+                (r"\.cbam\.ChannelGate\.mlp\.1\.", ".attention.channel.fc1."),
+                (r"\.cbam\.ChannelGate\.mlp\.3\.", ".attention.channel.fc2."),
+                (r"\.cbam\.SpatialGate\.spatial\.(conv|bn)\.", r".attention.spatial.\1."),
+            ),
+            ((r"\.attention\.channel\.fc[12]\.weight$", linear_to_conv1x1),),
+            {"mlp_bias": True, "spatial_bn": True, "max_first": True},
+        ),
+    )
+}
 
 
 def get_layout(name):

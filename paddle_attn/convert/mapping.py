@@ -46,8 +46,14 @@ def convert_state_dict(state_dict, layout, name=None, num_classes=None, stem=Non
         net = build_model_from_spec(spec)
     except ModelError as err:
         raise ConversionError(f"cannot build the model for {source!r}: {err}") from err
-    check_tensors(net, params, f"{source!r} read as layout {layout.name!r} does not fit {spec['name']}", origins,
-                  source="converted", error=ConversionError)
+    check_tensors(
+        net,
+        params,
+        f"{source!r} read as layout {layout.name!r} does not fit {spec['name']}",
+        origins,
+        source="converted",
+        error=ConversionError,
+    )
     net.set_state_dict(params)
     net.eval()
     return Converted(net, spec)

@@ -83,7 +83,9 @@ def _stem(params):
     conv1 = params.get("conv1.weight")
     kernel = conv1.shape[-1] if conv1 is not None and conv1.ndim == 4 else None
     if kernel not in STEM_BY_KERNEL:
-        raise ConversionError(f"cannot tell the stem from conv1.weight (kernel {kernel}, expected 7 or 3); give the stem")
+        raise ConversionError(
+            f"cannot tell the stem from conv1.weight (kernel {kernel}, expected 7 or 3); give the stem"
+        )
     return STEM_BY_KERNEL[kernel]
 
 

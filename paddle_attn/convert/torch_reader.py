@@ -63,4 +63,4 @@ def _one_line(err):
 
 
 def _strip_data_parallel(key):
-    return key[len(DATA_PARALLEL_PREFIX):] if key.startswith(DATA_PARALLEL_PREFIX) else key
+    return key[len(DATA_PARALLEL_PREFIX) :] if key.startswith(DATA_PARALLEL_PREFIX) else key

@@ -58,7 +58,8 @@ def image_folder(root, transform=None, classes=None):
     classes = classes or found
     samples = [
         (os.path.join(root, name, file), label)
-        for label, name in enumerate(classes) if name in found
+        for label, name in enumerate(classes)
+        if name in found
         for file in sorted(os.listdir(os.path.join(root, name)))
         if file.lower().endswith(IMAGE_EXTENSIONS)
     ]
@@ -80,8 +81,10 @@ def folder_split(root, mode):
     for name in names:
         if os.path.isdir(os.path.join(root, name)):
             return os.path.join(root, name)
-    raise DataError(f"image folder data set {root!r} (data.root) has no {' or '.join(n + '/' for n in names)} folder: "
-                    f"expected {root}/train/<class>/<image> and {root}/val/<class>/<image> (or test/)")
+    raise DataError(
+        f"image folder data set {root!r} (data.root) has no {' or '.join(n + '/' for n in names)} folder: "
+        f"expected {root}/train/<class>/<image> and {root}/val/<class>/<image> (or test/)"
+    )
 
 
 def file_list(list_path, transform=None):
@@ -95,7 +98,9 @@ def file_list(list_path, transform=None):
                     continue
                 path, _, label = line.strip().rpartition(" ")
                 if not path or not label.lstrip("-").isdigit() or int(label) < 0:
-                    raise DataError(f"{list_path}:{number}: expected 'path label' with a label >= 0, got {line.strip()!r}")
+                    raise DataError(
+                        f"{list_path}:{number}: expected 'path label' with a label >= 0, got {line.strip()!r}"
+                    )
                 samples.append((os.path.join(base, path), int(label)))
     except OSError as err:
         raise DataError(f"cannot read file list {list_path!r}: {err.strerror}") from err

@@ -7,8 +7,10 @@ import paddle.dataset.common
 from paddle.vision.datasets import cifar as paddle_cifar
 
 # the URL and MD5 Paddle's Cifar10 / Cifar100 download from and check against
-CIFAR_SOURCES = {"cifar10": (paddle_cifar.CIFAR10_URL, paddle_cifar.CIFAR10_MD5),
-                 "cifar100": (paddle_cifar.CIFAR100_URL, paddle_cifar.CIFAR100_MD5)}
+CIFAR_SOURCES = {
+    "cifar10": (paddle_cifar.CIFAR10_URL, paddle_cifar.CIFAR10_MD5),
+    "cifar100": (paddle_cifar.CIFAR100_URL, paddle_cifar.CIFAR100_MD5),
+}
 
 
 def fetch_cifar(name, path):

@@ -30,8 +30,12 @@ def find_images(paths):
         if os.path.isfile(path):
             found.append(path)
         elif os.path.isdir(path):
-            inside = sorted(os.path.join(root, name) for root, _, names in os.walk(path) for name in names
-                            if name.lower().endswith(IMAGE_EXTENSIONS))
+            inside = sorted(
+                os.path.join(root, name)
+                for root, _, names in os.walk(path)
+                for name in names
+                if name.lower().endswith(IMAGE_EXTENSIONS)
+            )
             if not inside:
                 raise DataError(f"folder {path!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
             found += inside

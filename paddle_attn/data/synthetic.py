@@ -63,12 +63,17 @@ def write_synthetic_cifar(path, train_per_class=200, test_per_class=50, seed=0):
         made_with = read_parameters(path)
         if made_with == params:
             return path
-        print(f"regenerating {path}: it was made with {made_with or 'unknown parameters'}, the config asks for {params}")
+        print(
+            f"regenerating {path}: it was made with {made_with or 'unknown parameters'}, the config asks for {params}"
+        )
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"
     with tarfile.open(tmp, "w:gz") as tar:
         _add_member(tar, META_MEMBER, json.dumps(params).encode())
-        for member, count, part_seed in (("data_batch_1", train_per_class, seed), ("test_batch", test_per_class, seed + 1)):
+        for member, count, part_seed in (
+            ("data_batch_1", train_per_class, seed),
+            ("test_batch", test_per_class, seed + 1),
+        ):
             images, labels = make_images(count, part_seed)
             batch = {b"data": images.transpose(0, 3, 1, 2).reshape(len(images), -1), b"labels": labels.tolist()}
             _add_member(tar, f"synthetic-cifar/{member}", pickle.dumps(batch))

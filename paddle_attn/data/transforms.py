@@ -11,10 +11,14 @@ import paddle.vision.transforms as T
 from paddle_attn.errors import ConfigError
 
 CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.1942, 0.1918, 0.1958)  # NAM tutorial
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)       # EPSANet tutorial
-PRESETS = {"cifar": (CIFAR100_MEAN, CIFAR100_STD), "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
-           "imagenet_train": (IMAGENET_MEAN, IMAGENET_STD), "imagenet_eval": (IMAGENET_MEAN, IMAGENET_STD),
-           "cifar_crop_flip": (CIFAR100_MEAN, CIFAR100_STD)}
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # EPSANet tutorial
+PRESETS = {
+    "cifar": (CIFAR100_MEAN, CIFAR100_STD),
+    "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
+    "imagenet_train": (IMAGENET_MEAN, IMAGENET_STD),
+    "imagenet_eval": (IMAGENET_MEAN, IMAGENET_STD),
+    "cifar_crop_flip": (CIFAR100_MEAN, CIFAR100_STD),
+}
 TRAIN_PRESETS = ("cifar", "imagenet", "imagenet_train", "cifar_crop_flip")  # presets a training split can use
 EVAL_PRESETS = ("cifar", "imagenet", "imagenet_eval")
 BOTH_SPLITS_PRESETS = tuple(name for name in TRAIN_PRESETS if name in EVAL_PRESETS)  # data.transform: both splits
@@ -92,8 +96,10 @@ def build_transform(preset, train, image_size=None, mean=None, std=None):
         return T.Compose(head + tail)
     size = image_size or 224
     if preset == "imagenet_train":
-        head = [T.RandomResizedCrop(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation="bilinear"),
-                T.RandomHorizontalFlip()]
+        head = [
+            T.RandomResizedCrop(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation="bilinear"),
+            T.RandomHorizontalFlip(),
+        ]
     elif preset == "imagenet_eval":
         head = [T.Resize(math.floor(size / EVAL_CROP_FRACTION), interpolation="bilinear"), T.CenterCrop(size)]
     else:

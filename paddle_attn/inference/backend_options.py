@@ -15,8 +15,7 @@ class BackendUnavailable(InferenceError):
 def check_options(backend, model_file, threads, precision, mode, precisions):
     """The thread count to use (default: every core this process may run on), after checking every argument."""
     if not os.path.isfile(model_file):
-        raise InferenceError(f"{backend}: no ONNX model {model_file!r}; "
-                                "write one with tools/export.py --format onnx")
+        raise InferenceError(f"{backend}: no ONNX model {model_file!r}; write one with tools/export.py --format onnx")
     if mode not in MODES:
         raise InferenceError(f"{backend}: mode must be one of {', '.join(MODES)}, got {mode!r}")
     if precision not in precisions:

@@ -36,21 +36,28 @@ def quantize_int8(onnx_path, calibration_images, out_path=None):
     """
     images = np.asarray(calibration_images)
     if images.ndim != 4 or images.shape[1] != 3 or images.dtype != np.float32:
-        raise InferenceError(f"calibration images must be float32 [N, 3, H, W], got {images.dtype} {list(images.shape)}")
+        raise InferenceError(
+            f"calibration images must be float32 [N, 3, H, W], got {images.dtype} {list(images.shape)}"
+        )
     if len(images) < MIN_CALIBRATION_IMAGES:
         raise InferenceError(f"int8 calibration needs at least {MIN_CALIBRATION_IMAGES} images, got {len(images)}")
     if not os.path.isfile(onnx_path):
         raise InferenceError(f"no ONNX model {onnx_path!r}; write one with tools/export.py --format onnx")
     import_backend("onnxruntime", "onnx")
     import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Batches(CalibrationDataReader):
         def __init__(self, name):
             starts = range(0, len(images), _CALIBRATION_BATCH)
-            self.batches = iter([{name: images[i:i + _CALIBRATION_BATCH]} for i in starts])
+            self.batches = iter([{name: images[i : i + _CALIBRATION_BATCH]} for i in starts])
 
         def get_next(self):
             return next(self.batches, None)
@@ -65,10 +72,18 @@ def quantize_int8(onnx_path, calibration_images, out_path=None):
         directory, name = os.path.split(os.path.abspath(out_path))
         staged = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
         try:
-            quantize_static(prepared, staged, Batches(graph.input[0].name), quant_format=QuantFormat.QDQ,
-                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            op_types_to_quantize=["Conv", "MatMul"], nodes_to_exclude=convs[:1] + classifier,
-                            calibrate_method=CalibrationMethod.Percentile)
+            quantize_static(
+                prepared,
+                staged,
+                Batches(graph.input[0].name),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["Conv", "MatMul"],
+                nodes_to_exclude=convs[:1] + classifier,
+                calibrate_method=CalibrationMethod.Percentile,
+            )
             os.replace(staged, out_path)  # the int8 model is complete or absent
         finally:
             with contextlib.suppress(FileNotFoundError):

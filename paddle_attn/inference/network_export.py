@@ -30,8 +30,10 @@ class NetworkExport:
         self._write_weights(written)
         with open(written, "rb") as ours, open(self.params, "rb") as saved:
             if ours.read() != saved.read():
-                raise InferenceError(f"{type(net).__name__}'s state_dict is not the weights its export holds: "
-                                     "evaluate with device.eval_backend=dygraph")
+                raise InferenceError(
+                    f"{type(net).__name__}'s state_dict is not the weights its export holds: "
+                    "evaluate with device.eval_backend=dygraph"
+                )
         os.remove(written)
 
     def runner(self, **kwargs):

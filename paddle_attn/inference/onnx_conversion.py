@@ -25,7 +25,9 @@ from paddle_attn.models import build_model
 ONNX_FILE = "model.onnx"
 DEFAULT_OPSET = 17
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_CHILD = "import sys; from paddle_attn.inference.onnx_conversion import convert; convert(*sys.argv[1:4], int(sys.argv[4]))"
+_CHILD = (
+    "import sys; from paddle_attn.inference.onnx_conversion import convert; convert(*sys.argv[1:4], int(sys.argv[4]))"
+)
 
 
 class ExportError(InferenceError):
@@ -48,14 +50,19 @@ def export_onnx(export_dir, onnx_path=None, opset=DEFAULT_OPSET):
     if failure is None:
         return onnx_path
     if not os.path.isfile(os.path.join(export_dir, INFO_FILE)):  # no network spec: the blocks cannot be tried alone
-        raise ExportError(f"cannot export {export_dir!r} to ONNX opset {opset} with paddle2onnx "
-                          f"{_paddle2onnx_version()}: {failure}")
+        raise ExportError(
+            f"cannot export {export_dir!r} to ONNX opset {opset} with paddle2onnx {_paddle2onnx_version()}: {failure}"
+        )
     info = read_info(export_dir)
     blocks = failing_blocks(info["model"], info["image_size"], opset)
-    where = "; ".join(f"{path} ({name}): {message}" for path, name, message in blocks) or \
-        f"no block fails on its own, so the network's own layers do: {failure}"
-    raise ExportError(f"cannot export {export_dir!r} ({info['model']['name']}) to ONNX opset {opset} with "
-                      f"paddle2onnx {_paddle2onnx_version()}; blocks that do not convert: {where}")
+    where = (
+        "; ".join(f"{path} ({name}): {message}" for path, name, message in blocks)
+        or f"no block fails on its own, so the network's own layers do: {failure}"
+    )
+    raise ExportError(
+        f"cannot export {export_dir!r} ({info['model']['name']}) to ONNX opset {opset} with "
+        f"paddle2onnx {_paddle2onnx_version()}; blocks that do not convert: {where}"
+    )
 
 
 def convert(program_file, params_file, onnx_path, opset=DEFAULT_OPSET):
@@ -69,8 +76,15 @@ def convert(program_file, params_file, onnx_path, opset=DEFAULT_OPSET):
     import onnx
     import paddle2onnx
 
-    onnx_bytes = paddle2onnx.export(program_file, params_file, save_file=None, opset_version=opset,
-                                    auto_upgrade_opset=False, enable_onnx_checker=True, optimize_tool="none")
+    onnx_bytes = paddle2onnx.export(
+        program_file,
+        params_file,
+        save_file=None,
+        opset_version=opset,
+        auto_upgrade_opset=False,
+        enable_onnx_checker=True,
+        optimize_tool="none",
+    )
     model = onnx.load_from_string(onnx_bytes)
     # paddle2onnx leaves the shape constants it folded as initializers; every ONNX Runtime session warns of each
     used = set(_used_names(model.graph))
@@ -111,10 +125,14 @@ def failing_blocks(spec, image_size, opset=DEFAULT_OPSET):
         def hook(layer, inputs):
             if len(inputs) == 1 and isinstance(inputs[0], paddle.Tensor):
                 first.setdefault(type(layer), (path, layer, list(inputs[0].shape)))
+
         return hook
 
-    handles = [layer.register_forward_pre_hook(capture(path)) for path, layer in net.named_sublayers()
-               if not type(layer).__module__.startswith("paddle.")]
+    handles = [
+        layer.register_forward_pre_hook(capture(path))
+        for path, layer in net.named_sublayers()
+        if not type(layer).__module__.startswith("paddle.")
+    ]
     with paddle.no_grad():
         net(paddle.zeros([1, 3, image_size, image_size]))
     for handle in handles:
@@ -129,15 +147,19 @@ def failing_blocks(spec, image_size, opset=DEFAULT_OPSET):
             failure = _convert_in_child(program, prefix + PARAMS_SUFFIX, prefix + ".onnx", opset)
             if failure is not None:
                 failed[cls] = (path, failure)
-    return [(path, cls.__name__, message) for cls, (path, message) in failed.items()
-            if not any(type(sub) in failed for sub in first[cls][1].sublayers())]
+    return [
+        (path, cls.__name__, message)
+        for cls, (path, message) in failed.items()
+        if not any(type(sub) in failed for sub in first[cls][1].sublayers())
+    ]
 
 
 def _convert_in_child(program, params, onnx_path, opset):
     """None when `convert` succeeded in a child process, else what paddle2onnx said about the failure."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_PARENT, os.environ.get("PYTHONPATH")])))
-    result = subprocess.run([sys.executable, "-c", _CHILD, program, params, onnx_path, str(opset)],
-                            capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", _CHILD, program, params, onnx_path, str(opset)], capture_output=True, text=True, env=env
+    )
     if result.returncode == 0:
         return None
     lines = (result.stdout + result.stderr).splitlines()
@@ -156,4 +178,3 @@ def _paddle2onnx_version():
     import paddle2onnx
 
     return paddle2onnx.__version__
-

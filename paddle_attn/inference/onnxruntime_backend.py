@@ -37,8 +37,10 @@ class OnnxRuntimeRunner:
     def __init__(self, model_file, threads=None, precision="fp32", mode="throughput", settings=None):
         threads = check_options("onnxruntime", model_file, threads, precision, mode, PRECISIONS)
         if precision == "bf16":
-            raise BackendUnavailable("onnxruntime: its CPU provider computes no bf16; use the openvino backend "
-                                     "on a CPU with AVX-512 BF16 or AMX")
+            raise BackendUnavailable(
+                "onnxruntime: its CPU provider computes no bf16; use the openvino backend "
+                "on a CPU with AVX-512 BF16 or AMX"
+            )
         ort = import_backend("onnxruntime", "onnx")
         chosen = {**SETTINGS[mode], **(settings or {})}
         options = ort.SessionOptions()

@@ -55,15 +55,23 @@ class OpenVINORunner:
         ov = import_backend("openvino", "openvino")
         core = ov.Core()
         if precision == "bf16" and not bf16_supported(core):
-            raise BackendUnavailable("openvino: bf16 needs a CPU with AVX-512 BF16 or AMX; this one computes "
-                                     f"{', '.join(core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))}")
+            raise BackendUnavailable(
+                "openvino: bf16 needs a CPU with AVX-512 BF16 or AMX; this one computes "
+                f"{', '.join(core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))}"
+            )
         if precision == "int8":
             model_file = int8_path(model_file)
             if not os.path.isfile(model_file):
-                raise BackendUnavailable(f"openvino: no int8 model {model_file!r}; calibrate one first with "
-                                        "paddle_attn.inference.int8.quantize_int8(onnx file, calibration images)")
-        self.config = {**SETTINGS[mode], "INFERENCE_NUM_THREADS": threads,
-                       "INFERENCE_PRECISION_HINT": _PRECISION_HINTS[precision], **(settings or {})}
+                raise BackendUnavailable(
+                    f"openvino: no int8 model {model_file!r}; calibrate one first with "
+                    "paddle_attn.inference.int8.quantize_int8(onnx file, calibration images)"
+                )
+        self.config = {
+            **SETTINGS[mode],
+            "INFERENCE_NUM_THREADS": threads,
+            "INFERENCE_PRECISION_HINT": _PRECISION_HINTS[precision],
+            **(settings or {}),
+        }
         self.core, self.model = core, core.read_model(model_file)
         self.requests = {}  # input shape -> infer request of the model compiled for that shape
         self.threads, self.precision, self.mode = threads, precision, mode

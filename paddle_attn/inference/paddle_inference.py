@@ -28,8 +28,9 @@ def check_precision(precision, onednn=True):
     if precision not in PRECISIONS:
         raise InferenceError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "bf16" and not (onednn and bf16_supported()):
-        raise InferenceError("bf16 inference needs oneDNN and a CPU with AVX-512 BF16 or AMX; this CPU has neither: "
-                             "use --precision fp32")
+        raise InferenceError(
+            "bf16 inference needs oneDNN and a CPU with AVX-512 BF16 or AMX; this CPU has neither: use --precision fp32"
+        )
 
 
 def inference_config(program_file, params_file, threads=None, onednn=True, precision="fp32", cache_capacity=10):

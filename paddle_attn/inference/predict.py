@@ -36,8 +36,10 @@ def backend_runner(model_dir, backend="paddle", threads=None, precision="fp32"):
         return PaddleInferenceRunner(*export_files(model_dir), threads=threads, precision=precision)
     onnx_file = os.path.join(model_dir, ONNX_FILE)
     if not os.path.isfile(onnx_file):
-        raise InferenceError(f"{model_dir!r} has no {ONNX_FILE}: the {backend} backend runs the ONNX export "
-                             f"(tools/export.py --format onnx)")
+        raise InferenceError(
+            f"{model_dir!r} has no {ONNX_FILE}: the {backend} backend runs the ONNX export "
+            f"(tools/export.py --format onnx)"
+        )
     if backend == "onnxruntime":
         return OnnxRuntimeRunner(onnx_file, threads=threads, precision=precision)
     if backend == "openvino":
@@ -60,8 +62,16 @@ class CheckpointModel:
     """A checkpoint's network, eval mode, for inputs of `image_size` (default: the training size): exported
     on the fly to `backend` (a few seconds, then ~2.4x faster than dygraph), or in dygraph if `dygraph`."""
 
-    def __init__(self, checkpoint, image_size=None, threads=None, precision="fp32", dygraph=False, backend="paddle",
-                 trusted=False):
+    def __init__(
+        self,
+        checkpoint,
+        image_size=None,
+        threads=None,
+        precision="fp32",
+        dygraph=False,
+        backend="paddle",
+        trusted=False,
+    ):
         self.net, state = load_model(checkpoint, trusted)
         self.info = inference_info(state, image_size)
         self._export_dir = None
@@ -84,9 +94,16 @@ class CheckpointModel:
             return self.net(paddle.to_tensor(images)).numpy()
 
 
-def open_model(model_dir: str | None = None, checkpoint: str | None = None, image_size: int | None = None,
-               threads: int | None = None, precision: str = "fp32", dygraph: bool = False, backend: str = "paddle",
-               trusted: bool = False) -> ExportedModel | CheckpointModel:
+def open_model(
+    model_dir: str | None = None,
+    checkpoint: str | None = None,
+    image_size: int | None = None,
+    threads: int | None = None,
+    precision: str = "fp32",
+    dygraph: bool = False,
+    backend: str = "paddle",
+    trusted: bool = False,
+) -> ExportedModel | CheckpointModel:
     """An `ExportedModel` (`model_dir`) or a `CheckpointModel` (`checkpoint`); logits = model(N x 3 x H x W).
 
     precision: "fp32" (default), "bf16" (CPUs with AVX-512 BF16 or AMX; Paddle Inference and OpenVINO) or
@@ -102,8 +119,10 @@ def open_model(model_dir: str | None = None, checkpoint: str | None = None, imag
         raise InferenceError("an exported model runs through Paddle Inference only; --dygraph needs a checkpoint")
     exported = read_info(model_dir)["image_size"]
     if image_size is not None and image_size != exported:
-        raise InferenceError(f"{model_dir!r} was exported for {exported}x{exported} inputs, not {image_size}x{image_size}: "
-                             f"export it again with tools/export.py --input-size {image_size}, or predict from the checkpoint")
+        raise InferenceError(
+            f"{model_dir!r} was exported for {exported}x{exported} inputs, not {image_size}x{image_size}: "
+            f"export it again with tools/export.py --input-size {image_size}, or predict from the checkpoint"
+        )
     return ExportedModel(model_dir, threads, precision, backend)
 
 
@@ -118,14 +137,18 @@ def predict(model, paths, top_k=5, batch_size=16, class_names=None, progress=Non
         raise DataError(f"{len(names)} class name(s) given for a model of {num_classes} classes")
     predictions, errors = [], []
     for start in range(0, len(paths), batch_size):
-        images, batch, unreadable = preprocess(info, paths[start:start + batch_size])
+        images, batch, unreadable = preprocess(info, paths[start : start + batch_size])
         errors += unreadable
         if batch:
             probabilities = softmax(model(images))
             for path, row in zip(batch, probabilities, strict=True):
                 best = np.argsort(-row)[:top_k]
-                predictions.append({"image": path, "top_k": [
-                    {"class": names[i], "index": int(i), "probability": float(row[i])} for i in best]})
+                predictions.append(
+                    {
+                        "image": path,
+                        "top_k": [{"class": names[i], "index": int(i), "probability": float(row[i])} for i in best],
+                    }
+                )
         if progress:
             progress(min(start + batch_size, len(paths)), len(paths))
     return predictions, errors
@@ -142,8 +165,11 @@ def preprocess(info, paths):
             read.append(path)
         except DataError as err:
             errors.append(str(err))
-    return (np.stack(images) if images else np.zeros((0, 3, info["image_size"], info["image_size"]), "float32"),
-            read, errors)
+    return (
+        np.stack(images) if images else np.zeros((0, 3, info["image_size"], info["image_size"]), "float32"),
+        read,
+        errors,
+    )
 
 
 def softmax(logits):

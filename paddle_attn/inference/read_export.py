@@ -24,8 +24,10 @@ def export_files(model_dir):
     """`(program file, params file)` of an export directory, or an InferenceError saying what is missing."""
     files = program_files(os.path.join(model_dir, MODEL_PREFIX))
     if files is None:
-        raise InferenceError(f"{model_dir!r} is not an exported model: no {MODEL_PREFIX}.json (or .pdmodel) "
-                             f"with {MODEL_PREFIX}{PARAMS_SUFFIX}; write one with tools/export.py")
+        raise InferenceError(
+            f"{model_dir!r} is not an exported model: no {MODEL_PREFIX}.json (or .pdmodel) "
+            f"with {MODEL_PREFIX}{PARAMS_SUFFIX}; write one with tools/export.py"
+        )
     return files
 
 

@@ -17,7 +17,18 @@ ATTENTION_LAYERS = {
 }
 
 __all__ = [
-    "ATTENTION_LAYERS", "AttentionGate", "CBAM", "ChannelAttention", "EfficientChannelAttention",
-    "NAMChannelAttention", "NAMPixelAttention", "NormalizationAttention", "PSAModule",
-    "SEWeightModule", "SpatialAttention", "SqueezeExcitation", "check_nchw", "eca_kernel_size",
+    "ATTENTION_LAYERS",
+    "AttentionGate",
+    "CBAM",
+    "ChannelAttention",
+    "EfficientChannelAttention",
+    "NAMChannelAttention",
+    "NAMPixelAttention",
+    "NormalizationAttention",
+    "PSAModule",
+    "SEWeightModule",
+    "SpatialAttention",
+    "SqueezeExcitation",
+    "check_nchw",
+    "eca_kernel_size",
 ]

@@ -17,9 +17,7 @@ def check_positive_int(layer, option, value, odd=False):
 def check_nchw(x, layer):
     """Raise a ValueError naming `layer` unless `x` is a 4-D (N, C, H, W) tensor."""
     if x.ndim != 4:
-        raise ValueError(
-            f"{type(layer).__name__} expects a 4-D tensor (N, C, H, W), got shape {list(x.shape)}"
-        )
+        raise ValueError(f"{type(layer).__name__} expects a 4-D tensor (N, C, H, W), got shape {list(x.shape)}")
 
 
 class AttentionGate(nn.Layer):

@@ -70,8 +70,15 @@ class CBAM(nn.Layer):
     is the layout of the authors' released ResNet-50 + CBAM.
     """
 
-    def __init__(self, channels: int, reduction: int = 16, kernel_size: int = 7, mlp_bias: bool = False,
-                 spatial_bn: bool = False, max_first: bool = False) -> None:
+    def __init__(
+        self,
+        channels: int,
+        reduction: int = 16,
+        kernel_size: int = 7,
+        mlp_bias: bool = False,
+        spatial_bn: bool = False,
+        max_first: bool = False,
+    ) -> None:
         super().__init__()
         self.channel = ChannelAttention(channels, reduction, bias=mlp_bias)
         self.spatial = SpatialAttention(kernel_size, batch_norm=spatial_bn, max_first=max_first)

@@ -29,8 +29,9 @@ class _ScaleWeightedNorm(AttentionGate):
         self.weight = self.create_parameter(shape, default_initializer=nn.initializer.Constant(1.0))
         self.bias = self.create_parameter(shape, is_bias=True)
         for name, value in (("_mean", 0.0), ("_variance", 1.0)):  # running statistics, not trained
-            stat = self.create_parameter(shape, attr=paddle.ParamAttr(initializer=nn.initializer.Constant(value),
-                                                                      trainable=False))
+            stat = self.create_parameter(
+                shape, attr=paddle.ParamAttr(initializer=nn.initializer.Constant(value), trainable=False)
+            )
             stat.stop_gradient = True
             setattr(self, name, stat)
 
@@ -40,8 +41,14 @@ class _ScaleWeightedNorm(AttentionGate):
         if self.detach_weights:
             scale = scale.detach()
         y = F.batch_norm(
-            x, self._mean, self._variance, weight=self.weight * scale, bias=self.bias * scale,
-            training=self.training, momentum=self._momentum, epsilon=self._epsilon,
+            x,
+            self._mean,
+            self._variance,
+            weight=self.weight * scale,
+            bias=self.bias * scale,
+            training=self.training,
+            momentum=self._momentum,
+            epsilon=self._epsilon,
             data_format=self._data_format,
         )
         return F.sigmoid(y)
@@ -84,13 +91,20 @@ class NormalizationAttention(nn.Layer):
     needs `spatial_size`, the (H, W) of the feature maps this block sees.
     """
 
-    def __init__(self, channels: int, pixel_attention: bool = False, spatial_size: int | tuple[int, int] | None = None,
-                 detach_weights: bool = False) -> None:
+    def __init__(
+        self,
+        channels: int,
+        pixel_attention: bool = False,
+        spatial_size: int | tuple[int, int] | None = None,
+        detach_weights: bool = False,
+    ) -> None:
         super().__init__()
         if pixel_attention and spatial_size is None:
             raise ModelError("NAM's pixel attention needs spatial_size, the (H, W) of its input feature maps")
         self.channel = NAMChannelAttention(channels, detach_weights)
-        self.pixel = NAMPixelAttention(spatial_size, detach_weights) if pixel_attention and spatial_size is not None else None
+        self.pixel = (
+            NAMPixelAttention(spatial_size, detach_weights) if pixel_attention and spatial_size is not None else None
+        )
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         check_nchw(x, self)

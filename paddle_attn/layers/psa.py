@@ -21,8 +21,14 @@ class PSAModule(nn.Layer):
     tutorial and the authors' code do: weights trained with that code load only in this order.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 conv_kernels: Sequence[int] = (3, 5, 7, 9), conv_groups: Sequence[int] = (1, 4, 8, 16)) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        conv_kernels: Sequence[int] = (3, 5, 7, 9),
+        conv_groups: Sequence[int] = (1, 4, 8, 16),
+    ) -> None:
         super().__init__()
         if len(conv_kernels) != len(conv_groups):
             raise ModelError(f"conv_kernels {conv_kernels} and conv_groups {conv_groups} differ in length")
@@ -31,7 +37,9 @@ class PSAModule(nn.Layer):
             raise ModelError(f"PSA out_channels ({out_channels}) must divide into {self.scales} scales")
         self.split_channels = out_channels // self.scales
         for i, (k, g) in enumerate(zip(conv_kernels, conv_groups), start=1):
-            conv = nn.Conv2D(in_channels, self.split_channels, k, stride=stride, padding=k // 2, groups=g, bias_attr=False)
+            conv = nn.Conv2D(
+                in_channels, self.split_channels, k, stride=stride, padding=k // 2, groups=g, bias_attr=False
+            )
             setattr(self, f"conv_{i}", conv)  # conv_1..conv_4: the tutorial's names, so checkpoints map one to one
         self.se = SEWeightModule(self.split_channels)
 

@@ -10,5 +10,14 @@ from paddle_attn.models.registry import (
 )
 from paddle_attn.models.resnet import STEMS, BasicBlock, Bottleneck, ResNet
 
-__all__ = ["STEMS", "BasicBlock", "Bottleneck", "ResNet", "build_model", "build_model_from_spec", "check_model_kwargs",
-           "list_models", "register_model"]
+__all__ = [
+    "STEMS",
+    "BasicBlock",
+    "Bottleneck",
+    "ResNet",
+    "build_model",
+    "build_model_from_spec",
+    "check_model_kwargs",
+    "list_models",
+    "register_model",
+]

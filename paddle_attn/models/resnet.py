@@ -94,8 +94,18 @@ class ResNet(nn.Layer):
         in_channels: channels of the input images.
     """
 
-    def __init__(self, block, layers, num_classes=1000, stem="imagenet", attention=None, attention_kwargs=None,
-                 stage_attention_kwargs=None, conv_layer=conv3x3, in_channels=3):
+    def __init__(
+        self,
+        block,
+        layers,
+        num_classes=1000,
+        stem="imagenet",
+        attention=None,
+        attention_kwargs=None,
+        stage_attention_kwargs=None,
+        conv_layer=conv3x3,
+        in_channels=3,
+    ):
         super().__init__()
         if stem not in STEMS:
             raise ModelError(f"stem must be one of {', '.join(map(repr, STEMS))}, got {stem!r}")
@@ -103,8 +113,9 @@ class ResNet(nn.Layer):
             raise ModelError(f"num_classes must be an integer >= 1, got {num_classes!r}")
         if len(layers) != STAGES:
             raise ModelError(f"layers must give {STAGES} stage depths, got {layers!r}")
-        check_network_kwargs({"attention_kwargs": attention_kwargs, "stage_attention_kwargs": stage_attention_kwargs},
-                             attention)
+        check_network_kwargs(
+            {"attention_kwargs": attention_kwargs, "stage_attention_kwargs": stage_attention_kwargs}, attention
+        )
         stage_attention_kwargs = dict(stage_attention_kwargs or {})
 
         self.stem = stem
@@ -137,12 +148,16 @@ class ResNet(nn.Layer):
             )
         blocks = [block(self._in_channels, planes, stride, downsample, attention, conv_layer)]
         self._in_channels = planes * block.expansion
-        blocks += [block(self._in_channels, planes, attention=attention, conv_layer=conv_layer) for _ in range(1, depth)]
+        blocks += [
+            block(self._in_channels, planes, attention=attention, conv_layer=conv_layer) for _ in range(1, depth)
+        ]
         return nn.Sequential(*blocks)
 
     def forward(self, x):
         if x.ndim != 4:
-            raise ValueError(f"{type(self).__name__} expects images as a 4-D tensor (N, C, H, W), got shape {list(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__} expects images as a 4-D tensor (N, C, H, W), got shape {list(x.shape)}"
+            )
         x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.avgpool(x).flatten(1))
@@ -169,7 +184,9 @@ def check_network_kwargs(kwargs, attention, fixed=()):
     allowed = [p for p in inspect.signature(ResNet.__init__).parameters if p not in _BUILDER_ARGUMENTS + tuple(fixed)]
     for key in kwargs:
         if key not in allowed:
-            raise ModelError(f"unknown argument {key!r}{did_you_mean(key, allowed)}; the network takes: {', '.join(allowed)}")
+            raise ModelError(
+                f"unknown argument {key!r}{did_you_mean(key, allowed)}; the network takes: {', '.join(allowed)}"
+            )
     options = kwargs.get("attention_kwargs") or {}
     per_stage = kwargs.get("stage_attention_kwargs") or {}
     for name, value in (("attention_kwargs", options), ("stage_attention_kwargs", per_stage)):
@@ -179,13 +196,17 @@ def check_network_kwargs(kwargs, attention, fixed=()):
         raise ModelError("attention_kwargs given to a ResNet without attention")
     for key, values in per_stage.items():
         if isinstance(values, (str, dict)) or not hasattr(values, "__len__") or len(values) != STAGES:
-            raise ModelError(f"stage_attention_kwargs[{key!r}] must give {STAGES} values, one per stage, got {values!r}")
+            raise ModelError(
+                f"stage_attention_kwargs[{key!r}] must give {STAGES} values, one per stage, got {values!r}"
+            )
     if attention is not None:
         accepted = [p for p in inspect.signature(attention.__init__).parameters if p not in ("self", "channels")]
         for key in [*options, *per_stage]:
             if key not in accepted:
-                raise ModelError(f"{attention.__name__} has no option {key!r}{did_you_mean(key, accepted)}; "
-                                 f"its options: {', '.join(accepted)}")
+                raise ModelError(
+                    f"{attention.__name__} has no option {key!r}{did_you_mean(key, accepted)}; "
+                    f"its options: {', '.join(accepted)}"
+                )
         for stage in range(STAGES):  # each gate checks its values: refused here, before a network is built
             values = {**options, **{key: per_stage[key][stage] for key in per_stage}}
             try:

@@ -7,8 +7,18 @@ import paddle.nn as nn
 
 from paddle_attn.layers import NAMChannelAttention, NAMPixelAttention
 
-NORM_LAYERS = (nn.BatchNorm, nn.BatchNorm1D, nn.BatchNorm2D, nn.BatchNorm3D, nn.SyncBatchNorm, nn.LayerNorm,
-               nn.GroupNorm, nn.InstanceNorm1D, nn.InstanceNorm2D, nn.InstanceNorm3D)
+NORM_LAYERS = (
+    nn.BatchNorm,
+    nn.BatchNorm1D,
+    nn.BatchNorm2D,
+    nn.BatchNorm3D,
+    nn.SyncBatchNorm,
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.InstanceNorm1D,
+    nn.InstanceNorm2D,
+    nn.InstanceNorm3D,
+)
 # NAM's gates are built on BatchNorm, but their scales are the attention weights (NAM eq. 2): not normalization
 ATTENTION_NORM_LAYERS = (NAMChannelAttention, NAMPixelAttention)
 OPTIMIZERS = ("momentum", "sgd", "adam", "adamw")  # the names `build_optimizer` builds
@@ -17,10 +27,19 @@ OPTIMIZERS = ("momentum", "sgd", "adam", "adamw")  # the names `build_optimizer`
 def norm_parameters(net):
     """The scales and shifts of `net`'s normalization layers, NAM's attention layers excepted (running
     statistics are parameters in Paddle too, but not trainable ones: no optimizer touches them)."""
-    attention = {id(p) for layer in net.sublayers(include_self=True) if isinstance(layer, ATTENTION_NORM_LAYERS)
-                 for p in layer.parameters()}
-    return [p for layer in net.sublayers(include_self=True) if isinstance(layer, NORM_LAYERS)
-            for p in layer.parameters(include_sublayers=False) if not p.stop_gradient and id(p) not in attention]
+    attention = {
+        id(p)
+        for layer in net.sublayers(include_self=True)
+        if isinstance(layer, ATTENTION_NORM_LAYERS)
+        for p in layer.parameters()
+    }
+    return [
+        p
+        for layer in net.sublayers(include_self=True)
+        if isinstance(layer, NORM_LAYERS)
+        for p in layer.parameters(include_sublayers=False)
+        if not p.stop_gradient and id(p) not in attention
+    ]
 
 
 def parameter_groups(net: paddle.nn.Layer, norm_weight_decay: float | None = None) -> list:
@@ -33,11 +52,15 @@ def parameter_groups(net: paddle.nn.Layer, norm_weight_decay: float | None = Non
     if not norm:
         return net.parameters()
     in_norm = {id(p) for p in norm}
-    return [{"params": [p for p in net.parameters() if id(p) not in in_norm]},
-            {"params": norm, "weight_decay": float(norm_weight_decay)}]
+    return [
+        {"params": [p for p in net.parameters() if id(p) not in in_norm]},
+        {"params": norm, "weight_decay": float(norm_weight_decay)},
+    ]
 
 
-def build_optimizer(config: dict, scheduler: paddle.optimizer.lr.LRScheduler, net: paddle.nn.Layer) -> paddle.optimizer.Optimizer:
+def build_optimizer(
+    config: dict, scheduler: paddle.optimizer.lr.LRScheduler, net: paddle.nn.Layer
+) -> paddle.optimizer.Optimizer:
     """The optimizer the config's `optimizer` section names, stepping `net`'s parameters at `scheduler`'s LR."""
     opt = config["optimizer"]
     parameters = parameter_groups(net, opt["norm_weight_decay"])

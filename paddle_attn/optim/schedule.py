@@ -19,9 +19,17 @@ from paddle.optimizer.lr import (
 SCHEDULES = ("cosine", "constant", "step", "multistep")
 
 
-def build_schedule(base_lr: float, total_steps: int, steps_per_epoch: int = 1, warmup_steps: int = 0,
-                   schedule: str = "cosine", min_lr: float = 0.0, step_size: int = 30, gamma: float = 0.1,
-                   milestones: Sequence[int] = ()) -> LRScheduler:
+def build_schedule(
+    base_lr: float,
+    total_steps: int,
+    steps_per_epoch: int = 1,
+    warmup_steps: int = 0,
+    schedule: str = "cosine",
+    min_lr: float = 0.0,
+    step_size: int = 30,
+    gamma: float = 0.1,
+    milestones: Sequence[int] = (),
+) -> LRScheduler:
     """A Paddle LRScheduler stepped once per batch; its state travels with the optimizer's state dict.
 
     Warm-up (`warmup_steps` > 0; NAM recipe: 2000): `LinearWarmup` from 0 to `base_lr`, which then hands
@@ -47,8 +55,17 @@ def build_schedule(base_lr: float, total_steps: int, steps_per_epoch: int = 1, w
 
 def schedule_from_config(lr: dict, epochs: int, steps_per_epoch: int) -> LRScheduler:
     """`build_schedule` for a config's `lr` section, a run of `epochs` epochs of `steps_per_epoch` batches."""
-    return build_schedule(lr["base"], epochs * steps_per_epoch, steps_per_epoch, lr["warmup_steps"], lr["schedule"],
-                          lr["min_lr"], lr["step_size"], lr["gamma"], lr["milestones"] or ())
+    return build_schedule(
+        lr["base"],
+        epochs * steps_per_epoch,
+        steps_per_epoch,
+        lr["warmup_steps"],
+        lr["schedule"],
+        lr["min_lr"],
+        lr["step_size"],
+        lr["gamma"],
+        lr["milestones"] or (),
+    )
 
 
 def load_optimizer_state(optimizer: Optimizer, optimizer_state: dict) -> None:
@@ -60,8 +77,12 @@ def load_optimizer_state(optimizer: Optimizer, optimizer_state: dict) -> None:
     state (it counts the decay's state as one too many): that warning is silenced here, only here.
     """
     scheduler, lr_state = optimizer._learning_rate, optimizer_state.get("LR_Scheduler")
-    if (isinstance(scheduler, LinearWarmup) and isinstance(scheduler.learning_rate, LRScheduler)
-            and isinstance(lr_state, dict) and "LinearWarmup_LR" not in lr_state):
+    if (
+        isinstance(scheduler, LinearWarmup)
+        and isinstance(scheduler.learning_rate, LRScheduler)
+        and isinstance(lr_state, dict)
+        and "LinearWarmup_LR" not in lr_state
+    ):
         lr_state = {**lr_state, "LinearWarmup_LR": scheduler.learning_rate.state_dict()}
         optimizer_state = {**optimizer_state, "LR_Scheduler": lr_state}
     with warnings.catch_warnings():

@@ -21,8 +21,17 @@ class CheckpointSaver(Callback):
     goes into every `state.json` too (see `resume.describe_run`).
     """
 
-    def __init__(self, run_dir, optimizer, save_freq, total_epochs, run_description, epoch_offset=0, best_top1=-1.0,
-                 step_offset=0):
+    def __init__(
+        self,
+        run_dir,
+        optimizer,
+        save_freq,
+        total_epochs,
+        run_description,
+        epoch_offset=0,
+        best_top1=-1.0,
+        step_offset=0,
+    ):
         super().__init__()
         self.directory, self.optimizer = os.path.join(run_dir, "checkpoints"), optimizer
         self.save_freq, self.total_epochs, self.run_description = save_freq, total_epochs, run_description
@@ -75,8 +84,14 @@ class CheckpointSaver(Callback):
 
     def _write(self, name, position, metrics):
         os.makedirs(self.directory, exist_ok=True)
-        state = {**self.run_description, "epoch": self.epoch, "step": self.step, **position, "best_top1": self.best_top1,
-                 "metrics": metrics}
+        state = {
+            **self.run_description,
+            "epoch": self.epoch,
+            "step": self.step,
+            **position,
+            "best_top1": self.best_top1,
+            "metrics": metrics,
+        }
         net = self.model.network
         optimizer_state = ckpt.portable_optimizer_state(self.optimizer.state_dict(), net)
         ckpt.save_checkpoint(self.directory, name, net.state_dict(), optimizer_state, state)

@@ -28,8 +28,10 @@ def amp_configs(level, device):
     if level in ("off", False):  # YAML 1.1 reads a bare `off` as false
         return None
     if device != "gpu":
-        raise ConfigError(f"device.amp is {level!r}, but Paddle's automatic mixed precision runs on GPUs only and this "
-                          f"run is on the CPU: set device.amp=off (or device.name=gpu on a machine with a GPU)")
+        raise ConfigError(
+            f"device.amp is {level!r}, but Paddle's automatic mixed precision runs on GPUs only and this "
+            f"run is on the CPU: set device.amp=off (or device.name=gpu on a machine with a GPU)"
+        )
     return {"level": level, "use_dynamic_loss_scaling": True}
 
 

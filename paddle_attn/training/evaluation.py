@@ -45,8 +45,10 @@ class EvaluatingModel(paddle.Model):
         self.eval_batch_samples = int(label.shape[0])
         with paddle.no_grad():
             loss = self.loss_fn(logits, label)
-        metrics = [metric.update(*[np.asarray(t) for t in _as_list(metric.compute(logits, label))])
-                   for metric in self.metric_list]
+        metrics = [
+            metric.update(*[np.asarray(t) for t in _as_list(metric.compute(logits, label))])
+            for metric in self.metric_list
+        ]
         return [loss.numpy()], metrics
 
     def _logits(self, images):
@@ -130,9 +132,15 @@ def prepare(net, config, optimizer=None, amp=None, eval_set_size=None):
     """paddle.Model with cross-entropy (label-smoothed on training steps), top-1/top-5 accuracy exact over
     `eval_set_size` test images, and `amp` configs."""
     size = config["data"]["image_size"]
-    model = EvaluatingModel(net, InputSpec([None, 3, size, size], "float32", "image"), InputSpec([None], "int64", "label"))
-    model.prepare(optimizer, SmoothedCrossEntropy(config["loss"]["label_smoothing"]), paddle.metric.Accuracy(topk=(1, 5)),
-                  amp_configs=amp)
+    model = EvaluatingModel(
+        net, InputSpec([None, 3, size, size], "float32", "image"), InputSpec([None], "int64", "label")
+    )
+    model.prepare(
+        optimizer,
+        SmoothedCrossEntropy(config["loss"]["label_smoothing"]),
+        paddle.metric.Accuracy(topk=(1, 5)),
+        amp_configs=amp,
+    )
     model.eval_set_size = eval_set_size
     return model
 
@@ -143,4 +151,3 @@ def inference_evaluation(config, device):
     if config["device"]["eval_backend"] != "inference" or device != "cpu" or world_size() > 1:
         return None
     return InferenceEvaluation(config["data"]["image_size"])
-

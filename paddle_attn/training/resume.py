@@ -23,8 +23,18 @@ from paddle_attn.training.distributed import world_size
 # config keys that must be equal for a run to continue exactly (None: every key of the section)
 MUST_MATCH = {
     "model": None,
-    "data": ("dataset", "data_file", "root", "train_list", "transform", "image_size", "mean", "std",
-             "synthetic_train_per_class", "synthetic_test_per_class"),
+    "data": (
+        "dataset",
+        "data_file",
+        "root",
+        "train_list",
+        "transform",
+        "image_size",
+        "mean",
+        "std",
+        "synthetic_train_per_class",
+        "synthetic_test_per_class",
+    ),
     "optimizer": None,
     "lr": None,
     "loss": None,
@@ -39,8 +49,14 @@ def describe_run(config, train_set):
     model, data = config["model"], config["data"]
     return {
         "model": {key: model[key] for key in ("name", "num_classes", "stem", "kwargs")},
-        "data": {"dataset": data["dataset"], "transform": split_presets(data)[1], "image_size": data["image_size"],
-                 "mean": data["mean"], "std": data["std"], "class_names": class_names(data, train_set)},
+        "data": {
+            "dataset": data["dataset"],
+            "transform": split_presets(data)[1],
+            "image_size": data["image_size"],
+            "mean": data["mean"],
+            "std": data["std"],
+            "class_names": class_names(data, train_set),
+        },
         **resume_description(config, world_size(), len(train_set)),
     }
 
@@ -83,8 +99,10 @@ def restore(resume_from, config, net, optimizer, train_loader, train_samples):
     load_optimizer_state(optimizer, ckpt.restore_optimizer_state(optimizer_state, net))
     epoch, step, best_top1 = state["epoch"], state["step"], state["best_top1"]
     train_loader.batch_sampler.skip_batches(state.get("step_in_epoch", 0))
-    print(f"resumed from {resume_from}: epoch {epoch} + {state.get('step_in_epoch', 0)} steps, "
-          f"step {step}, best top-1 {best_top1:.4f}" + (f"; {note}" if note else ""))
+    print(
+        f"resumed from {resume_from}: epoch {epoch} + {state.get('step_in_epoch', 0)} steps, "
+        f"step {step}, best top-1 {best_top1:.4f}" + (f"; {note}" if note else "")
+    )
     return epoch, step, best_top1
 
 
@@ -108,17 +126,24 @@ def check_resumable(state, config, ranks, train_samples, source):
                 f"cannot resume from {source}: {section}.{key} is {mine.get(key)!r} here but was "
                 f"{theirs.get(key)!r} in that run, so the run would not continue as it started. Resume with "
                 f"-o {section}.{key}={_yaml(theirs.get(key))}, start a new run in another run.output_dir, or "
-                f"continue anyway with -o run.resume_strict=false")
-    for what, now, then in (("ranks (processes)", ranks, state.get("ranks")),
-                            ("training images", train_samples, state.get("train_samples"))):
+                f"continue anyway with -o run.resume_strict=false"
+            )
+    for what, now, then in (
+        ("ranks (processes)", ranks, state.get("ranks")),
+        ("training images", train_samples, state.get("train_samples")),
+    ):
         if then is not None and now != then:
-            raise CheckpointError(f"cannot resume from {source}: the run had {then} {what}, this one has {now}; "
-                                  f"the batches it continues with would differ")
+            raise CheckpointError(
+                f"cannot resume from {source}: the run had {then} {what}, this one has {now}; "
+                f"the batches it continues with would differ"
+            )
     notes = [f"continuing with changed settings (run.resume_strict is false): {', '.join(changed)}"] if changed else []
     before, now = saved["train"]["epochs"], config["train"]["epochs"]
     if before != now:
-        notes.append(f"train.epochs is {now}, the run was started for {before}: the LR schedule is "
-                     f"{'stretched' if now > before else 'shortened'} to end at epoch {now}")
+        notes.append(
+            f"train.epochs is {now}, the run was started for {before}: the LR schedule is "
+            f"{'stretched' if now > before else 'shortened'} to end at epoch {now}"
+        )
     return "; ".join(notes) or None
 
 

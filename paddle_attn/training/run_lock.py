@@ -26,11 +26,17 @@ class RunLock:
         except BlockingIOError:
             holder = _read_holder(self._fd)
             os.close(self._fd)
-            raise ConfigError(f"run.output_dir {run_dir!r} is in use by another run ({holder}); wait for it to end, "
-                              f"or write to another -o run.output_dir=...") from None
+            raise ConfigError(
+                f"run.output_dir {run_dir!r} is in use by another run ({holder}); wait for it to end, "
+                f"or write to another -o run.output_dir=..."
+            ) from None
         os.ftruncate(self._fd, 0)
-        os.write(self._fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                       "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}).encode())
+        os.write(
+            self._fd,
+            json.dumps(
+                {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+            ).encode(),
+        )
 
     def release(self):
         if self._fd is not None:

@@ -44,7 +44,8 @@ def run_loaders(config, train_set, test_set):
     """(train loader, test loader, EpochSeed): the training loader shuffled, its order and augmentations
     reseeded each epoch by the EpochSeed callback."""
     seeding = EpochSeed(None, config["train"]["seed"])
-    train_loader = loader(train_set, config["train"]["batch_size"], True, config["data"]["num_workers"],
-                          seeding.worker_init)
+    train_loader = loader(
+        train_set, config["train"]["batch_size"], True, config["data"]["num_workers"], seeding.worker_init
+    )
     seeding.sampler = train_loader.batch_sampler
     return train_loader, eval_loader(config, test_set), seeding

@@ -35,8 +35,10 @@ class StopOnSignal(Callback):
     def on_train_batch_end(self, step, logs=None):
         if self.received:
             path = self.save(step + 1)
-            raise TrainingStopped(f"stopped by {self.received} after step {step + 1} of the epoch; "
-                                  f"resume with -o run.resume=auto (checkpoint: {path})")
+            raise TrainingStopped(
+                f"stopped by {self.received} after step {step + 1} of the epoch; "
+                f"resume with -o run.resume=auto (checkpoint: {path})"
+            )
 
     def on_train_end(self, logs=None):
         self.restore()
@@ -59,5 +61,7 @@ class StopOnNonFinite(Callback):
         loss = float(np.mean(logs["loss"]))
         if not math.isfinite(loss):
             kept = self.last_checkpoint()
-            raise NonFiniteLoss(f"loss is {loss} at step {self.step} (batch {step + 1} of the epoch); run stopped. "
-                                + (f"The last good checkpoint is {kept}." if kept else "No checkpoint was written yet."))
+            raise NonFiniteLoss(
+                f"loss is {loss} at step {self.step} (batch {step + 1} of the epoch); run stopped. "
+                + (f"The last good checkpoint is {kept}." if kept else "No checkpoint was written yet.")
+            )

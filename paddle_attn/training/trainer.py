@@ -58,8 +58,9 @@ def _train_in(run_dir, config, amp, resume_from, callbacks):
     """`train` once the run holds its folder: data, model, optimizer, callbacks, fit."""
     device = prepare_device(config)
     train_set, test_set = build_dataset(config["data"], "train"), build_dataset(config["data"], "test")
-    net = create_model_from_spec({**config["model"], "pretrained": None} if resume_from else config["model"],
-                                 config["run"]["trusted"])
+    net = create_model_from_spec(
+        {**config["model"], "pretrained": None} if resume_from else config["model"], config["run"]["trusted"]
+    )
     train_loader, test_loader, seeding = run_loaders(config, train_set, test_set)
     epochs = config["train"]["epochs"]
     scheduler = schedule_from_config(config["lr"], epochs, len(train_loader))
@@ -71,23 +72,40 @@ def _train_in(run_dir, config, amp, resume_from, callbacks):
     add_nam_sparsity(net, config["loss"]["nam_sparsity"])
 
     write_run_config(run_dir, config)
-    fit_with, saver, stop_on_signal = fit_callbacks(config, run_dir, device, scheduler, optimizer, seeding,
-                                                    describe_run(config, train_set), test_set, start, callbacks)
+    fit_with, saver, stop_on_signal = fit_callbacks(
+        config,
+        run_dir,
+        device,
+        scheduler,
+        optimizer,
+        seeding,
+        describe_run(config, train_set),
+        test_set,
+        start,
+        callbacks,
+    )
     epoch, _, best_top1 = start
     if epochs - epoch <= 0:
         print(f"nothing to do: the checkpoint is at epoch {epoch} of {epochs}")
         return {"best_top1": best_top1, "epoch": epoch, "run_dir": run_dir}
     try:
         with quiet_paddle():
-            model.fit(train_loader, test_loader, epochs=epochs - epoch, log_freq=config["train"]["log_freq"],
-                      verbose=config["train"]["verbose"], callbacks=fit_with)
+            model.fit(
+                train_loader,
+                test_loader,
+                epochs=epochs - epoch,
+                log_freq=config["train"]["log_freq"],
+                verbose=config["train"]["verbose"],
+                callbacks=fit_with,
+            )
     finally:
         stop_on_signal.restore()
     return {"best_top1": saver.best_top1, "epoch": epochs, "run_dir": run_dir}
 
 
-def evaluate(config: dict, checkpoint_path: str | os.PathLike, verbose: int | None = None,
-             trusted: bool = False) -> dict:
+def evaluate(
+    config: dict, checkpoint_path: str | os.PathLike, verbose: int | None = None, trusted: bool = False
+) -> dict:
     """Top-1, top-5 and mean loss of a checkpoint on the configured test split, with Paddle's progress
     output every `train.log_freq` batches (`verbose`: 0 none, 1 a bar, 2 lines; default `train.verbose`).
     `trusted` (or `run.trusted`): see `checkpoint.load_params`."""
@@ -99,7 +117,17 @@ def evaluate(config: dict, checkpoint_path: str | os.PathLike, verbose: int | No
     fast_eval = inference_evaluation(config, device)
     callbacks = [*([fast_eval] if fast_eval else []), mean_loss]
     with quiet_paddle():
-        logs = model.evaluate(eval_loader(config, test_set), log_freq=config["train"]["log_freq"],
-                              verbose=config["train"]["verbose"] if verbose is None else verbose, callbacks=callbacks)
-    return {"checkpoint": ckpt.resolve(checkpoint_path), "epoch": state.get("epoch"), "samples": mean_loss.samples,
-            "top1": float(logs["acc_top1"]), "top5": float(logs["acc_top5"]), "loss": mean_loss.mean}
+        logs = model.evaluate(
+            eval_loader(config, test_set),
+            log_freq=config["train"]["log_freq"],
+            verbose=config["train"]["verbose"] if verbose is None else verbose,
+            callbacks=callbacks,
+        )
+    return {
+        "checkpoint": ckpt.resolve(checkpoint_path),
+        "epoch": state.get("epoch"),
+        "samples": mean_loss.samples,
+        "top1": float(logs["acc_top1"]),
+        "top5": float(logs["acc_top5"]),
+        "loss": mean_loss.mean,
+    }

@@ -13,11 +13,11 @@ from paddle.callbacks import Callback
 
 from paddle_attn.analysis import gates as am
 from paddle_attn.analysis.attention_figures import figure_array, plot_cam_grid, to_display
-from paddle_attn.data.datasets import class_names
 from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS
+from paddle_attn.data.datasets import class_names
 from paddle_attn.training.distributed import is_main_process
 
-FIXED_IMAGES = 8           # the test images drawn with their Grad-CAM: the first of the test split
+FIXED_IMAGES = 8  # the test images drawn with their Grad-CAM: the first of the test split
 CAM_TAG = "attention/gradcam"
 
 
@@ -51,8 +51,12 @@ class VisualDLLogger(Callback):
         self.step += 1
         if self.writer is None:
             return
-        measured = {"loss": np.mean(logs["loss"]), "top1": logs.get("acc_top1"), "top5": logs.get("acc_top5"),
-                    "lr": self._lr}
+        measured = {
+            "loss": np.mean(logs["loss"]),
+            "top1": logs.get("acc_top1"),
+            "top5": logs.get("acc_top5"),
+            "lr": self._lr,
+        }
         self._write({tag: measured[_metric(tag)] for tag in TRAIN_TAGS}, self.step)
 
     def on_eval_end(self, logs=None):
@@ -73,7 +77,7 @@ class VisualDLLogger(Callback):
 
 
 def _metric(tag):
-    """"train/top1" -> "top1": the tags are `run_logs`' (the curves reader's), their last part names the value."""
+    """ "train/top1" -> "top1": the tags are `run_logs`' (the curves reader's), their last part names the value."""
     return tag.rsplit("/", 1)[1]
 
 
@@ -89,7 +93,9 @@ def histogram_tags(maps, net):
         for index, kernel in enumerate(module.kernel_sizes):
             by_stage.setdefault(f"attention/{module.stage}/psa_k{kernel}", []).append(module.values[:, index].ravel())
     tags.update({tag: np.concatenate(parts) for tag, parts in by_stage.items()})
-    tags.update({f"attention/{stage}/nam_scale": values for stage, values in am.nam_scale_weights_by_stage(net).items()})
+    tags.update(
+        {f"attention/{stage}/nam_scale": values for stage, values in am.nam_scale_weights_by_stage(net).items()}
+    )
     return tags
 
 
@@ -116,8 +122,10 @@ class AttentionLogger(Callback):
         for tag, values in histogram_tags(maps, net).items():
             writer.add_histogram(tag, values, epoch)
         if epoch % self.every == 0:
-            titles = [self.names[p] + ("" if p == label else f"\n(true: {self.names[label]})")
-                      for p, label in zip(maps.predicted, self.labels)]
+            titles = [
+                self.names[p] + ("" if p == label else f"\n(true: {self.names[label]})")
+                for p, label in zip(maps.predicted, self.labels)
+            ]
             figure = plot_cam_grid(self.shown, maps.cam, titles)
             figure.suptitle(f"epoch {epoch}: Grad-CAM of the predicted class through {maps.cam_layer}", fontsize=9)
             writer.add_image(CAM_TAG, figure_array(figure), epoch)
@@ -134,7 +142,9 @@ def attention_logging(config, test_set, visualdl, epoch_offset=0):
     labels = [int(label) for _, label in samples]
     names = class_names(data, test_set) or [str(i) for i in range(config["model"]["num_classes"])]
     shown = to_display(images, data["transform"], data["mean"], data["std"])
-    return [AttentionLogger(visualdl, images, labels, shown, names, config["visualdl"]["attention_every"], epoch_offset)]
+    return [
+        AttentionLogger(visualdl, images, labels, shown, names, config["visualdl"]["attention_every"], epoch_offset)
+    ]
 
 
 def visualdl_loggers(config, run_dir, scheduler, test_set, epoch_offset=0, step_offset=0):
@@ -142,6 +152,7 @@ def visualdl_loggers(config, run_dir, scheduler, test_set, epoch_offset=0, step_
     `<run_dir>/vdl`), then the attention logging if asked for; [] when VisualDL is off."""
     if not config["visualdl"]["enabled"]:
         return []
-    curves = VisualDLLogger(config["visualdl"]["log_dir"] or os.path.join(run_dir, "vdl"), scheduler, epoch_offset,
-                            step_offset)
+    curves = VisualDLLogger(
+        config["visualdl"]["log_dir"] or os.path.join(run_dir, "vdl"), scheduler, epoch_offset, step_offset
+    )
     return [curves, *attention_logging(config, test_set, curves, epoch_offset)]

@@ -22,6 +22,8 @@ def read_weights(path, layout=None, trusted=False):
         params, origins = map_state_dict(read_torch_state_dict(path, trusted), layout)
         return params, origins, None
     if path.endswith(TORCH_SUFFIXES):
-        raise ckpt.CheckpointError(f"pretrained weights {path!r} look like a PyTorch file: give pretrained_layout, "
-                                   f"the code base that saved them ({', '.join(LAYOUTS)})")
+        raise ckpt.CheckpointError(
+            f"pretrained weights {path!r} look like a PyTorch file: give pretrained_layout, "
+            f"the code base that saved them ({', '.join(LAYOUTS)})"
+        )
     return ckpt.as_tensors(ckpt.read_weights_file(path, trusted)), {}, None

@@ -27,8 +27,13 @@ def load_pretrained(net, path, layout=None, spec=None, trusted=False):
     _keep_other_classifier(net, params, path)
     try:
         if origins:  # converted: name each tensor's PyTorch source too
-            ckpt.check_tensors(net, params, f"pretrained {path!r} read as layout {layout!r} does not fit the model",
-                               origins, source="converted")
+            ckpt.check_tensors(
+                net,
+                params,
+                f"pretrained {path!r} read as layout {layout!r} does not fit the model",
+                origins,
+                source="converted",
+            )
         else:
             ckpt.check_tensors(net, params, f"checkpoint {path!r} does not fit the model")
     except ckpt.CheckpointError as err:
@@ -40,9 +45,13 @@ def load_pretrained(net, path, layout=None, spec=None, trusted=False):
 def _keep_other_classifier(net, params, path):
     """Where the weights' classifier has another number of classes, put `net`'s own in its place."""
     own = net.state_dict()
-    if all(k in params and k in own for k in CLASSIFIER) and list(params["fc.bias"].shape) != list(own["fc.bias"].shape):
-        print(f"pretrained {path}: classifier fc replaced, {params['fc.bias'].shape[0]} classes in the weights, "
-              f"{own['fc.bias'].shape[0]} in the model; it starts from its initialization (fine-tuning)")
+    if all(k in params and k in own for k in CLASSIFIER) and list(params["fc.bias"].shape) != list(
+        own["fc.bias"].shape
+    ):
+        print(
+            f"pretrained {path}: classifier fc replaced, {params['fc.bias'].shape[0]} classes in the weights, "
+            f"{own['fc.bias'].shape[0]} in the model; it starts from its initialization (fine-tuning)"
+        )
         for key in CLASSIFIER:
             params[key] = own[key]
 
@@ -57,5 +66,7 @@ def _arguments_hint(saved_spec, params, layout, spec):
     wanted = spec or {}
     if all(saved_spec.get(key) == wanted.get(key) for key in ("name", "stem", "kwargs")):
         return ""
-    return (f"\n  the weights are of create_model({saved_spec['name']!r}, stem={saved_spec['stem']!r}, "
-            f"**{saved_spec.get('kwargs', {})}): build the model with these arguments")
+    return (
+        f"\n  the weights are of create_model({saved_spec['name']!r}, stem={saved_spec['stem']!r}, "
+        f"**{saved_spec.get('kwargs', {})}): build the model with these arguments"
+    )

@@ -63,8 +63,9 @@ def cache_directory():
         with open(path, "rb") as f:
             digest.update(f.read())
     digest.update(repr(_flags()).encode())
-    root = os.environ.get("PADDLE_ATTN_KERNEL_CACHE",
-                          os.path.join(os.path.expanduser("~"), ".cache", "paddle_attn", "kernels"))
+    root = os.environ.get(
+        "PADDLE_ATTN_KERNEL_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "paddle_attn", "kernels")
+    )
     return os.path.join(root, digest.hexdigest()[:16])
 
 
@@ -86,8 +87,14 @@ def _compile(directory, verbose):
     os.makedirs(directory, exist_ok=True)
     with warnings.catch_warnings():  # Paddle warns that ccache is missing on every build
         warnings.filterwarnings("ignore", message="No ccache found")
-        return load(name=_NAME, sources=_source_paths(), extra_cxx_cflags=cflags, extra_ldflags=ldflags,
-                    build_directory=directory, verbose=verbose)
+        return load(
+            name=_NAME,
+            sources=_source_paths(),
+            extra_cxx_cflags=cflags,
+            extra_ldflags=ldflags,
+            build_directory=directory,
+            verbose=verbose,
+        )
 
 
 def load_ops(verbose=False):

@@ -30,8 +30,15 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layo
 
     if layout == "auto":
         layout = auto_layout(x.shape, weight.shape, groups)
-    out = load_ops().onednn_conv2d(x, weight, _pair(stride, "stride"), _pair(padding, "padding"),
-                                   _pair(dilation, "dilation"), int(groups), LAYOUT_MODES[layout])
+    out = load_ops().onednn_conv2d(
+        x,
+        weight,
+        _pair(stride, "stride"),
+        _pair(padding, "padding"),
+        _pair(dilation, "dilation"),
+        int(groups),
+        LAYOUT_MODES[layout],
+    )
     if bias is not None:  # one broadcast add; fusing it into the primitive is left until a layer needs it
         out = out + bias.reshape([1, -1, 1, 1])
     return out
