@@ -168,6 +168,8 @@ for name, block in blocks.items():
 # SE eq. 3: two 1x1 convs C -> C/r -> C with biases; ECA: one bias-free 1-D kernel of size k = psi(C)
 assert count_params(blocks["SE (r=16)"])[1] == 2 * channels * channels // 16 + channels // 16 + channels
 assert count_params(blocks["ECA"])[1] == eca_kernel_size(channels)
+se_params, eca_params = (count_params(block)[1] for block in blocks.values())
+print(f"SE holds {se_params / eca_params:.0f} times the parameters of ECA at C = {channels}")
 print("ECA kernel size k = psi(C):", {c: eca_kernel_size(c) for c in (64, 128, 256, 512, 1024, 2048)})
 
 figure, axes = plt.subplots(figsize=(10, 3))
@@ -180,11 +182,12 @@ axes.legend()
 plt.show()
 
 # %% [markdown] en
-# With random weights both gates sit near 0.5. ECA's gate is smooth along the channel axis: each value
-# mixes only $k$ neighbouring channels, where SE's mixes all of them through the bottleneck.
+# With random weights both gates stay near 0.5 and look alike. They differ in what they can learn: each ECA
+# value sees the averages of only $k$ neighbouring channels (5 here, for 256 channels), each SE value those of
+# all 256 through the bottleneck, with far more parameters (the ratio is printed above).
 # %% [markdown] zh
-# 在随机权重下，两种门控值都在 0.5 附近。ECA 的门控沿通道方向较为平滑：每个值只融合相邻的 $k$ 个通道，
-# 而 SE 通过瓶颈结构融合了全部通道。
+# 在随机权重下，两种门控值都在 0.5 附近，看起来相差不大。二者的区别在于能学到什么：ECA 的每个门控值只看到相邻 $k$ 个通道的均值
+# （256 个通道时 $k$ 为 5），而 SE 的每个门控值通过瓶颈结构看到全部 256 个通道的均值，参数量也多得多（比值见上面的输出）。
 
 # %% [markdown] en
 # ## 3. The network: ECA-ResNet-50 of the ECA-Net tutorial
