@@ -55,8 +55,7 @@ def test_source_parses_into_paired_cells(name):
     assert markdown and [cell.lang for cell in markdown] == ["en", "zh"] * (len(markdown) // 2)
     assert cells[0].kind == "markdown" and any(cell.kind == "code" for cell in cells)
     setup = next(cell for cell in cells if cell.kind == "code").source  # the tutorial design's first code cell
-    assert 'os.environ.get("PADDLE_ATTN_TUTORIAL_QUICK") == "1"' in setup
-    assert "paddle_attn.apply_cpu_settings()" in setup and f"output/tutorials/{name}" in setup
+    assert "PADDLE_ATTN_TUTORIAL_QUICK" in setup and "apply_cpu_settings(" in setup
 
 
 @pytest.mark.parametrize("name, lang", NOTEBOOKS, ids=[f"{n}-{lang}" for n, lang in NOTEBOOKS])
