@@ -66,7 +66,10 @@ def test_committed_notebook_is_its_source(name, lang):
     expected = [(cell.kind, cell.source) for cell in build.cells_for(cells, lang)]
     notebook = read_committed(name, lang)
     got = [(cell["cell_type"], cell_text(cell)) for cell in notebook["cells"]]
-    assert got == expected, f"docs/tutorials/{lang}/{name}.ipynb differs from its source: rerun build.py --execute"
+    differ = next((i for i, pair in enumerate(zip(got, expected)) if pair[0] != pair[1]), min(len(got), len(expected)))
+    assert got == expected, (
+        f"docs/tutorials/{lang}/{name}.ipynb differs from its source from cell {differ} on: rerun build.py --execute"
+    )
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
     assert notebook["metadata"]["paddle_attn_tutorial"]["language"] == lang
 

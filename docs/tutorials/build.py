@@ -27,6 +27,7 @@ QUICK_VARIABLE = "PADDLE_ATTN_TUTORIAL_QUICK"
 CELL_TIMEOUT_S = 900  # a full-mode training cell takes a few minutes on 2 cores
 MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 MARKDOWN_TAG = re.compile(r"^ \[markdown\] (?P<lang>\S+)$")
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks; a terminal or log wants plain text
 
 
 class SourceError(ValueError):
@@ -175,7 +176,7 @@ def execute_notebook(notebook, label, quick=False, timeout=CELL_TIMEOUT_S):
             None,
         )
         where = f"cell {failed}" if failed is not None else "a cell (timeout)"
-        raise BuildError(f"{label}: {where} failed:\n{err}") from err
+        raise BuildError(f"{label}: {where} failed:\n{ANSI_COLOUR.sub('', str(err))}") from err
     _scrub(notebook)
     notebook.metadata["paddle_attn_tutorial"]["executed"] = {"quick": quick}
     return notebook
