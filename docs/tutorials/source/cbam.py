@@ -146,7 +146,7 @@ for name, gate in (("channel gate M_c", channel_gate), ("spatial gate M_s", spat
     print(f"{name}: shape {list(gate.shape)}, values in [{gate.min().item():.3f}, {gate.max().item():.3f}]")
 assert params == 2 * channels * (channels // 16) + 2 * 7 * 7  # bias-free MLP (eq. 2) + 7x7 conv on 2 maps (eq. 3)
 
-figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [2.2, 1]})
+figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2), width_ratios=[2.2, 1], layout="constrained")
 left.plot(channel_gate.numpy()[0, :, 0, 0], linewidth=1)
 left.set_xlabel("channel")
 left.set_ylabel("gate value")
