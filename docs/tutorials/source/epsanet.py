@@ -293,8 +293,8 @@ else:
 # `configs/epsanet50_cifar10.yaml`; the cell loads it and overrides only what a CPU run of a few minutes needs:
 #
 # - data: the generated 10-class shapes (`dataset: synthetic`, written under `output/tutorials/epsanet/`);
-# - input size 32 instead of 224: at 224 px EPSANet-50 computes 3.6 GFLOPs per image, 49x more, and one epoch of
-#   even a few hundred images would take most of an hour on two CPU cores;
+# - input size 32 instead of 224: at 224 px EPSANet-50 computes 3.6 GFLOPs per image, 49x more, which would turn
+#   the few minutes of training below into hours on two CPU cores;
 # - a few hundred images and a few epochs, batch 32, loader workers 0 (the two cores are busy training).
 #
 # Network (EPSANet-50 as summarised above, 10 classes), optimizer, learning rate, preprocessing and metrics stay
@@ -310,7 +310,7 @@ else:
 #
 # - 数据：程序生成的 10 类图形数据集（`dataset: synthetic`，写在 `output/tutorials/epsanet/` 下）；
 # - 输入尺寸 32 而不是 224：224 像素时 EPSANet-50 每张图像的计算量为 3.6 GFLOPs，是 32 像素时的 49 倍，
-#   在两个 CPU 核上哪怕只训练几百张图像的一个 epoch 也要将近一小时；
+#   下面几分钟的训练在两个 CPU 核上会变成几个小时；
 # - 几百张图像、几个 epoch、batch 32，数据加载进程数为 0（两个核都用于训练）。
 #
 # 网络（即上面打印的 EPSANet-50，10 类）、优化器、学习率、预处理和评估指标都保持教程的设置。
