@@ -431,6 +431,33 @@ plot_nam_scales(relative, threshold, "ResNet-18 + NAM: |γ|/Σ|γ| x C per stage
 show_png(os.path.join(OUT, "nam_scales.png"))
 
 # %% [markdown] en
+# Why the scales barely moved: every step, eq. 4's penalty moves each $\gamma$ towards 0 by $p \cdot \eta_t$ (the
+# learning rate; momentum $m$ stretches that up to $1/(1-m)$ times), the same amount for every channel, so small
+# scales reach 0 first and their shares $W_i$ fall. Weight decay also shrinks $\gamma$, but in proportion to its
+# size, which leaves the shares unchanged. Over a run the penalty alone can move a scale by at most
+# $p \sum_t \eta_t / (1 - m)$; the cell computes that for this run (from its logged learning rates) and for the
+# authors' recipe (from its config).
+# %% [markdown] zh
+# 为什么缩放因子几乎没有变化：每一步，式 4 的惩罚项把每个 $\gamma$ 向 0 推动 $p \cdot \eta_t$（$\eta_t$ 为学习率；
+# 动量 $m$ 最多把它放大到 $1/(1-m)$ 倍），所有通道的推动量相同，因此较小的缩放因子先到达 0，其份额 $W_i$ 随之下降。
+# 权重衰减也会缩小 $\gamma$，但按其大小成比例缩小，各通道的份额保持不变。整个训练过程中，惩罚项单独最多能把一个缩放因子移动
+# $p \sum_t \eta_t / (1 - m)$；下面分别计算本次训练（根据日志中记录的学习率）和作者配方（根据其配置文件）的这一上限。
+# %%
+authors = load_config("configs/resnet50_nam_cifar100_authors.yaml")
+steps_per_epoch = math.ceil(50_000 / authors["train"]["batch_size"])  # CIFAR-100's 50,000 training images
+lr_by_epoch = [
+    authors["lr"]["base"] * authors["lr"]["gamma"] ** sum(epoch >= m for m in authors["lr"]["milestones"])
+    for epoch in range(authors["train"]["epochs"])
+]
+budgets = {
+    "this run": (sum(scalars["train/lr"][1]), config["optimizer"]["momentum"]),
+    "the authors' recipe": (steps_per_epoch * sum(lr_by_epoch), authors["optimizer"]["momentum"]),
+}
+for name, (lr_sum, momentum) in budgets.items():
+    reach = authors["loss"]["nam_sparsity"] * lr_sum / (1 - momentum)
+    print(f"{name}: sum of learning rates {lr_sum:8.2f}; p = 1e-4 alone moves a gamma by at most {reach:.4f}")
+
+# %% [markdown] en
 # ## 7. Export and predict
 #
 # `tools/export.py` writes Paddle's inference program and, with `--format onnx` (when paddle2onnx is installed),
