@@ -63,12 +63,14 @@ MUTATIONS = [
     ("paddle|onnxruntime|openvino", "paddle|onnxruntime|openvno", "invalid choice: 'openvno'"),  # every alternative
     ("--format onnx --int8", "--format onx --int8", "--format onx: not one of"),  # an elided command's choices
     ('".[cpu,onnx]"', '".[cpu,onyx]"', "no pip extra 'onyx'"),
-    ("-o train.epochs=3", "-o train.epoch=3", "unknown config key train.epoch"),
-    ("-o train.epochs=3", "-o training.epochs=3", "unknown config section 'training'"),
-    ("-o train.epochs=3", "-o train.output_dir=x", "train.output_dir moved to run.output_dir"),
-    ("-o train.epochs=3", "-o train.epochs=zero", "train.epochs must be int"),  # values too, with a real -c
+    # -o keys on the elided command (`-c ...`), where only the key can be checked
     ("-o run.resume=<checkpoint>", "-o run.resumes=<checkpoint>", "unknown config key run.resumes"),
-    ("-o model.kwargs.attention", "-o model.name.attention", "model.name is not a mapping"),
+    ("-o run.resume=<checkpoint>", "-o runs.resume=<checkpoint>", "unknown config section 'runs'"),
+    ("-o run.resume=<checkpoint>", "-o train.resume=<checkpoint>", "train.resume moved to run.resume"),
+    ("-o run.resume=<checkpoint>", "-o run.resume.last=<checkpoint>", "run.resume is not a mapping"),
+    # with a real -c, the whole config is loaded: values are checked too
+    ("-o train.epochs=3", "-o train.epochs=zero", "train.epochs must be int"),
+    ("attention_kwargs.reduction=8", "attention_kwargs.reductio=8", "has no option 'reductio'"),
     ("(docs/deploy.md)", "(docs/deploy.txt)", "no file docs/deploy.txt"),
     ("deploy.md#backends", "deploy.md#backend", "no heading #backend in docs/deploy.md"),
     ("attention_gradcam.png", "attention_gradcam.jpg", "no file docs/images/attention_gradcam.jpg"),
