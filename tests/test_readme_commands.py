@@ -2,6 +2,7 @@
 pip extras and files that exist (the checker: tests/doc_commands.py)."""
 
 import os
+import re
 
 import pytest
 
@@ -28,6 +29,14 @@ def test_both_readmes_link_to_each_other():
     english = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     chinese = open(os.path.join(ROOT, "README_zh.md"), encoding="utf-8").read()
     assert "(README_zh.md)" in english and "(README.md)" in chinese
+
+
+def test_the_chinese_readme_quotes_only_the_english_figures():
+    # README_zh.md translates README.md: a number only it holds is a typo or a figure left behind by an update
+    numbers = re.compile(r"\d+(?:[.,]\d+)*")
+    english = set(numbers.findall(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()))
+    chinese = numbers.findall(open(os.path.join(ROOT, "README_zh.md"), encoding="utf-8").read())
+    assert len(chinese) > 100 and [number for number in chinese if number not in english] == []
 
 
 # A README in small: every kind of command the checker reads, placeholders included; clean as written.
