@@ -153,6 +153,7 @@ def tool_problems(name, args):
 
 
 def command_problems(tokens):
+    """What is wrong with one command: the files it names, then its script's options (tools and benchmarks)."""
     problems = []
     tools, extras = setup_tools_and_extras()
     for token in tokens:
@@ -173,8 +174,8 @@ def command_problems(tokens):
     script, args = tokens[start], tokens[start + 1 :]
     if script.startswith("benchmarks/"):
         return option_problems(args, benchmark_options(script))
-    name = os.path.basename(script)[:-3] if script.endswith(".py") else script[12:].replace("-", "_")
-    return tool_problems(name, args) if script.startswith("tools/") or COMMAND.match(script) else []
+    name = os.path.basename(script)[:-3] if script.endswith(".py") else script.removeprefix("paddle-attn-")
+    return tool_problems(name.replace("-", "_"), args)
 
 
 def markdown_command_problems(text):
