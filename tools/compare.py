@@ -19,8 +19,8 @@ from paddle_attn import cli  # noqa: E402
 from paddle_attn.models import STEMS  # noqa: E402
 
 
-@cli.command
-def main():
+def build_parser():
+    """The command line (checks across options are in `main`); tests read it to check README commands."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--models",
@@ -43,6 +43,12 @@ def main():
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core)")
     parser.add_argument("--out", default="output/compare", help="output directory")
+    return parser
+
+
+@cli.command
+def main():
+    parser = build_parser()
     args = parser.parse_args()
     if min(args.batch_size, args.iterations, args.input_size) < 1 or args.warmup < 0:
         parser.error("--batch-size, --iterations and --input-size must be at least 1, --warmup at least 0")

@@ -16,7 +16,8 @@ from paddle_attn.convert import LAYOUTS, convert_file  # noqa: E402
 from paddle_attn.models import STEMS  # noqa: E402
 
 
-def parse_args(argv=None):
+def build_parser():
+    """The command line; tests read it to check README commands."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--layout",
@@ -41,7 +42,11 @@ def parse_args(argv=None):
         action="store_true",
         help="let the file unpickle objects other than tensors (numpy scalars, ...): runs code from it",
     )
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 @cli.command

@@ -13,13 +13,19 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from paddle_attn import cli  # noqa: E402
 
 
-@cli.command
-def main():
+def build_parser():
+    """The command line (checks across options are in `main`); tests read it to check README commands."""
     parser = cli.config_parser(__doc__, config_required=False)
     parser.add_argument("--checkpoint", help="checkpoint directory or run directory (default: the run's best)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--trusted", action="store_true", help=cli.TRUSTED_HELP)
     parser.add_argument("--quiet", action="store_true", help="no progress lines while evaluating")
+    return parser
+
+
+@cli.command
+def main():
+    parser = build_parser()
     args = parser.parse_args()
     from paddle_attn.checkpoint import resolve
     from paddle_attn.training import evaluate

@@ -20,8 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from paddle_attn import cli  # noqa: E402
 
 
-@cli.command
-def main():
+def build_parser():
+    """The command line (checks across options are in `main`); tests read it to check README commands."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--checkpoint", required=True, help="checkpoint directory or run directory (its best checkpoint)"
@@ -45,6 +45,12 @@ def main():
         help="with --format onnx: image files or folders (a few hundred training images) to calibrate "
         "model_int8.onnx for OpenVINO's int8",
     )
+    return parser
+
+
+@cli.command
+def main():
+    parser = build_parser()
     args = parser.parse_args()
     if args.int8_calibration and args.format != "onnx":
         parser.error("--int8-calibration needs --format onnx")

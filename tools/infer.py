@@ -20,8 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from paddle_attn import cli  # noqa: E402
 
 
-@cli.command
-def main():
+def build_parser():
+    """The command line (checks across options are in `main`); tests read it to check README commands."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="+", help="image files or folders")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -51,6 +51,12 @@ def main():
     )
     parser.add_argument("--trusted", action="store_true", help=cli.TRUSTED_HELP)
     parser.add_argument("--json", help="also write the predictions to this JSON file")
+    return parser
+
+
+@cli.command
+def main():
+    parser = build_parser()
     args = parser.parse_args()
     if args.top_k < 1 or args.batch_size < 1:
         parser.error("--top-k and --batch-size must be at least 1")

@@ -15,13 +15,19 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from paddle_attn import cli  # noqa: E402
 
 
-@cli.command
-def main():
+def build_parser():
+    """The command line (checks across options are in `main`); tests read it to check README commands."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (or their vdl/ folders)")
     parser.add_argument("--names", nargs="+", help="legend names, one per run (default: directory names)")
     parser.add_argument("--smooth", type=float, default=0.6, help="moving-average weight for train curves, 0 = none")
     parser.add_argument("--out", default="curves.png", help="PNG file to write")
+    return parser
+
+
+@cli.command
+def main():
+    parser = build_parser()
     args = parser.parse_args()
     if args.names and len(args.names) != len(args.runs):
         parser.error(f"--names gives {len(args.names)} names for {len(args.runs)} runs")

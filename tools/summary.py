@@ -17,8 +17,8 @@ from paddle_attn import cli  # noqa: E402
 from paddle_attn.models import STEMS  # noqa: E402
 
 
-@cli.command
-def main():
+def build_parser():
+    """The command line (checks across options are in `main`); tests read it to check README commands."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="registered name, e.g. resnet50_nam (see paddle_attn.list_models())")
     parser.add_argument("-c", "--config", help="take the model, classes, stem and image size from this run config")
@@ -32,6 +32,12 @@ def main():
         default="{}",
         help='JSON keyword arguments for the network, e.g. \'{"attention_kwargs": {"mlp_bias": true}}\'',
     )
+    return parser
+
+
+@cli.command
+def main():
+    parser = build_parser()
     args = parser.parse_args()
     if (args.model is None) == (args.config is None):
         parser.error("give --model NAME or -c CONFIG")

@@ -8,9 +8,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from paddle_attn import cli  # noqa: E402
 
 
+def build_parser():
+    """The command line; tests read it to check README commands."""
+    return cli.config_parser(__doc__)
+
+
 @cli.command
 def main():
-    args = cli.config_parser(__doc__).parse_args()
+    args = build_parser().parse_args()
     config = cli.config_from_args(args)
     cli.set_up_process_for(config)  # before the first conv: MKL reads its CPU type once
     from paddle_attn.training import train

@@ -20,8 +20,8 @@ from paddle_attn import cli  # noqa: E402
 from paddle_attn.models import STEMS  # noqa: E402
 
 
-@cli.command
-def main():
+def build_parser():
+    """The command line (checks across options are in `main`); tests read it to check README commands."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="+", help="image files or folders")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -61,6 +61,12 @@ def main():
         help="NAM: count channels whose normalized scale is under this fraction of an equal share",
     )
     parser.add_argument("--batch-size", type=int, default=8)
+    return parser
+
+
+@cli.command
+def main():
+    parser = build_parser()
     args = parser.parse_args()
     if args.model is None and (args.pretrained or args.num_classes != 1000 or args.stem != "imagenet"):
         parser.error("--pretrained, --num-classes and --stem go with --model; a checkpoint knows its own")
