@@ -22,6 +22,7 @@ setup(
         # paddle2onnx reads Paddle's PIR programs through Paddle's own C++: 2.1.0 is tested with Paddle 3.3.1
         "onnx": ["paddle2onnx==2.1.0", "onnxruntime>=1.20", "ml_dtypes"],  # ml_dtypes: onnxruntime.quantization (int8)
         "openvino": ["openvino>=2025.0"],
+        "int8": ["nncf>=3.4"],  # OpenVINO's quantizer: the second int8 recipe (the first is onnxruntime's)
         # what builds and executes docs/tutorials' notebooks (tests/test_tutorials.py); opening them needs jupyterlab
         "notebooks": ["nbformat>=5.9", "nbclient>=0.10", "ipykernel>=6.20", "matplotlib"],
         "test": ["pytest", "hypothesis", "ruff>=0.6", "mypy>=1.10"],  # ruff and mypy: the checks .ci/run runs first

@@ -74,3 +74,8 @@ def progress_printer(verb, unit):
         print(f"{verb} {done}/{total} {unit}", file=sys.stderr, flush=True)
 
     return progress
+
+
+def say(line):
+    """Print a stage of long work on stderr (stdout keeps the results)."""
+    print(line, file=sys.stderr, flush=True)
