@@ -174,6 +174,22 @@ def test_a_conv_back_in_fp32_reads_the_fp32_input_weight_and_bias(onnx_file, tmp
         with_fp32_convs(int8, source, ["Conv.99"])
 
 
+def test_calibration_writes_nothing_outside_its_output(tmp_path, monkeypatch):
+    """SE's gate defeats ONNX Runtime's symbolic shape inference, which then dumps a file in the working directory."""
+    run = make_checkpoint(str(tmp_path / "run"), "resnet18_se")
+    export(run, str(tmp_path / "export"), image_size=SIZE)
+    onnx_file = export_onnx(str(tmp_path / "export"))
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    from paddle_attn.inference.int8 import quantize_int8
+
+    quantize_int8(onnx_file, images(20, 7), method="onnxruntime", target_agreement=0.01)
+    assert os.listdir(tmp_path / "cwd") == []
+    assert sorted(os.listdir(tmp_path / "export")) == sorted(
+        ["inference.json", "inference.pdiparams", "model_info.json", "model.onnx", "model_int8.onnx", "model_int8.json"]
+    )
+
+
 def test_int8_arguments_and_model_are_checked(onnx_file, tmp_path):
     from paddle_attn.inference.int8 import quantize_int8
     from paddle_attn.inference.openvino_backend import OpenVINORunner

@@ -45,10 +45,9 @@ def onnxruntime_recipe(onnx_path, images, out_path, keep_fp32=()):
 
     with tempfile.TemporaryDirectory(prefix="int8_") as tmp, contextlib.redirect_stdout(sys.stderr):
         prepared = os.path.join(tmp, "prepared.onnx")
-        try:
-            quant_pre_process(onnx_path, prepared)
-        except Exception:  # noqa: BLE001 - its symbolic shape inference gives up on SE's gate; ONNX's own suffices
-            quant_pre_process(onnx_path, prepared, skip_symbolic_shape=True)
+        # ONNX's own shape inference suffices; ONNX Runtime's symbolic one gives up on SE's gate, and then leaves
+        # sym_shape_infer_temp.onnx in the working directory (the graph and weights come out the same either way)
+        quant_pre_process(onnx_path, prepared, skip_symbolic_shape=True)
         model = onnx.load(prepared)
         name = model.graph.input[0].name
 
