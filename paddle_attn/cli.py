@@ -2,6 +2,7 @@
 
 import argparse
 import functools
+import subprocess
 import sys
 
 from paddle_attn.config import load_config
@@ -74,6 +75,15 @@ def progress_printer(verb, unit):
         print(f"{verb} {done}/{total} {unit}", file=sys.stderr, flush=True)
 
     return progress
+
+
+def run_script(path, *args):
+    """Run the Python script `path` with `args` under this interpreter in a child process, print what it wrote
+    (where a notebook shows it: a child's own output bypasses the kernel) and raise CalledProcessError if it failed."""
+    done = subprocess.run([sys.executable, str(path), *map(str, args)], capture_output=True, text=True)
+    print(done.stdout + done.stderr)
+    done.check_returncode()
+    return done.stdout
 
 
 def say(line):

@@ -176,6 +176,19 @@ def load_config(path: str | os.PathLike | None = None, overrides: Iterable[str] 
     return config
 
 
+def synthetic_data_overrides(data_file, train_per_class, test_per_class):
+    """`load_config` overrides that train on the generated shapes set (`data.synthetic`), written to `data_file` with
+    this many images per class and split, read in the main process; the model gets the set's class count."""
+    return [
+        f"model.num_classes={CLASS_COUNTS['synthetic']}",
+        "data.dataset=synthetic",
+        f"data.data_file={data_file}",
+        f"data.synthetic_train_per_class={train_per_class}",
+        f"data.synthetic_test_per_class={test_per_class}",
+        "data.num_workers=0",  # the set is a few hundred 32-px images: a worker process costs more than it saves
+    ]
+
+
 def save_config(config: dict, path: str | os.PathLike) -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.tmp"

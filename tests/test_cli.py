@@ -112,3 +112,15 @@ def test_the_train_command_runs_the_tool(installed_tools, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         main()
     assert exit_.value.code == 2 and "error: cannot read config file 'missing.yaml'" in capsys.readouterr().err
+
+
+def test_run_script_prints_the_child_output_and_raises_on_failure(tmp_path, capsys):
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import sys\nprint('out', sys.argv[1:])\nprint('err', file=sys.stderr)\nsys.exit(int(sys.argv[1]))\n"
+    )
+    assert cli.run_script(script, 0) == "out ['0']\n"
+    assert capsys.readouterr().out == "out ['0']\nerr\n\n"
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        cli.run_script(script, 3)
+    assert failed.value.returncode == 3

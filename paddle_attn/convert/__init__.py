@@ -12,6 +12,7 @@ from paddle_attn.convert.errors import ConversionError
 from paddle_attn.convert.files import checkpoint_state, convert_file
 from paddle_attn.convert.layouts import LAYOUTS, Layout, get_layout
 from paddle_attn.convert.mapping import Converted, convert_state_dict, map_state_dict
+from paddle_attn.convert.parity import Parity, convert_and_compare
 from paddle_attn.convert.spec import infer_model_spec
 from paddle_attn.convert.torch_reader import read_torch_state_dict, unwrap_state_dict
 
@@ -20,7 +21,9 @@ __all__ = [
     "ConversionError",
     "Converted",
     "Layout",
+    "Parity",
     "checkpoint_state",
+    "convert_and_compare",
     "convert_file",
     "convert_state_dict",
     "get_layout",

@@ -11,6 +11,7 @@ import pickle
 import tarfile
 
 import numpy as np
+from PIL import Image
 
 SHAPES = ("disc", "square", "triangle", "cross", "ring")
 CLASS_NAMES = tuple(f"{tone}_{shape}" for tone in ("warm", "cool") for shape in SHAPES)
@@ -79,6 +80,20 @@ def write_synthetic_cifar(path, train_per_class=200, test_per_class=50, seed=0):
             _add_member(tar, f"synthetic-cifar/{member}", pickle.dumps(batch))
     os.replace(tmp, path)  # a half-written file never carries the final name
     return path
+
+
+def write_image_files(folder, count_per_class, seed):
+    """`make_images(count_per_class, seed)` as PNG files `<index>_<class name>.png` in `folder` (its earlier PNG files
+    removed, so a rerun shows only these), for tools that read image files; returns (paths, labels)."""
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".png"):
+            os.remove(os.path.join(folder, name))
+    images, labels = make_images(count_per_class, seed)
+    paths = [os.path.join(folder, f"{index:02d}_{CLASS_NAMES[label]}.png") for index, label in enumerate(labels)]
+    for path, image in zip(paths, images, strict=True):
+        Image.fromarray(image).save(path)
+    return paths, labels
 
 
 def read_parameters(path):
