@@ -136,6 +136,7 @@ def plot_gate_distributions(values_by_kind, title, path):
         axes.set_ylabel(f"{kind} gate value")
     figure.suptitle(title, fontsize=10)
     figure.savefig(path, dpi=100)
+    return figure  # to show it too: a notebook displays a Figure
 
 
 def plot_scale_weights(weights_by_stage, title, path):
@@ -167,6 +168,7 @@ def plot_scale_weights(weights_by_stage, title, path):
     axes.set_ylim(0, max(max(weights) for _, weights in weights_by_stage.values()) * 1.2)
     figure.suptitle(title, fontsize=10)
     figure.savefig(path, dpi=100)
+    return figure  # to show it too: a notebook displays a Figure
 
 
 def plot_nam_scales(relative_by_stage, threshold, title, path):
@@ -196,3 +198,4 @@ def plot_nam_scales(relative_by_stage, threshold, title, path):
     cumulative.grid(alpha=0.3)
     figure.suptitle(title, fontsize=10)
     figure.savefig(path, dpi=100)
+    return figure  # to show it too: a notebook displays a Figure

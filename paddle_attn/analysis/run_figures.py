@@ -66,6 +66,7 @@ def plot_curves(runs, path, smooth=0.6):
                 axes.text(0.5, 0.5, "not logged", ha="center", va="center", transform=axes.transAxes)
     grid[1][-1].axis("off")  # eval has no learning rate
     figure.savefig(path, dpi=100)
+    return figure  # to show it too: a notebook displays a Figure
 
 
 def _moving_average(values, weight):

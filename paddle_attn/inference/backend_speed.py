@@ -30,8 +30,8 @@ def runnable_backends(export_dir):
 
 
 def time_backends(export_dir, images, repeats=5, pairs=None):
-    """One row per pair of `runnable_backends` (or `pairs`): backend, precision, images_per_s (the median of
-    `repeats` timed calls on `images`, after one warm-up call that plans and allocates) and difference
+    """One row per pair of `runnable_backends` (or `pairs`), fastest first: backend, precision, images_per_s (the
+    median of `repeats` timed calls on `images`, after one warm-up call that plans and allocates) and difference
     (max |logits - Paddle fp32's| / max |Paddle fp32's|)."""
     images = np.ascontiguousarray(images, dtype="float32")
     reference = backend_runner(export_dir, "paddle")(images)
@@ -52,7 +52,7 @@ def time_backends(export_dir, images, repeats=5, pairs=None):
                 "difference": float(np.abs(logits - reference).max() / np.abs(reference).max()),
             }
         )
-    return rows
+    return sorted(rows, key=lambda row: -row["images_per_s"])
 
 
 def speed_table(rows):
