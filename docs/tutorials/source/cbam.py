@@ -23,52 +23,25 @@
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Image, Markdown, display
-
-with warnings.catch_warnings():  # Paddle warns at import that it has no ccache, which only C++ op builds use
-    warnings.filterwarnings("ignore", message="No ccache found")
-    import paddle
+from IPython.display import Markdown, display
 
 QUICK = os.environ.get("PADDLE_ATTN_TUTORIAL_QUICK") == "1"
+# Jupyter may start in docs/tutorials/en/: work from the checkout, the nearest folder up holding setup.py
+os.chdir(next(folder for folder in (Path.cwd(), *Path.cwd().parents) if (folder / "setup.py").is_file()))
+sys.path.insert(0, os.getcwd())  # this checkout's paddle_attn and torch_reference, whatever copy is installed
+import paddle_attn  # noqa: E402 (before paddle: it imports paddle without the "No ccache found" warning)
 
-
-def find_repo_root(start):
-    """The checkout holding setup.py and paddle_attn/: Jupyter may start in docs/tutorials/en/."""
-    for folder in (start, *start.parents):
-        if (folder / "setup.py").is_file() and (folder / "paddle_attn").is_dir():
-            return folder
-    raise FileNotFoundError(f"no paddle_attn checkout above {start}")
-
-
-ROOT = find_repo_root(Path.cwd().resolve())
-os.chdir(ROOT)
-sys.path.insert(0, str(ROOT))  # this checkout's paddle_attn and torch_reference come first
-import paddle_attn  # noqa: E402
+settings = paddle_attn.apply_cpu_settings()  # a notebook is an entry point: every core, fast BLAS
+import paddle  # noqa: E402
 
 OUT = Path("output/tutorials/cbam")
-OUT.mkdir(parents=True, exist_ok=True)
-settings = paddle_attn.apply_cpu_settings()  # a notebook is an entry point: every core, fast BLAS
-print(f"paddle {paddle.__version__}, quick mode: {QUICK}, CPU threads: {settings['threads']}")
-
-
-def run_tool(*args):
-    """Run a tools/ script with this Python, show what it printed, stop on failure."""
-    result = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True)
-    print(result.stdout + result.stderr)
-    if result.returncode:
-        raise RuntimeError(f"{args[0]} exited with status {result.returncode}")
-
-
-def show_png(path):
-    display(Image(filename=str(path)))
+print(f"paddle {paddle.__version__}, quick mode: {QUICK}, CPU threads: {settings['threads']}, outputs in {OUT}/")
 
 
 # %% [markdown] en
@@ -216,17 +189,19 @@ print(f"parameters CBAM adds to ResNet-50: {rows[1]['params'] - rows[0]['params'
 # ## 4. From the PyTorch tutorial's network to Paddle
 #
 # `torch_reference/cbam_tutorial.py` holds the CBAM tutorial's PyTorch network with its tensor names.
-# `paddle_attn.convert.convert_state_dict(state_dict, "cbam_tutorial")` maps every tensor onto
-# `resnet50_cbam` (an unmapped or misshapen tensor is an error), and the two networks' logits must agree.
-# The BatchNorm statistics are first moved away from 0 and 1 by a few training-mode passes, so that a wrongly
-# mapped statistic would show. This cell needs PyTorch (`pip install torch`) and is skipped without it.
+# `paddle_attn.convert.convert_and_compare(torch_net, "cbam_tutorial", ...)` first moves the BatchNorm statistics away
+# from 0 and 1 by a few training-mode passes, so that a wrongly mapped statistic would show, then maps every tensor
+# onto `resnet50_cbam` with `convert_state_dict` (an unmapped or misshapen tensor is an error) and runs both networks
+# on the same random images: their logits must agree. This cell needs PyTorch (`pip install torch`) and is
+# skipped without it.
 # %% [markdown] zh
 # ## 4. 从 PyTorch 教程的网络转换到 Paddle
 #
 # `torch_reference/cbam_tutorial.py` 中是 CBAM 教程的 PyTorch 网络（保留其参数名）。
-# `paddle_attn.convert.convert_state_dict(state_dict, "cbam_tutorial")` 把每个张量映射到 `resnet50_cbam`
-# （无法映射或形状不符的张量会报错），两个网络输出的 logits 必须一致。为了让映射错误的统计量能够暴露出来，
-# 先在训练模式下前向几次，使 BatchNorm 的统计量偏离 0 和 1。本单元需要 PyTorch（`pip install torch`），未安装时跳过。
+# `paddle_attn.convert.convert_and_compare(torch_net, "cbam_tutorial", ...)` 先在训练模式下前向几次，使 BatchNorm 的统计量
+# 偏离 0 和 1，以便让映射错误的统计量能够暴露出来；再用 `convert_state_dict` 把每个张量映射到 `resnet50_cbam`
+# （无法映射或形状不符的张量会报错），并让两个网络在相同的随机图像上运行：两者输出的 logits 必须一致。
+# 本单元需要 PyTorch（`pip install torch`），未安装时跳过。
 
 # %%
 if importlib.util.find_spec("torch") is None:
@@ -234,27 +209,15 @@ if importlib.util.find_spec("torch") is None:
 else:
     import torch
 
-    from paddle_attn.convert import convert_state_dict
+    from paddle_attn.convert import convert_and_compare
     from torch_reference.cbam_tutorial import resnet_cbam
 
-    torch.set_num_threads(1)  # torch's and Paddle's thread pools fight over 2 cores (tests/test_convert.py)
     torch.manual_seed(0)
-    torch_net = resnet_cbam(50, num_classes=1000)
-    with torch.no_grad():
-        for _ in range(3):  # training-mode passes move BatchNorm's running statistics
-            torch_net(torch.randn(8, 3, 32, 32))
-    torch_net.eval()
-    converted = convert_state_dict(torch_net.state_dict(), "cbam_tutorial")
-    print("converted to", converted.spec)
-    images = np.random.RandomState(0).randn(4, 3, 32, 32).astype("float32")
-    with torch.no_grad():
-        expected = torch_net(torch.from_numpy(images)).numpy()
-    with paddle.no_grad():
-        got = converted.net(paddle.to_tensor(images)).numpy()
-    relative = np.abs(got - expected).max() / np.abs(expected).max()
-    print(f"max |paddle - torch| / max |torch| over {expected.size} logits: {relative:.2e}")
-    assert relative < 1e-5
-    assert (got.argmax(1) == expected.argmax(1)).all()
+    parity = convert_and_compare(
+        resnet_cbam(50, num_classes=1000), "cbam_tutorial", image_size=32, images=4, train_passes=3
+    )
+    print(f"converted to {parity.converted.spec}; max |paddle - torch| / max |torch|: {parity.relative:.2e}")
+    assert parity.relative < 1e-5 and parity.same_top1
 
 # %% [markdown] en
 # ## 5. Training
@@ -264,7 +227,7 @@ else:
 # warm-up then cosine decay). Here that config is loaded and shrunk with overrides so that it runs in
 # minutes on a CPU: a **ResNet-18 with CBAM** (ResNet-50 with the CIFAR stem is about 16 times more work per
 # image), the ImageNet stem at 32 px as in the quick start, the generated 10-class shapes data set
-# (`data.dataset=synthetic`, written to `output/tutorials/cbam/`), a short warm-up and a higher learning rate
+# (`config.synthetic_data_overrides`: `data.dataset=synthetic`, written to `output/tutorials/cbam/`), a short warm-up and a higher learning rate
 # for a few epochs. `paddle_attn.training.train` runs `paddle.Model(...).prepare(...).fit(...)` with hapi's
 # progress output, VisualDL logs and checkpoints.
 # %% [markdown] zh
@@ -274,37 +237,23 @@ else:
 # （`configs/resnet50_cbam_cifar100.yaml`：Momentum 0.9，权重衰减 5e-4，线性预热后余弦衰减）。这里加载该配置，
 # 并用覆盖参数（overrides）把它缩小到能在 CPU 上几分钟内跑完：**带 CBAM 的 ResNet-18**（CIFAR 主干的 ResNet-50
 # 每张图像的计算量约为其 16 倍），与快速开始相同的 ImageNet 主干、32 像素输入，生成的 10 类形状数据集
-# （`data.dataset=synthetic`，写入 `output/tutorials/cbam/`），较短的预热和较高的学习率，只训练几个 epoch。
+# （`config.synthetic_data_overrides`：`data.dataset=synthetic`，写入 `output/tutorials/cbam/`），较短的预热和较高的学习率，只训练几个 epoch。
 # `paddle_attn.training.train` 内部调用 `paddle.Model(...).prepare(...).fit(...)`，输出 hapi 的训练进度，
 # 并写入 VisualDL 日志和检查点。
 
 # %%
-from paddle_attn.config import load_config
+from paddle_attn.config import load_config, synthetic_data_overrides
 from paddle_attn.training import train
 
 run_dir = OUT / "resnet18_cbam"
 shutil.rmtree(run_dir, ignore_errors=True)  # a rerun of the notebook starts a fresh run
 train_per_class, test_per_class, epochs, batch_size = (6, 2, 1, 16) if QUICK else (120, 30, 4, 64)
-config = load_config(
-    "configs/resnet50_cbam_cifar100.yaml",
-    overrides=[
-        "model.name=resnet18_cbam",
-        "model.num_classes=10",
-        "model.stem=imagenet",
-        "data.dataset=synthetic",
-        f"data.data_file={OUT}/synthetic-{train_per_class}-{test_per_class}.tar.gz",  # one file per size
-        f"data.synthetic_train_per_class={train_per_class}",
-        f"data.synthetic_test_per_class={test_per_class}",
-        "data.num_workers=0",
-        "lr.base=0.05",  # the quick start's rate: a few epochs, not 300
-        "lr.warmup_steps=10",
-        f"train.epochs={epochs}",
-        f"train.batch_size={batch_size}",
-        "train.log_freq=5",
-        "train.verbose=2",
-        f"run.output_dir={run_dir}",
-    ],
-)
+network = ["model.name=resnet18_cbam", "model.stem=imagenet"]
+# the quick start's rate: a few epochs, not 300
+schedule = ["lr.base=0.05", "lr.warmup_steps=10", f"train.epochs={epochs}", f"train.batch_size={batch_size}"]
+shapes = synthetic_data_overrides(OUT / "shapes.tar.gz", train_per_class, test_per_class)  # and its 10 classes
+logging = ["train.log_freq=5", "train.verbose=2", f"run.output_dir={run_dir}"]
+config = load_config("configs/resnet50_cbam_cifar100.yaml", overrides=network + schedule + shapes + logging)
 start = time.perf_counter()
 result = train(config)
 print(f"best eval top-1 {result['best_top1']:.3f} (chance 0.100) after {time.perf_counter() - start:.0f} s")
@@ -332,8 +281,7 @@ from paddle_attn.analysis.run_logs import read_scalars
 
 scalars = read_scalars(run_dir)
 print({tag: len(steps) for tag, (steps, _) in scalars.items()}, "points per tag")
-plot_curves({"CBAM ResNet-18": scalars}, OUT / "curves.png")
-show_png(OUT / "curves.png")
+display(plot_curves({"CBAM ResNet-18": scalars}, OUT / "curves.png"))
 
 # %% [markdown] en
 # **On the real data set, with a GPU** (not run here: this machine has no GPU). The tutorial's network and
@@ -388,22 +336,14 @@ show_png(OUT / "curves.png")
 # 颜色范围为门控值自身的范围。
 
 # %%
-from PIL import Image as PILImage
-
 from paddle_attn.analysis.attention_figures import plot_gate_distributions, plot_image_maps, to_display
 from paddle_attn.analysis.gates import attention_maps
 from paddle_attn.analysis.report import open_network
-from paddle_attn.data.synthetic import CLASS_NAMES, make_images
+from paddle_attn.data.synthetic import CLASS_NAMES, write_image_files
 from paddle_attn.inference.predict import preprocess
 
 image_dir = OUT / "images"
-shutil.rmtree(image_dir, ignore_errors=True)
-image_dir.mkdir()
-pictures, labels = make_images(1 if QUICK else 2, seed=1)  # the first test images (the test split's seed is 1)
-paths = []
-for index, (picture, label) in enumerate(zip(pictures, labels)):
-    paths.append(str(image_dir / f"{index:02d}_{CLASS_NAMES[label]}.png"))
-    PILImage.fromarray(picture).save(paths[-1])
+paths, labels = write_image_files(image_dir, 1 if QUICK else 2, seed=1)  # the test split's first images (seed 1)
 
 trained, info = open_network(str(run_dir))  # the best checkpoint, in eval mode, and its preprocessing
 inputs, _, _ = preprocess(info, paths)
@@ -420,12 +360,13 @@ for index in range(2 if QUICK else 4):
 
 channel_values = {stage: values.ravel() for stage, values in maps.gate_values("channel").items()}
 spatial_values = {stage: values.ravel() for stage, values in maps.gate_values("spatial").items()}
-plot_gate_distributions(
-    {"channel": channel_values, "spatial": spatial_values},
-    "CBAM gate values per stage (test images)",
-    OUT / "gates.png",
+display(
+    plot_gate_distributions(
+        {"channel": channel_values, "spatial": spatial_values},
+        "CBAM gate values per stage (test images)",
+        OUT / "gates.png",
+    )
 )
-show_png(OUT / "gates.png")
 
 # %% [markdown] en
 # At 32 px with the ImageNet stem, stage 1's maps are 8x8 and stage 4's a single value, so the early
@@ -440,63 +381,36 @@ show_png(OUT / "gates.png")
 #
 # `tools/export.py` writes the trained checkpoint as Paddle's inference program and, with `--format onnx`,
 # as `model.onnx`; `tools/infer.py` predicts image files with Paddle Inference, ONNX Runtime or OpenVINO.
-# First the export; then each backend available here is timed on one batch in this notebook, fp32 and,
-# where `paddle_attn.cpu.bf16_supported()` says the CPU has it, bf16; the fastest one predicts the images.
+# First the export; then `paddle_attn.inference.backend_speed` lists the backends that can run it here
+# (`runnable_backends`: fp32, and bf16 where `paddle_attn.cpu.bf16_supported()` says the CPU has it) and times each
+# on one batch (`time_backends`: images/s, and how far its logits are from Paddle fp32's); the fastest one
+# predicts the images.
 # %% [markdown] zh
 # ## 7. 导出与推理
 #
 # `tools/export.py` 把训练得到的检查点导出为 Paddle 推理程序，加上 `--format onnx` 时还会导出 `model.onnx`；
 # `tools/infer.py` 可使用 Paddle Inference、ONNX Runtime 或 OpenVINO 对图像文件进行推理。先导出模型，
-# 再在本 notebook 中对本机可用的每种后端测量一个 batch 的推理速度：fp32，以及 `paddle_attn.cpu.bf16_supported()`
-# 表明 CPU 支持时的 bf16；最后用最快的后端对图像进行预测。
+# 再由 `paddle_attn.inference.backend_speed` 列出本机能运行它的后端（`runnable_backends`：fp32，以及
+# `paddle_attn.cpu.bf16_supported()` 表明 CPU 支持时的 bf16），并在一个 batch 上逐一计时（`time_backends`：
+# 每秒图像数，以及 logits 与 Paddle fp32 的差距）；最后用最快的后端对图像进行预测。
 
 # %%
-export_dir = run_dir / "inference"
-has_onnx = importlib.util.find_spec("paddle2onnx") is not None  # the [onnx] extra
-run_tool("tools/export.py", "--checkpoint", run_dir, "--out", export_dir, *(["--format", "onnx"] if has_onnx else []))
+from paddle_attn.cli import run_script
+
+formats = ["--format", "onnx"] if importlib.util.find_spec("paddle2onnx") else []  # the [onnx] extra
+run_script("tools/export.py", "--checkpoint", run_dir, "--out", run_dir / "inference", *formats)
 
 # %%
-import statistics
+from paddle_attn.inference.backend_speed import runnable_backends, speed_table, time_backends
 
-from paddle_attn.cpu import bf16_supported
-from paddle_attn.inference.predict import backend_runner
-
-candidates = [("paddle", "fp32")]
-if (export_dir / "model.onnx").is_file():
-    candidates += [(name, "fp32") for name in ("onnxruntime", "openvino") if importlib.util.find_spec(name)]
-if bf16_supported():
-    candidates += [(name, "bf16") for name, _ in candidates if name in ("paddle", "openvino")]
-batch_images = np.resize(inputs, (8 if QUICK else 64, *inputs.shape[1:])).astype("float32")
-repeats = 2 if QUICK else 7
-speeds, reference = {}, None
-for backend, precision in candidates:
-    runner = backend_runner(str(export_dir), backend, precision=precision)
-    runner(batch_images)  # warm-up: the first call plans and allocates
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        logits = runner(batch_images)
-        seconds.append(time.perf_counter() - start)
-    reference = logits if reference is None else reference
-    agree = float((logits.argmax(1) == reference.argmax(1)).mean())
-    speeds[(backend, precision)] = len(batch_images) / statistics.median(seconds)
-    print(f"{backend:12s} {precision}: {speeds[(backend, precision)]:8.1f} images/s, top-1 agreement {agree:.3f}")
-fastest_backend, fastest_precision = max(speeds, key=speeds.get)
-print(f"fastest here: {fastest_backend} {fastest_precision}")
+print("runnable here:", runnable_backends(run_dir / "inference"))
+batch_images = np.resize(inputs, (8 if QUICK else 64, *inputs.shape[1:]))  # one batch: the test images repeated
+rows = time_backends(run_dir / "inference", batch_images, repeats=2 if QUICK else 7)
+display(Markdown(speed_table(rows)))
 
 # %%
-run_tool(
-    "tools/infer.py",
-    "--model",
-    export_dir,
-    "--backend",
-    fastest_backend,
-    "--precision",
-    fastest_precision,
-    "--top-k",
-    "3",
-    image_dir,
-)
+choice = ["--backend", rows[0]["backend"], "--precision", rows[0]["precision"]]  # rows[0]: the fastest
+run_script("tools/infer.py", "--model", run_dir / "inference", *choice, "--top-k", "3", image_dir)
 
 # %% [markdown] en
 # Each line is one image: its file name (which holds the true class) and the three most likely classes

@@ -25,67 +25,24 @@ import importlib.util
 import math
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import time
+from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 
 QUICK = os.environ.get("PADDLE_ATTN_TUTORIAL_QUICK") == "1"
+# Jupyter may start in docs/tutorials/en/: work from the checkout, the nearest folder up holding setup.py
+os.chdir(next(folder for folder in (Path.cwd(), *Path.cwd().parents) if (folder / "setup.py").is_file()))
+sys.path.insert(0, os.getcwd())  # this checkout's paddle_attn and torch_reference, whatever copy is installed
+import paddle_attn  # noqa: E402 (before paddle: it imports paddle without the "No ccache found" warning)
 
+settings = paddle_attn.apply_cpu_settings()  # a notebook is an entry point: every core, fast BLAS
+import paddle  # noqa: E402
 
-def find_repo_root(start):
-    """The nearest folder at or above `start` holding setup.py and paddle_attn/ (Jupyter may start in docs/tutorials/en/)."""
-    folder = os.path.abspath(start)
-    while not (os.path.isfile(os.path.join(folder, "setup.py")) and os.path.isdir(os.path.join(folder, "paddle_attn"))):
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            raise RuntimeError(f"no paddle_attn checkout at or above {os.path.abspath(start)!r}")
-        folder = parent
-    return folder
-
-
-ROOT = find_repo_root(os.getcwd())
-os.chdir(ROOT)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)  # this checkout's paddle_attn and torch_reference, whatever copy is installed
-
-import paddle_attn  # before paddle: it imports paddle without the "No ccache found" warning
-
-settings = paddle_attn.apply_cpu_settings()  # every core, MKL's fast path on AMD: what the tools/ entry points do
-import paddle
-
-OUT = os.path.join("output", "tutorials", "epsanet")
-os.makedirs(OUT, exist_ok=True)
-print(f"paddle {paddle.__version__}, paddle_attn from {os.path.dirname(paddle_attn.__file__)}")
-print(f"CPU settings: {settings}; quick mode: {QUICK}; outputs under {OUT}/")
-
-
-def show_png(path, width=10.0):
-    """Show inline a PNG that paddle_attn's figure functions wrote (they draw off-screen)."""
-    image = plt.imread(path)
-    plt.figure(figsize=(width, width * image.shape[0] / image.shape[1]))
-    plt.imshow(image)
-    plt.axis("off")
-    plt.show()
-    plt.close("all")
-
-
-def show_markdown(text):
-    """A Markdown table rendered in Jupyter, printed as text in a plain Python run."""
-    shell = None
-    if importlib.util.find_spec("IPython") is not None:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-    if shell is None:
-        print(text)
-    else:
-        from IPython.display import Markdown, display
-
-        display(Markdown(text))
+OUT = Path("output/tutorials/epsanet")
+print(f"paddle {paddle.__version__}, quick mode: {QUICK}, CPU threads: {settings['threads']}, outputs in {OUT}/")
 
 
 # %% [markdown] en
@@ -229,11 +186,13 @@ from paddle_attn.analysis.comparison import compare, markdown_table, registry_en
 
 batch, warmup, iterations = (1, 1, 1) if QUICK else (4, 1, 5)
 rows = compare(registry_entries(["epsanet50", "resnet50"], 1000, "imagenet"), batch, 224, warmup, iterations, print)
-show_markdown(
-    markdown_table(
-        rows,
-        f"ImageNet stem, 224x224 input, 1000 classes; forward pass, batch {batch}, median of {iterations} "
-        f"on this CPU ({os.cpu_count()} cores seen, shared with whatever else runs).",
+display(
+    Markdown(
+        markdown_table(
+            rows,
+            f"ImageNet stem, 224x224 input, 1000 classes; forward pass, batch {batch}, median of {iterations} "
+            f"on this CPU ({os.cpu_count()} cores seen, shared with whatever else runs).",
+        )
     )
 )
 psa_row, plain_row = rows
@@ -249,17 +208,19 @@ print(
 # (convolutions $\mathcal{N}(0, \sqrt{2/n})$ with $n = k^2 \cdot C_{out}$, batch norms scale 1 and shift 0).
 # One forward pass in training mode gives its batch norms running statistics other than 0 and 1, so that a
 # misplaced mean or variance would show; then `convert_state_dict(..., "epsanet")` maps every tensor onto
-# `paddle_attn`'s EPSANet-50, and the two networks' logits are compared. The cell is skipped when torch is missing.
+# `paddle_attn`'s EPSANet-50, and the two networks' logits are compared: the three steps of
+# `paddle_attn.convert.convert_and_compare`. The cell is skipped when torch is missing.
 # %% [markdown] zh
 # ## 4. 转换 PyTorch 网络
 #
 # `torch_reference/epsanet.py` 是 PyTorch 教程中的 EPSANet，保留其参数名和初始化方式
 # （卷积权重服从 $\mathcal{N}(0, \sqrt{2/n})$，$n = k^2 \cdot C_{out}$；BN 的缩放为 1、偏移为 0）。
 # 先在训练模式下做一次前向计算，使 BN 的滑动均值和方差不再是 0 和 1，这样均值或方差映射错位就会暴露出来；
-# 然后用 `convert_state_dict(..., "epsanet")` 把每个参数映射到 `paddle_attn` 的 EPSANet-50，并比较两个网络的 logits。
+# 然后用 `convert_state_dict(..., "epsanet")` 把每个参数映射到 `paddle_attn` 的 EPSANet-50，并比较两个网络的 logits：
+# 这三步即 `paddle_attn.convert.convert_and_compare`。
 # 未安装 torch 时跳过此单元。
 # %%
-from paddle_attn.convert import convert_state_dict
+from paddle_attn.convert import convert_and_compare
 
 if importlib.util.find_spec("torch") is None:
     print("torch is not installed: skipping the conversion (pip install torch==2.13.0 to run it)")
@@ -269,21 +230,12 @@ else:
     import torch_reference
 
     torch.manual_seed(0)
-    torch.set_num_threads(1)  # torch's and Paddle's thread pools spin against each other on a small CPU
-    reference = torch_reference.build("epsanet50", num_classes=10)
     size = 64 if QUICK else 224
-    with torch.no_grad():
-        reference.train()(torch.randn(8, 3, size, size))  # running statistics away from 0 and 1
-        reference.eval()
-        images = np.random.RandomState(0).randn(2, 3, size, size).astype("float32")
-        expected = reference(torch.from_numpy(images)).numpy()
-    converted = convert_state_dict(reference.state_dict(), "epsanet")
-    print(f"converted {len(reference.state_dict())} PyTorch tensors into {converted.spec}")
-    with paddle.no_grad():
-        got = converted.net(paddle.to_tensor(images)).numpy()
-    relative = float(np.abs(got - expected).max() / np.abs(expected).max())
-    print(f"{size}x{size} input: max |paddle - torch| / max |torch| = {relative:.1e}")
-    assert relative < 1e-4
+    reference = torch_reference.build("epsanet50", num_classes=10)
+    parity = convert_and_compare(reference, "epsanet", image_size=size, images=2, train_passes=1)
+    print(f"converted {len(reference.state_dict())} PyTorch tensors into {parity.converted.spec}")
+    print(f"{size}x{size} input: max |paddle - torch| / max |torch| = {parity.relative:.1e}")
+    assert parity.relative < 1e-4
 
 # %% [markdown] en
 # ## 5. Training with the tutorial's recipe
@@ -292,7 +244,8 @@ else:
 # mean and std, Adam at a constant 1e-3, batch 64, and logs to VisualDL. That recipe is
 # `configs/epsanet50_cifar10.yaml`; the cell loads it and overrides only what a CPU run of a few minutes needs:
 #
-# - data: the generated 10-class shapes (`dataset: synthetic`, written under `output/tutorials/epsanet/`);
+# - data: the generated 10-class shapes (`dataset: synthetic`, written under `output/tutorials/epsanet/`), the
+#   overrides of `config.synthetic_data_overrides`;
 # - input size 32 instead of 224: at 224 px EPSANet-50 computes 3.6 GFLOPs per image, 49x more, which would turn
 #   the few minutes of training below into hours on two CPU cores;
 # - a few hundred images and a few epochs, batch 32, loader workers 0 (the two cores are busy training).
@@ -308,7 +261,8 @@ else:
 # Adam 优化器，恒定学习率 1e-3，batch 64，并记录到 VisualDL。这套配方即 `configs/epsanet50_cifar10.yaml`；
 # 下面的代码加载该配置，只覆盖在 CPU 上几分钟跑完所必需的几项：
 #
-# - 数据：程序生成的 10 类图形数据集（`dataset: synthetic`，写在 `output/tutorials/epsanet/` 下）；
+# - 数据：程序生成的 10 类图形数据集（`dataset: synthetic`，写在 `output/tutorials/epsanet/` 下），即
+#   `config.synthetic_data_overrides` 给出的覆盖参数；
 # - 输入尺寸 32 而不是 224：224 像素时 EPSANet-50 每张图像的计算量为 3.6 GFLOPs，是 32 像素时的 49 倍，
 #   下面几分钟的训练在两个 CPU 核上会变成几个小时；
 # - 几百张图像、几个 epoch、batch 32，数据加载进程数为 0（两个核都用于训练）。
@@ -317,28 +271,24 @@ else:
 # 一个 2200 万参数的网络在这里见到的图像太少，学不到多少东西：这次训练展示的是训练流程，而不是 EPSANet 的精度。
 # `train` 调用 `paddle.Model.fit`，显示 hapi 的进度条，写入 VisualDL 日志和 checkpoint；每次运行 notebook 都会删除自己上一次的训练目录，重新开始。
 # %%
-from paddle_attn.config import load_config
+from paddle_attn.config import load_config, synthetic_data_overrides
 from paddle_attn.training import train
 
-RUN = os.path.join(OUT, "epsanet50_shapes")
+run_dir = OUT / "epsanet50_shapes"
 train_per_class, test_per_class, epochs, batch_size = (4, 2, 1, 20) if QUICK else (50, 20, 3, 32)
 config = load_config(
     "configs/epsanet50_cifar10.yaml",
     overrides=[
-        "data.dataset=synthetic",
-        f"data.data_file={OUT}/synthetic-cifar.tar.gz",
-        f"data.synthetic_train_per_class={train_per_class}",
-        f"data.synthetic_test_per_class={test_per_class}",
+        *synthetic_data_overrides(OUT / "shapes.tar.gz", train_per_class, test_per_class),
         "data.image_size=32",
-        "data.num_workers=0",
         f"train.epochs={epochs}",
         f"train.batch_size={batch_size}",
         f"train.log_freq={max(1, math.ceil(10 * train_per_class / batch_size) // 4)}",
-        f"run.output_dir={RUN}",
+        f"run.output_dir={run_dir}",
     ],
 )
 print({section: config[section] for section in ("model", "data", "optimizer", "lr", "train")})
-shutil.rmtree(RUN, ignore_errors=True)
+shutil.rmtree(run_dir, ignore_errors=True)
 start = time.perf_counter()
 result = train(config)
 print(f"trained in {time.perf_counter() - start:.0f} s; best eval top-1 {result['best_top1']:.3f} (chance 0.100)")
@@ -353,11 +303,10 @@ print(f"trained in {time.perf_counter() - start:.0f} s; best eval top-1 {result[
 from paddle_attn.analysis.run_figures import plot_curves
 from paddle_attn.analysis.run_logs import log_files, read_scalars
 
-print("VisualDL log:", log_files(RUN))
-scalars = read_scalars(RUN)
+print("VisualDL log:", log_files(run_dir))
+scalars = read_scalars(run_dir)
 print({tag: [round(v, 4) for v in values[-1:]] for tag, (_, values) in scalars.items()})
-plot_curves({"EPSANet-50": scalars}, os.path.join(OUT, "curves.png"))
-show_png(os.path.join(OUT, "curves.png"), width=14)
+display(plot_curves({"EPSANet-50": scalars}, OUT / "curves.png"))
 
 # %% [markdown] en
 # **On a GPU with the real data** (not run here: this machine has no GPU and no CIFAR-10). Put
@@ -411,24 +360,15 @@ show_png(os.path.join(OUT, "curves.png"), width=14)
 # EPSANet 的可视化是每个 stage 中各卷积核尺寸的 softmax 权重，对图像、通道以及该 stage 的所有 PSA 模块取平均：
 # 若四个尺度各为 0.25，说明模块对它们一视同仁。Grad-CAM 显示预测类别的依据位于图像的哪些位置。
 # %%
-from PIL import Image
-
 from paddle_attn.analysis.attention_figures import plot_cam_grid, plot_scale_weights, to_display
 from paddle_attn.analysis.gates import attention_maps
-from paddle_attn.data.preprocessing import inference_info
-from paddle_attn.data.synthetic import CLASS_NAMES, make_images
+from paddle_attn.analysis.report import open_network
+from paddle_attn.data.synthetic import CLASS_NAMES, write_image_files
 from paddle_attn.inference.predict import preprocess
 
-trained, state = paddle_attn.load_model(RUN)
-info = inference_info(state)
-IMAGES = os.path.join(OUT, "images")
-shutil.rmtree(IMAGES, ignore_errors=True)
-os.makedirs(IMAGES)
-pictures, labels = make_images(1 if QUICK else 2, seed=1)  # the test split's first images (its seed is 0 + 1)
-paths = []
-for i, (picture, label) in enumerate(zip(pictures, labels)):
-    paths.append(os.path.join(IMAGES, f"{i:02d}_{CLASS_NAMES[label]}.png"))
-    Image.fromarray(picture).save(paths[-1])
+trained, info = open_network(run_dir)  # the best checkpoint, in eval mode, and its preprocessing
+image_dir = OUT / "images"
+paths, labels = write_image_files(image_dir, 1 if QUICK else 2, seed=1)  # the test split's first (its seed: 0 + 1)
 inputs, _, errors = preprocess(info, paths)
 assert not errors
 maps = attention_maps(trained, inputs)
@@ -438,85 +378,42 @@ print(
 )
 titles = [f"{CLASS_NAMES[t]}\n-> {CLASS_NAMES[p]}" for t, p in zip(labels, maps.predicted)]
 grid = plot_cam_grid(to_display(inputs, info["transform"], info.get("mean"), info.get("std")), maps.cam, titles, 5)
-grid.savefig(os.path.join(OUT, "gradcam.png"), dpi=90)
-show_png(os.path.join(OUT, "gradcam.png"))
+grid.savefig(OUT / "gradcam.png", dpi=90)
+display(grid)
 
 by_stage = {stage: (kernels, w.mean(axis=0)) for stage, (kernels, w) in maps.stage_scale_weights().items()}
 for stage, (kernels, w) in by_stage.items():
     print(f"{stage}: " + ", ".join(f"{k}x{k} {v:.3f}" for k, v in sorted(zip(kernels, w))))
-plot_scale_weights(
-    by_stage, f"EPSANet-50: PSA weight per kernel size, mean over {len(inputs)} images", os.path.join(OUT, "psa.png")
+display(
+    plot_scale_weights(
+        by_stage, f"EPSANet-50: PSA weight per kernel size, mean over {len(inputs)} images", OUT / "psa.png"
+    )
 )
-show_png(os.path.join(OUT, "psa.png"))
 
 # %% [markdown] en
 # ## 7. Export and predict
 #
 # `tools/export.py` writes Paddle's inference program and, with `--format onnx` (when paddle2onnx is installed),
-# `model.onnx` for ONNX Runtime and OpenVINO. The cell then times every backend installed here on the images above,
-# in fp32, and in bf16 where `paddle_attn.cpu.bf16_supported()` says this CPU computes it natively, checks that
-# the fp32 backends agree with Paddle's logits, and predicts with the fastest through `tools/infer.py`.
+# `model.onnx` for ONNX Runtime and OpenVINO. `paddle_attn.inference.backend_speed.time_backends` then times every
+# backend that can run here on the images above (fp32, and bf16 where `paddle_attn.cpu.bf16_supported()` says this
+# CPU computes it natively), fastest first, with how far each one's logits are from Paddle fp32's; the cell checks
+# that the fp32 backends agree with Paddle's logits and predicts with the fastest through `tools/infer.py`.
 # %% [markdown] zh
 # ## 7. 导出与推理
 #
 # `tools/export.py` 导出 Paddle 推理模型；加 `--format onnx`（需安装 paddle2onnx）时还会导出 `model.onnx`，
-# 供 ONNX Runtime 和 OpenVINO 使用。下面在上述图像上为本机已安装的每个推理后端计时：fp32，以及
-# `paddle_attn.cpu.bf16_supported()` 表明本机 CPU 原生支持时的 bf16；检查各 fp32 后端与 Paddle 的 logits 一致，
+# 供 ONNX Runtime 和 OpenVINO 使用。然后 `paddle_attn.inference.backend_speed.time_backends` 在上述图像上为本机
+# 能运行的每个推理后端计时（fp32，以及 `paddle_attn.cpu.bf16_supported()` 表明本机 CPU 原生支持时的 bf16），
+# 按速度从快到慢列出，并给出各自 logits 与 Paddle fp32 的差距；检查各 fp32 后端与 Paddle 的 logits 一致，
 # 然后用最快的后端通过 `tools/infer.py` 进行预测。
 # %%
-from paddle_attn.cpu import bf16_supported
-from paddle_attn.inference.predict import backend_runner
+from paddle_attn.cli import run_script
+from paddle_attn.inference.backend_speed import speed_table, time_backends
 
-
-def run_tool(script, *args):
-    """Run tools/<script> in a new process from this checkout and show what it printed."""
-    done = subprocess.run([sys.executable, os.path.join("tools", script), *args], capture_output=True, text=True)
-    print(done.stdout + done.stderr)
-    done.check_returncode()
-
-
-EXPORT = os.path.join(RUN, "inference")
-has_onnx = importlib.util.find_spec("paddle2onnx") is not None
-run_tool("export.py", "--checkpoint", RUN, "--out", EXPORT, *(["--format", "onnx"] if has_onnx else []))
-
-backends = [("paddle", "fp32")]
-for backend, module in (("onnxruntime", "onnxruntime"), ("openvino", "openvino")):
-    if has_onnx and importlib.util.find_spec(module) is not None:
-        backends.append((backend, "fp32"))
-if bf16_supported():
-    backends += [(backend, "bf16") for backend, _ in backends if backend in ("paddle", "openvino")]
-print("bf16 on this CPU:", bf16_supported(), "- backends to time:", backends)
-
-repeats = 2 if QUICK else 10
-speeds, reference = {}, None
-for backend, precision in backends:
-    runner = backend_runner(EXPORT, backend, precision=precision)
-    logits = runner(inputs)  # the first call also warms the backend up
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        runner(inputs)
-        seconds.append(time.perf_counter() - start)
-    reference = logits if reference is None else reference
-    difference = float(np.abs(logits - reference).max() / np.abs(reference).max())
-    if precision == "fp32":
-        assert difference < 1e-4, (backend, difference)
-    speeds[(backend, precision)] = len(inputs) / statistics.median(seconds)
-    print(
-        f"{backend:12s} {precision}: {speeds[(backend, precision)]:7.1f} images/s (batch {len(inputs)}, "
-        f"median of {repeats}); max |logits - paddle fp32| / max |paddle| = {difference:.1e}"
-    )
-fastest_backend, fastest_precision = max(speeds, key=speeds.get)
-print(f"fastest here: {fastest_backend} {fastest_precision}")
-run_tool(
-    "infer.py",
-    "--model",
-    EXPORT,
-    "--backend",
-    fastest_backend,
-    "--precision",
-    fastest_precision,
-    "--top-k",
-    "3",
-    IMAGES,
-)
+formats = ["--format", "onnx"] if importlib.util.find_spec("paddle2onnx") else []  # the [onnx] extra
+run_script("tools/export.py", "--checkpoint", run_dir, "--out", run_dir / "inference", *formats)
+rows = time_backends(run_dir / "inference", inputs, repeats=2 if QUICK else 10)
+display(Markdown(speed_table(rows)))
+assert all(row["difference"] < 1e-4 for row in rows if row["precision"] == "fp32")  # one program, other kernels
+choice = ["--backend", rows[0]["backend"], "--precision", rows[0]["precision"]]  # rows[0]: the fastest
+run_script("tools/infer.py", "--model", run_dir / "inference", *choice, "--top-k", "3", image_dir)

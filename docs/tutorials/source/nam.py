@@ -22,67 +22,24 @@ import importlib.util
 import math
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import time
+from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 
 QUICK = os.environ.get("PADDLE_ATTN_TUTORIAL_QUICK") == "1"
+# Jupyter may start in docs/tutorials/en/: work from the checkout, the nearest folder up holding setup.py
+os.chdir(next(folder for folder in (Path.cwd(), *Path.cwd().parents) if (folder / "setup.py").is_file()))
+sys.path.insert(0, os.getcwd())  # this checkout's paddle_attn and torch_reference, whatever copy is installed
+import paddle_attn  # noqa: E402 (before paddle: it imports paddle without the "No ccache found" warning)
 
+settings = paddle_attn.apply_cpu_settings()  # a notebook is an entry point: every core, fast BLAS
+import paddle  # noqa: E402
 
-def find_repo_root(start):
-    """The nearest folder at or above `start` holding setup.py and paddle_attn/ (Jupyter may start in docs/tutorials/en/)."""
-    folder = os.path.abspath(start)
-    while not (os.path.isfile(os.path.join(folder, "setup.py")) and os.path.isdir(os.path.join(folder, "paddle_attn"))):
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            raise RuntimeError(f"no paddle_attn checkout at or above {os.path.abspath(start)!r}")
-        folder = parent
-    return folder
-
-
-ROOT = find_repo_root(os.getcwd())
-os.chdir(ROOT)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)  # this checkout's paddle_attn, whatever copy is installed
-
-import paddle_attn  # before paddle: it imports paddle without the "No ccache found" warning
-
-settings = paddle_attn.apply_cpu_settings()  # every core, MKL's fast path on AMD: what the tools/ entry points do
-import paddle
-
-OUT = os.path.join("output", "tutorials", "nam")
-os.makedirs(OUT, exist_ok=True)
-print(f"paddle {paddle.__version__}, paddle_attn from {os.path.dirname(paddle_attn.__file__)}")
-print(f"CPU settings: {settings}; quick mode: {QUICK}; outputs under {OUT}/")
-
-
-def show_png(path, width=10.0):
-    """Show inline a PNG that paddle_attn's figure functions wrote (they draw off-screen)."""
-    image = plt.imread(path)
-    plt.figure(figsize=(width, width * image.shape[0] / image.shape[1]))
-    plt.imshow(image)
-    plt.axis("off")
-    plt.show()
-    plt.close("all")
-
-
-def show_markdown(text):
-    """A Markdown table rendered in Jupyter, printed as text in a plain Python run."""
-    shell = None
-    if importlib.util.find_spec("IPython") is not None:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-    if shell is None:
-        print(text)
-    else:
-        from IPython.display import Markdown, display
-
-        display(Markdown(text))
+OUT = Path("output/tutorials/nam")
+print(f"paddle {paddle.__version__}, quick mode: {QUICK}, CPU threads: {settings['threads']}, outputs in {OUT}/")
 
 
 # %% [markdown] en
@@ -241,11 +198,13 @@ from paddle_attn.analysis.comparison import compare, markdown_table, registry_en
 
 batch, warmup, iterations = (2, 1, 2) if QUICK else (16, 2, 5)
 rows = compare(registry_entries(["resnet50_nam", "resnet50"], 100, "cifar"), batch, 32, warmup, iterations, print)
-show_markdown(
-    markdown_table(
-        rows,
-        f"CIFAR stem, 32x32 input, 100 classes; forward pass, batch {batch}, median of {iterations} "
-        f"on this CPU ({os.cpu_count()} cores seen, shared with whatever else runs).",
+display(
+    Markdown(
+        markdown_table(
+            rows,
+            f"CIFAR stem, 32x32 input, 100 classes; forward pass, batch {batch}, median of {iterations} "
+            f"on this CPU ({os.cpu_count()} cores seen, shared with whatever else runs).",
+        )
     )
 )
 nam_row, plain_row = rows
@@ -269,7 +228,8 @@ print(
 # warm-up over 2000 steps into a cosine decay from 0.01, and reports top-1 and top-5. That recipe is
 # `configs/resnet50_nam_cifar100.yaml`; the cell loads it and overrides only what a CPU run of a few minutes needs:
 #
-# - data: the generated 10-class shapes (`dataset: synthetic`, written under `output/tutorials/nam/`);
+# - data: the generated 10-class shapes (`dataset: synthetic`, written under `output/tutorials/nam/`), the
+#   overrides of `config.synthetic_data_overrides`;
 # - network: ResNet-18 + NAM with the ImageNet stem (7x7 stride-2 convolution and max-pool), as `configs/quickstart.yaml`:
 #   at 32 px it computes 16x less than the CIFAR stem, which is what makes training on two CPU cores take minutes;
 #   the ResNet-50 of section 3 would take hours;
@@ -287,7 +247,8 @@ print(
 # 再从 0.01 余弦衰减，评估 top-1 和 top-5。这套配方即 `configs/resnet50_nam_cifar100.yaml`；
 # 下面的代码加载该配置，只覆盖在 CPU 上几分钟跑完所必需的几项：
 #
-# - 数据：程序生成的 10 类图形数据集（`dataset: synthetic`，写在 `output/tutorials/nam/` 下）；
+# - 数据：程序生成的 10 类图形数据集（`dataset: synthetic`，写在 `output/tutorials/nam/` 下），即
+#   `config.synthetic_data_overrides` 给出的覆盖参数；
 # - 网络：使用 ImageNet 结构 stem（7x7 步长 2 卷积加最大池化）的 ResNet-18 + NAM，与 `configs/quickstart.yaml` 相同：
 #   在 32 像素输入下计算量只有 CIFAR stem 的 1/16，这样在两个 CPU 核上训练只需几分钟；第 3 节的 ResNet-50 则需要数小时；
 # - epoch 数、batch 64、学习率 0.05（与 quick start 相同：步数少时需要更大的步长），预热步数占总步数的比例与教程相同（300 x 196 步中的 2000 步）；
@@ -297,10 +258,10 @@ print(
 # 显示 hapi 的进度条，写入 VisualDL 日志和 checkpoint；每次运行 notebook 都会删除自己上一次的训练目录，重新开始。
 # %%
 
-from paddle_attn.config import load_config
+from paddle_attn.config import load_config, synthetic_data_overrides
 from paddle_attn.training import train
 
-RUN = os.path.join(OUT, "resnet18_nam_shapes")
+run_dir = OUT / "resnet18_nam_shapes"
 train_per_class, test_per_class, epochs, batch_size = (10, 5, 1, 32) if QUICK else (120, 30, 4, 64)
 steps = epochs * math.ceil(10 * train_per_class / batch_size)
 warmup_steps = max(1, round(steps * 2000 / (300 * 196)))  # the tutorial: 2000 of 300 epochs x 196 steps
@@ -308,23 +269,18 @@ config = load_config(
     "configs/resnet50_nam_cifar100.yaml",
     overrides=[
         "model.name=resnet18_nam",
-        "model.num_classes=10",
         "model.stem=imagenet",
-        "data.dataset=synthetic",
-        f"data.data_file={OUT}/synthetic-cifar.tar.gz",
-        f"data.synthetic_train_per_class={train_per_class}",
-        f"data.synthetic_test_per_class={test_per_class}",
-        "data.num_workers=0",
+        *synthetic_data_overrides(OUT / "shapes.tar.gz", train_per_class, test_per_class),
         "lr.base=0.05",
         f"lr.warmup_steps={warmup_steps}",
         f"train.epochs={epochs}",
         f"train.batch_size={batch_size}",
         "train.log_freq=5",
-        f"run.output_dir={RUN}",
+        f"run.output_dir={run_dir}",
     ],
 )
 print({section: config[section] for section in ("model", "optimizer", "lr", "loss", "train")})
-shutil.rmtree(RUN, ignore_errors=True)
+shutil.rmtree(run_dir, ignore_errors=True)
 start = time.perf_counter()
 result = train(config)
 print(f"trained in {time.perf_counter() - start:.0f} s; best eval top-1 {result['best_top1']:.3f} (chance 0.100)")
@@ -339,11 +295,10 @@ print(f"trained in {time.perf_counter() - start:.0f} s; best eval top-1 {result[
 from paddle_attn.analysis.run_figures import plot_curves
 from paddle_attn.analysis.run_logs import log_files, read_scalars
 
-print("VisualDL log:", log_files(RUN))
-scalars = read_scalars(RUN)
+print("VisualDL log:", log_files(run_dir))
+scalars = read_scalars(run_dir)
 print({tag: [round(v, 4) for v in values[-1:]] for tag, (_, values) in scalars.items()})
-plot_curves({"ResNet-18 + NAM": scalars}, os.path.join(OUT, "curves.png"))
-show_png(os.path.join(OUT, "curves.png"), width=14)
+display(plot_curves({"ResNet-18 + NAM": scalars}, OUT / "curves.png"))
 
 # %% [markdown] en
 # **On a GPU with the real data** (not run here: this machine has no GPU and no CIFAR-100). Put
@@ -392,24 +347,15 @@ show_png(os.path.join(OUT, "curves.png"), width=14)
 # NAM 的可视化是每个 stage 的归一化缩放因子 $|\gamma_i| / \sum_j |\gamma_j|$，再乘以该 block 的通道数，使 1 表示平均份额；
 # 把通道压到阈值以下的是稀疏惩罚项，而本次训练与教程一样没有使用它。Grad-CAM 显示预测类别的依据位于图像的哪些位置。
 # %%
-from PIL import Image
-
 from paddle_attn.analysis.attention_figures import plot_cam_grid, plot_nam_scales, to_display
 from paddle_attn.analysis.gates import attention_maps, nam_scale_weights_by_stage, share_under
-from paddle_attn.data.preprocessing import inference_info
-from paddle_attn.data.synthetic import CLASS_NAMES, make_images
+from paddle_attn.analysis.report import open_network
+from paddle_attn.data.synthetic import CLASS_NAMES, write_image_files
 from paddle_attn.inference.predict import preprocess
 
-trained, state = paddle_attn.load_model(RUN)
-info = inference_info(state)
-IMAGES = os.path.join(OUT, "images")
-shutil.rmtree(IMAGES, ignore_errors=True)
-os.makedirs(IMAGES)
-pictures, labels = make_images(1 if QUICK else 2, seed=1)  # the test split's first images (its seed is 0 + 1)
-paths = []
-for i, (picture, label) in enumerate(zip(pictures, labels)):
-    paths.append(os.path.join(IMAGES, f"{i:02d}_{CLASS_NAMES[label]}.png"))
-    Image.fromarray(picture).save(paths[-1])
+trained, info = open_network(run_dir)  # the best checkpoint, in eval mode, and its preprocessing
+image_dir = OUT / "images"
+paths, labels = write_image_files(image_dir, 1 if QUICK else 2, seed=1)  # the test split's first (its seed: 0 + 1)
 inputs, _, errors = preprocess(info, paths)
 assert not errors
 maps = attention_maps(trained, inputs)
@@ -419,16 +365,15 @@ print(
 )
 titles = [f"{CLASS_NAMES[t]}\n-> {CLASS_NAMES[p]}" for t, p in zip(labels, maps.predicted)]
 grid = plot_cam_grid(to_display(inputs, info["transform"], info.get("mean"), info.get("std")), maps.cam, titles, 5)
-grid.savefig(os.path.join(OUT, "gradcam.png"), dpi=90)
-show_png(os.path.join(OUT, "gradcam.png"))
+grid.savefig(OUT / "gradcam.png", dpi=90)
+display(grid)
 
 relative = nam_scale_weights_by_stage(trained)
 threshold = 0.1  # a tenth of an equal share, tools/visualize.py's default
 for stage, values in relative.items():
     print(f"{stage}: {values.size} channels, normalized scale x C in {values.min():.4f} .. {values.max():.4f}")
 print("share under", threshold, share_under(relative, threshold))
-plot_nam_scales(relative, threshold, "ResNet-18 + NAM: |γ|/Σ|γ| x C per stage", os.path.join(OUT, "nam_scales.png"))
-show_png(os.path.join(OUT, "nam_scales.png"))
+display(plot_nam_scales(relative, threshold, "ResNet-18 + NAM: |γ|/Σ|γ| x C per stage", OUT / "nam_scales.png"))
 
 # %% [markdown] en
 # Why the scales barely moved: every step, eq. 4's penalty moves each $\gamma$ towards 0 by $p \cdot \eta_t$ (the
@@ -461,70 +406,26 @@ for name, (lr_sum, momentum) in budgets.items():
 # ## 7. Export and predict
 #
 # `tools/export.py` writes Paddle's inference program and, with `--format onnx` (when paddle2onnx is installed),
-# `model.onnx` for ONNX Runtime and OpenVINO. The cell then times every backend installed here on the images above,
-# in fp32, and in bf16 where `paddle_attn.cpu.bf16_supported()` says this CPU computes it natively, checks that
-# the fp32 backends agree with Paddle's logits, and predicts with the fastest through `tools/infer.py`.
+# `model.onnx` for ONNX Runtime and OpenVINO. `paddle_attn.inference.backend_speed.time_backends` then times every
+# backend that can run here on the images above (fp32, and bf16 where `paddle_attn.cpu.bf16_supported()` says this
+# CPU computes it natively), fastest first, with how far each one's logits are from Paddle fp32's; the cell checks
+# that the fp32 backends agree with Paddle's logits and predicts with the fastest through `tools/infer.py`.
 # %% [markdown] zh
 # ## 7. 导出与推理
 #
 # `tools/export.py` 导出 Paddle 推理模型；加 `--format onnx`（需安装 paddle2onnx）时还会导出 `model.onnx`，
-# 供 ONNX Runtime 和 OpenVINO 使用。下面在上述图像上为本机已安装的每个推理后端计时：fp32，以及
-# `paddle_attn.cpu.bf16_supported()` 表明本机 CPU 原生支持时的 bf16；检查各 fp32 后端与 Paddle 的 logits 一致，
+# 供 ONNX Runtime 和 OpenVINO 使用。然后 `paddle_attn.inference.backend_speed.time_backends` 在上述图像上为本机
+# 能运行的每个推理后端计时（fp32，以及 `paddle_attn.cpu.bf16_supported()` 表明本机 CPU 原生支持时的 bf16），
+# 按速度从快到慢列出，并给出各自 logits 与 Paddle fp32 的差距；检查各 fp32 后端与 Paddle 的 logits 一致，
 # 然后用最快的后端通过 `tools/infer.py` 进行预测。
 # %%
-from paddle_attn.cpu import bf16_supported
-from paddle_attn.inference.predict import backend_runner
+from paddle_attn.cli import run_script
+from paddle_attn.inference.backend_speed import speed_table, time_backends
 
-
-def run_tool(script, *args):
-    """Run tools/<script> in a new process from this checkout and show what it printed."""
-    done = subprocess.run([sys.executable, os.path.join("tools", script), *args], capture_output=True, text=True)
-    print(done.stdout + done.stderr)
-    done.check_returncode()
-
-
-EXPORT = os.path.join(RUN, "inference")
-has_onnx = importlib.util.find_spec("paddle2onnx") is not None
-run_tool("export.py", "--checkpoint", RUN, "--out", EXPORT, *(["--format", "onnx"] if has_onnx else []))
-
-backends = [("paddle", "fp32")]
-for backend, module in (("onnxruntime", "onnxruntime"), ("openvino", "openvino")):
-    if has_onnx and importlib.util.find_spec(module) is not None:
-        backends.append((backend, "fp32"))
-if bf16_supported():
-    backends += [(backend, "bf16") for backend, _ in backends if backend in ("paddle", "openvino")]
-print("bf16 on this CPU:", bf16_supported(), "- backends to time:", backends)
-
-repeats = 2 if QUICK else 10
-speeds, reference = {}, None
-for backend, precision in backends:
-    runner = backend_runner(EXPORT, backend, precision=precision)
-    logits = runner(inputs)  # the first call also warms the backend up
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        runner(inputs)
-        seconds.append(time.perf_counter() - start)
-    reference = logits if reference is None else reference
-    difference = float(np.abs(logits - reference).max() / np.abs(reference).max())
-    if precision == "fp32":
-        assert difference < 1e-4, (backend, difference)
-    speeds[(backend, precision)] = len(inputs) / statistics.median(seconds)
-    print(
-        f"{backend:12s} {precision}: {speeds[(backend, precision)]:7.1f} images/s (batch {len(inputs)}, "
-        f"median of {repeats}); max |logits - paddle fp32| / max |paddle| = {difference:.1e}"
-    )
-fastest_backend, fastest_precision = max(speeds, key=speeds.get)
-print(f"fastest here: {fastest_backend} {fastest_precision}")
-run_tool(
-    "infer.py",
-    "--model",
-    EXPORT,
-    "--backend",
-    fastest_backend,
-    "--precision",
-    fastest_precision,
-    "--top-k",
-    "3",
-    IMAGES,
-)
+formats = ["--format", "onnx"] if importlib.util.find_spec("paddle2onnx") else []  # the [onnx] extra
+run_script("tools/export.py", "--checkpoint", run_dir, "--out", run_dir / "inference", *formats)
+rows = time_backends(run_dir / "inference", inputs, repeats=2 if QUICK else 10)
+display(Markdown(speed_table(rows)))
+assert all(row["difference"] < 1e-4 for row in rows if row["precision"] == "fp32")  # one program, other kernels
+choice = ["--backend", rows[0]["backend"], "--precision", rows[0]["precision"]]  # rows[0]: the fastest
+run_script("tools/infer.py", "--model", run_dir / "inference", *choice, "--top-k", "3", image_dir)
