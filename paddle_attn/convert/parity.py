@@ -17,7 +17,7 @@ def convert_and_compare(torch_net, layout, image_size, images=4, train_passes=3,
     thread meanwhile: its pool and Paddle's spin against each other on a small CPU (tests/test_convert.py).
 
     Returns Parity(converted: `Converted(net, spec)`, relative: max |paddle - torch| / max |torch|, same_top1)."""
-    import torch
+    import torch  # optional: torch, only to run the network being converted
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
