@@ -79,11 +79,11 @@ def progress_printer(verb, unit):
 
 def run_script(path, *args):
     """Run the Python script `path` with `args` under this interpreter in a child process, print what it wrote
-    (where a notebook shows it: a child's own output bypasses the kernel) and raise CalledProcessError if it failed."""
+    (where a notebook shows it: a child's own output bypasses the kernel) and raise CalledProcessError if it failed.
+    Returns nothing, so that a notebook cell ending with it does not show the output twice."""
     done = subprocess.run([sys.executable, str(path), *map(str, args)], capture_output=True, text=True)
     print(done.stdout + done.stderr)
     done.check_returncode()
-    return done.stdout
 
 
 def say(line):

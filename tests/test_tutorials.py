@@ -87,6 +87,16 @@ def test_committed_notebook_was_executed_without_errors(name, lang):
     assert executed == {"quick": False}, f"{lang}/{name}.ipynb was not executed in full mode: {executed}"
 
 
+@pytest.mark.parametrize("name, lang", NOTEBOOKS, ids=[f"{n}-{lang}" for n, lang in NOTEBOOKS])
+def test_committed_notebook_shows_its_figures_as_pictures(name, lang):
+    """A figure a cell returns is a picture in the notebook, not its repr (which is what a kernel without the inline
+    backend stores), and a cell's value is not printed twice."""
+    outputs = [o for cell in read_committed(name, lang)["cells"] for o in cell.get("outputs", [])]
+    texts = ["".join(o.get("data", {}).get("text/plain", "")) for o in outputs if "image/png" not in o.get("data", {})]
+    assert not [t for t in texts if t.startswith("<Figure size")], f"{lang}/{name}.ipynb shows figures as text"
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3, f"{lang}/{name}.ipynb has too few pictures"
+
+
 # Each tutorial is executed once, in English: the code cells of both languages are the same (checked above),
 # so running the Chinese notebook too would double CI's time and test nothing more.
 @pytest.mark.parametrize("name", NAMES)

@@ -26,8 +26,12 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
+
+plt.switch_backend(matplotlib.get_backend())  # in Jupyter, the inline one: the figures cells return are shown
 
 QUICK = os.environ.get("PADDLE_ATTN_TUTORIAL_QUICK") == "1"
 # Jupyter may start in docs/tutorials/en/: work from the checkout, the nearest folder up holding setup.py
