@@ -120,11 +120,11 @@ def test_convolutions_go_back_to_fp32_one_by_one_and_the_closest_step_is_kept(on
     pool = images(400, 4)
     logits = np.sort(openvino_logits(onnx.load(onnx_file), pool), axis=1)
     near_ties = np.argsort((logits[:, -1] - logits[:, -2]) / np.abs(logits).max(1))
-    calibration = np.empty((60, 3, SIZE, SIZE), np.float32)
-    calibration[4::5], calibration[np.arange(60) % 5 != 4] = pool[near_ties[:12]], pool[near_ties[-48:]]
+    calibration = np.empty((100, 3, SIZE, SIZE), np.float32)  # the 20 nearest ties held out: int8 flips some on
+    calibration[4::5], calibration[np.arange(100) % 5 != 4] = pool[near_ties[:20]], pool[near_ties[-80:]]  # any CPU
     quantize_int8(onnx_file, calibration, str(tmp_path / "m.onnx"), method="onnxruntime", target_agreement=1.0)
     report = json.loads((tmp_path / "m.json").read_text())
-    assert report["recipes"]["onnxruntime"]["agreement"] < 1.0  # int8 flips some near-ties (measured: 2 of 12)
+    assert report["recipes"]["onnxruntime"]["agreement"] < 1.0  # int8 flips some near-ties (measured: 4 of 20)
     recipe = report["recipes"]["onnxruntime"]
     steps, convs = recipe["fp32_steps"], [n.name for n in onnx.load(onnx_file).graph.node if n.op_type == "Conv"]
     assert [s["fp32_convs"] for s in steps] == list(range(1, len(steps) + 1))
