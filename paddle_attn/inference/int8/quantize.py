@@ -107,7 +107,7 @@ def _describe(measured, count):
     )
 
 
-def _restore_fp32(model, source, holdout, reference, target_agreement, say):
+def _restore_fp32(model, source, measured, holdout, reference, target_agreement, say):
     """(model, names put back in fp32, measured, steps): the convolutions whose fp32 copy alone removes the most
     error, added one by one until the agreement reaches `target_agreement` or MAX_FP32_SHARE of them are fp32;
     the step closest to fp32 (agreement, then logit error) is kept, and `steps` lists what each gave."""
@@ -117,7 +117,7 @@ def _restore_fp32(model, source, holdout, reference, target_agreement, say):
         c: closeness(openvino_logits(with_fp32_convs(model, source, [c]), holdout), reference) for c in candidates
     }
     ranked = sorted(candidates, key=lambda c: errors[c]["logit_error"])
-    best = (model, [], closeness(openvino_logits(model, holdout), reference))
+    best = (model, [], measured)  # the recipe as it came, measured by _run_recipes
     steps = []
     for count in range(1, int(len(candidates) * MAX_FP32_SHARE) + 1):
         restored = with_fp32_convs(model, source, ranked[:count])
@@ -162,7 +162,9 @@ def quantize_int8(
         restored, steps = [], []
         if measured["agreement"] < target_agreement:
             say(f"int8 {name}: below the target agreement {target_agreement:.1%}")
-            model, restored, measured, steps = _restore_fp32(model, source, holdout, reference, target_agreement, say)
+            model, restored, measured, steps = _restore_fp32(
+                model, source, dict(measured), holdout, reference, target_agreement, say
+            )
             done[name][2].update(fp32_steps=steps, restored=restored)
         final[name] = (model, restored, measured)
     chosen = max(final, key=lambda n: (final[n][2]["agreement"], -final[n][2]["logit_error"]))
