@@ -133,6 +133,8 @@ class Machine:
     def read_array(self, data, count, dtype):
         """The flat array of `count` items of `dtype` from `data`, allocated after its size is checked."""
         self.spend(count * dtype.itemsize)
+        if type(data) is bytearray:  # protocol 2's encoded text, made for this array
+            return np.frombuffer(data, dtype, count)
         if type(data) is bytes:
             return np.frombuffer(data, dtype, count).copy()
         if type(data) is not LazyBytes:
@@ -263,7 +265,7 @@ class Machine:
             return new_scalar(args)
         if func is ENCODE and len(args) == 2 and type(args[0]) is str and args[1] in ("latin1", "latin-1"):
             self.spend(len(args[0]))
-            return args[0].encode("latin1")
+            return bytearray(args[0], "latin1")  # its own writable buffer: an array takes it without a copy
         if func is TENSOR and len(args) == 1 and type(args[0]) is tuple and len(args[0]) == 2:
             name, array = args[0]
             if type(name) is str and type(array) is np.ndarray:

@@ -98,6 +98,6 @@ def array_from_state(state, read_data):
 def new_scalar(args):
     """The REDUCE of `numpy.core.multiarray.scalar`: (dtype, data) with data one item's bytes."""
     dtype = built_dtype(args[0] if len(args) == 2 else None)
-    if type(args[1]) is not bytes or len(args[1]) != dtype.itemsize:
+    if type(args[1]) not in (bytes, bytearray) or len(args[1]) != dtype.itemsize:
         raise Refused(f"a numpy {dtype} scalar from anything but its {dtype.itemsize} bytes")
     return np.frombuffer(args[1], dtype, count=1)[0]
