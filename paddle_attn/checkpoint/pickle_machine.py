@@ -1,4 +1,4 @@
-"""A restricted interpreter of the pickles `paddle.save` writes (protocols 2-4), not `pickle.Unpickler`.
+"""A restricted interpreter of the pickles `paddle.save` writes (protocols 2-4), not Python's own unpickler.
 
 It knows only the opcodes those files use; a global is a name it interprets itself (an array, a dtype, a
 tensor's (name, array) tuple), never a function it looks up and calls, and BUILD applies only to the arrays
