@@ -263,7 +263,9 @@ class Machine:
             return new_dtype(args)
         if func is SCALAR:
             return new_scalar(args)
-        if func is ENCODE and len(args) == 2 and type(args[0]) is str and args[1] in ("latin1", "latin-1"):
+        if func is ENCODE and len(args) == 2 and type(args[0]) is str and type(args[1]) is str:
+            if args[1] not in ("latin1", "latin-1"):
+                raise Refused(f"_codecs.encode with {args[1][:20]!r}")
             self.spend(len(args[0]))
             return bytearray(args[0], "latin1")  # its own writable buffer: an array takes it without a copy
         if func is TENSOR and len(args) == 1 and type(args[0]) is tuple and len(args[0]) == 2:

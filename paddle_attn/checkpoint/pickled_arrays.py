@@ -43,6 +43,15 @@ def is_flag(value, flag):
     return type(value) in (bool, int) and value == flag
 
 
+def same(values, expected):
+    """`values` is the tuple `expected`, item by item of the same type (an array's `==` never gets asked)."""
+    return (
+        type(values) is tuple
+        and len(values) == len(expected)
+        and all(type(v) is type(e) and v == e for v, e in zip(values, expected))
+    )
+
+
 def new_dtype(args):
     """The REDUCE of `numpy.dtype`: only a numeric or bool type code, as NumPy pickles it."""
     code = args[0] if len(args) == 3 else None
@@ -54,10 +63,10 @@ def new_dtype(args):
 
 def set_dtype_state(stub, state):
     """The BUILD of a dtype: only NumPy's state of a plain number type, read for its byte order."""
-    if type(state) is not tuple or len(state) != 8 or state[0] != 3 or state[2:] != DTYPE_STATE_TAIL:
+    if type(state) is not tuple or len(state) != 8 or not same(state[:1] + state[2:], (3, *DTYPE_STATE_TAIL)):
         raise Refused(f"numpy.dtype({stub.code!r}) with a state other than a plain number's")
     single = stub.code in ("b1", "i1", "u1")
-    if not (state[1] == "|" if single else state[1] in ("<", ">")):
+    if type(state[1]) is not str or not (state[1] == "|" if single else state[1] in ("<", ">")):
         raise Refused(f"numpy.dtype({stub.code!r}) with byte order {state[1]!r}")
     stub.dtype = np.dtype(state[1].replace("|", "") + stub.code)
 
@@ -70,7 +79,8 @@ def built_dtype(value):
 
 def new_array(args, ndarray_global):
     """The REDUCE of `_reconstruct`: exactly what `ndarray.__reduce__` writes, an empty array to BUILD."""
-    if len(args) != 3 or args[0] is not ndarray_global or args[1] != (0,) or args[2] != b"b":
+    code = args[2] if len(args) == 3 and type(args[2]) in (bytes, bytearray) else None  # protocol 2: a bytearray
+    if code != b"b" or args[0] is not ndarray_global or not same(args[1], (0,)):
         raise Refused("numpy._core.multiarray._reconstruct of anything but (ndarray, (0,), b'b')")
     return ArrayStub()
 
@@ -80,7 +90,12 @@ def array_from_state(state, read_data):
 
     `read_data(data, count, dtype)` gives the flat array of `count` items; it is called only after the check.
     """
-    if type(state) is not tuple or len(state) != 5 or state[0] != 1 or not is_flag(state[3], bool(state[3])):
+    if (
+        type(state) is not tuple
+        or len(state) != 5
+        or not same(state[:1], (1,))
+        or not (is_flag(state[3], 0) or is_flag(state[3], 1))
+    ):
         raise Refused("a numpy array state other than (1, shape, dtype, is_fortran, data)")
     _, shape, dtype, fortran, data = state
     dtype = built_dtype(dtype)
