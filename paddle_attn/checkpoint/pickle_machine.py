@@ -131,14 +131,16 @@ class Machine:
             raise Refused("arrays larger than the file's own data")
 
     def read_array(self, data, count, dtype):
-        """The flat array of `count` items of `dtype` from `data`, allocated after its size is checked."""
+        """The flat array of `count` items of `dtype` from `data`, allocated after its length and type are checked."""
+        if type(data) not in (bytes, bytearray, LazyBytes):
+            raise Refused(f"a numpy array from {describe(data)}")
+        if count * dtype.itemsize != len(data):  # checked before anything is allocated
+            raise Refused(f"a {dtype} array of {count} items from {len(data)} bytes")
         self.spend(count * dtype.itemsize)
         if type(data) is bytearray:  # protocol 2's encoded text, made for this array
             return np.frombuffer(data, dtype, count)
         if type(data) is bytes:
             return np.frombuffer(data, dtype, count).copy()
-        if type(data) is not LazyBytes:
-            raise Refused(f"an array from {describe(data)}")
         if data.read:
             raise Refused("one array's data used twice")
         data.read, array, back = True, np.empty(count, dtype), self.file.tell()

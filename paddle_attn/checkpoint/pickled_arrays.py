@@ -88,7 +88,8 @@ def new_array(args, ndarray_global):
 def array_from_state(state, read_data):
     """The BUILD of an array: (1, shape, dtype, is_fortran, data) with data the exact byte count of shape and dtype.
 
-    `read_data(data, count, dtype)` gives the flat array of `count` items; it is called only after the check.
+    `read_data(data, count, dtype)` gives the flat array of `count` items from `data` (bytes of their exact
+    length, checked there before anything is allocated).
     """
     if (
         type(state) is not tuple
@@ -101,10 +102,7 @@ def array_from_state(state, read_data):
     dtype = built_dtype(dtype)
     if type(shape) is not tuple or len(shape) > MAX_DIMS or any(type(d) is not int or d < 0 for d in shape):
         raise Refused("a numpy array shape other than a tuple of sizes")
-    count = math.prod(shape)
-    if count * dtype.itemsize != len(data):  # checked before anything is allocated
-        raise Refused(f"a {dtype} array of shape {shape} from {len(data)} bytes")
-    flat = read_data(data, count, dtype)
+    flat = read_data(data, math.prod(shape), dtype)
     if not dtype.isnative:  # NumPy's own unpickling swaps to the native byte order
         flat = flat.astype(dtype.newbyteorder("="))
     return flat.reshape(shape, order="F" if fortran else "C")
