@@ -82,7 +82,7 @@ def test_pth_is_refused_where_torch_load_has_no_weights_only(tmp_path, monkeypat
     torch.save({"fc.bias": torch.zeros(2)}, tmp_path / "w.pth")
     assert list(read_torch_state_dict(str(tmp_path / "w.pth"))) == ["fc.bias"]  # this torch has weights_only
     loads = []
-    monkeypatch.setattr(torch, "load", lambda f, map_location=None: loads.append(f))  # torch < 1.13's signature
+    monkeypatch.setattr(torch, "load", lambda f, map_location=None: loads.append(f) or {"fc.bias": 0})  # torch < 1.13
     with pytest.raises(ConversionError, match=r"has no torch.load\(weights_only=True\) \(torch >= 1.13 has\)"):
         read_torch_state_dict(str(tmp_path / "w.pth"))
     assert loads == []  # refused before torch.load could unpickle anything
