@@ -183,6 +183,40 @@ def test_array_data_read_twice_is_refused(tmp_path):
     assert "refused to load one array's data used twice" in outcome.get("error", ""), outcome
 
 
+@needs_linux
+def test_arrays_beyond_the_files_own_bytes_are_refused(tmp_path):
+    """200 arrays from one memoized 60 KiB of bytes: 12 MB of arrays from a 60 KiB file."""
+    dtype = global_("numpy", "dtype") + text("f4") + b"\x89\x88\x87R" + put(0)
+    dtype += b"(K\x03" + text("<") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    array = global_("numpy._core.multiarray", "_reconstruct") + global_("numpy", "ndarray") + b"K\x00\x85C\x01b\x87R"
+    state = b"(K\x01M\x00\x3c\x85" + get(0) + b"\x89"  # shape (15360,): 60 KiB of float32
+    data = b"B" + struct.pack("<I", 15360 * 4) + b"\0" * (15360 * 4) + put(1)
+    arrays = array + state + data + b"tb" + (array + state + get(1) + b"tb") * 199
+    path = tmp_path / "amplified.pdparams"
+    path.write_bytes(b"\x80\x03(" + dtype + arrays + b"t.")
+    outcome = load_in_children([path])[str(path)]
+    assert "refused to load arrays larger than the file's own data" in outcome.get("error", ""), outcome
+
+
+def test_values_beyond_max_objects_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(pickle_machine, "MAX_OBJECTS", 50)
+    path = tmp_path / "many.pdparams"
+    path.write_bytes(b"\x80\x02(" + b"N" * 51 + b"t.")
+    with pytest.raises(CheckpointError, match="^refused to load more than 50 values from "):
+        safe_pickle.load(str(path))
+    path.write_bytes(b"\x80\x02(" + b"N" * 49 + b"t.")
+    assert safe_pickle.load(str(path)) == (None,) * 49
+
+
+def test_integers_longer_than_int64_are_refused(tmp_path):
+    path = tmp_path / "long.pdparams"
+    path.write_bytes(b"\x80\x02\x8a\x09" + b"\xff" * 9 + b".")
+    with pytest.raises(CheckpointError, match="^refused to load an integer of 9 bytes from "):
+        safe_pickle.load(str(path))
+    path.write_bytes(b"\x80\x02\x8a\x08" + b"\xff" * 8 + b".")
+    assert safe_pickle.load(str(path)) == -1
+
+
 DANGEROUS = [
     ("builtins", "getattr"),
     ("builtins", "eval"),
