@@ -107,7 +107,7 @@ FIELD_FAR_AWAY = (3, "|", None, ("f0",), {"f0": (np.dtype("i4"), 10**9)}, 8, 1, 
 HOSTILE = {
     "dtype V8 with a field 1 GB away": (
         crafted({"fc.weight": array_call((1,), "V8", b"\0" * 8, FIELD_FAR_AWAY)}),
-        "refused to load numpy.dtype('V8')",
+        "refused to load numpy.dtype('V8') from ",
     ),
     "dtype f4 given a structured state": (
         crafted({"fc.weight": array_call((1,), "f4", b"\0" * 4, FIELD_FAR_AWAY)}),
@@ -138,12 +138,15 @@ HOSTILE = {
         b"\x80\x03B" + struct.pack("<I", 1_500_000_000) + b".",
         "is truncated or corrupt (a value of 1500000000 bytes where 1 remain)",
     ),
-    "a string array": (pickle.dumps({"a": np.array(["ab"])}, protocol=2), "refused to load numpy.dtype('U2')"),
+    "a string array": (pickle.dumps({"a": np.array(["ab"])}, protocol=2), "refused to load numpy.dtype('U2') from "),
     "a structured array": (
         pickle.dumps({"a": np.zeros(2, "i4,f8")}, protocol=4),
-        "refused to load numpy.dtype('V12')",
+        "refused to load numpy.dtype('V12') from ",
     ),
-    "an object array": (pickle.dumps({"a": np.array([1, "a"], dtype=object)}), "refused to load numpy.dtype('O8')"),
+    "an object array": (
+        pickle.dumps({"a": np.array([1, "a"], dtype=object)}),
+        "refused to load numpy.dtype('O8') from ",
+    ),
     "a numpy scalar of another size": (
         crafted({"a": Call(np._core.multiarray.scalar, (np.dtype("f8"), b"\0" * 4))}),
         "refused to load a numpy float64 scalar from anything but its 8 bytes",
