@@ -125,9 +125,13 @@ HOSTILE = {
         b"\x80\x02" + global_("numpy._core.multiarray", "_reconstruct") + b"}" + text("__defaults__") + b")sb.",
         "refused to load BUILD on numpy._core.multiarray._reconstruct",
     ),
-    "lists shared 60 levels deep": (shared_lists(60, 2), "refused to load more than 16777216 values"),
+    "lists shared 60 levels deep": (shared_lists(60, 2), "refused to load more than 4194304 values"),
     "lists nested 60 deep": (shared_lists(60, 1), "refused to load containers nested more than 32 deep"),
-    "lists shared 1000 times on 3 levels": (shared_lists(3, 1000), "refused to load more than 16777216 values"),
+    "lists shared 1000 times on 3 levels": (shared_lists(3, 1000), "refused to load more than 4194304 values"),
+    "one 64 KiB array under 1000 paths": (
+        pickle.dumps({"a": [np.zeros(2**14, "f4")] * 1000}, protocol=4),
+        "bytes of arrays (arrays shared many times over)",  # over 2 * the file's size + 1 MiB, counted as a tree
+    ),
     "a list holding itself": (b"\x80\x02]" + put(0) + get(0) + b"a.", "refused to load a list holding itself"),
     "LONG_BINPUT at 10**8": (b"\x80\x02N" + put(10**8) + b".", "refused to load memo index 100000000 after 1 values"),
     "a 1.5 GB array without data": (

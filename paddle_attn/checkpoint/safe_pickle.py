@@ -7,11 +7,12 @@ hold numeric and bool arrays, numbers, text, None and dicts (text keys), lists a
 refusing cycles and sharing or nesting that would make a small file a huge or deep tree.
 """
 
+import os
 import pickle
 
 import numpy as np
 
-from paddle_attn.checkpoint.pickle_machine import Corrupt, describe, interpret
+from paddle_attn.checkpoint.pickle_machine import SPARE_BYTES, Corrupt, describe, interpret
 from paddle_attn.checkpoint.pickled_arrays import Refused
 from paddle_attn.errors import CheckpointError
 
@@ -23,7 +24,7 @@ NAME_TABLE, BIG_PARAMS = "StructuredToParameterName@@", "UnpackBigParamInfor@@" 
 LEAVES = (str, int, float, bool, type(None))
 ARRAY_KINDS = "biufc"  # bool, signed, unsigned, float, complex: what pickled_arrays builds
 MAX_DEPTH = 32  # paddle.save's deepest: optimizer state > LR_Scheduler > a wrapped scheduler's state
-MAX_VALUES = 1 << 24  # values counted along every path, so containers shared many times over count each time
+MAX_VALUES = 1 << 22  # values counted along every path: ~4 million, paddle.save writes ~3 per tensor
 
 
 def load(path, trusted=False):
@@ -37,7 +38,7 @@ def load(path, trusted=False):
         with open(path, "rb") as f:
             loaded = pickle.Unpickler(f, encoding="latin1").load() if trusted else interpret(f)
         if not trusted:
-            check_plain(loaded)
+            check_plain(loaded, 2 * os.path.getsize(path) + SPARE_BYTES)  # what the interpreter may make of the file
         return _join_big_params(loaded)
     except Refused as err:
         raise CheckpointError(
@@ -51,12 +52,13 @@ def load(path, trusted=False):
         raise CheckpointError(f"weights file {path!r} is truncated or corrupt ({type(err).__name__}: {err})") from err
 
 
-def check_plain(root):
-    """Raise Refused unless `root` is arrays, numbers, text and None in dicts, lists and tuples, with no cycle,
-    at most MAX_DEPTH deep and MAX_VALUES values as a tree. Each container is walked once (a shared one's
-    count and depth are remembered), so the walk takes the time of the file, not of the tree it makes."""
-    done = {}  # id of a container walked: (values below it counted as a tree, its depth)
-    frames = [[root, _children(root), 1, 1]]  # container, its children left, values so far, depth so far
+def check_plain(root, max_bytes):
+    """Raise Refused unless `root` is arrays, numbers, text and None in dicts, lists and tuples, with no cycle, and,
+    counted as the tree a consumer walks (a shared container each time it is met), at most MAX_DEPTH deep,
+    MAX_VALUES values and `max_bytes` of arrays. Each container is walked once (a shared one's figures are
+    remembered), so the walk takes the time of the file, not of the tree it makes."""
+    done = {}  # id of a container walked: its (values, depth, array bytes) as a tree
+    frames = [[root, _children(root), 1, 1, 0]]  # container, its children left, then its figures so far
     walking = {id(root)}
     while frames:
         frame = frames[-1]
@@ -64,41 +66,46 @@ def check_plain(root):
         if child is frames:  # this container is done
             frames.pop()
             walking.discard(id(frame[0]))
-            done[id(frame[0])] = (frame[2], frame[3])
+            done[id(frame[0])] = frame[2:]
             if frames:
-                _add(frames[-1], frame[2], frame[3], len(frames))
+                _add(frames[-1], frame[2:], len(frames), max_bytes)
         elif type(child) not in (dict, list, tuple):
-            _check_leaf(child)
-            _add(frame, 1, 0, len(frames))
+            _add(frame, (1, 0, _leaf_bytes(child)), len(frames), max_bytes)
         elif id(child) in walking:
             raise Refused(f"a {type(child).__name__} holding itself")
         elif id(child) in done:
-            _add(frame, *done[id(child)], len(frames))
+            _add(frame, done[id(child)], len(frames), max_bytes)
         else:
             walking.add(id(child))
-            frames.append([child, _children(child), 1, 1])  # depth checked as it returns: see _add
+            frames.append([child, _children(child), 1, 1, 0])  # depth checked as it returns: see _add
 
 
 def _children(value):
     if type(value) is dict:
         return iter(value.values())  # keys are text: checked as the interpreter set them
-    return iter(value) if type(value) in (list, tuple) else _check_leaf(value) or iter(())
+    if type(value) in (list, tuple):
+        return iter(value)
+    _leaf_bytes(value)  # a value at the top that is no container: checked, nothing below it
+    return iter(())
 
 
-def _add(frame, values, depth, level):
-    frame[2] += values
-    frame[3] = max(frame[3], depth + 1)
+def _add(frame, tree, level, max_bytes):
+    values, depth, nbytes = tree
+    frame[2], frame[3], frame[4] = frame[2] + values, max(frame[3], depth + 1), frame[4] + nbytes
     if frame[2] > MAX_VALUES:
         raise Refused(f"more than {MAX_VALUES} values (containers shared many times over)")
     if frame[3] + level - 1 > MAX_DEPTH:
         raise Refused(f"containers nested more than {MAX_DEPTH} deep")
+    if frame[4] > max_bytes:
+        raise Refused(f"more than {max_bytes} bytes of arrays (arrays shared many times over)")
 
 
-def _check_leaf(value):
+def _leaf_bytes(value):
+    """The bytes of an array leaf, 0 for a number, text or None; Refused for anything else."""
     if type(value) in LEAVES:
-        return
+        return 0
     if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in ARRAY_KINDS:
-        return
+        return value.nbytes
     raise Refused(f"a {describe(value)}")
 
 
