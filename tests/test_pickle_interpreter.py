@@ -251,7 +251,11 @@ def test_each_dangerous_global_is_refused_by_name(tmp_path, module, name):
         path.write_bytes(b"\x80\x02" + data)
         with pytest.raises(CheckpointError, match=f"^refused to load {module}.{name} from "):
             safe_pickle.load(str(path))
-    path.write_bytes(b"\x80\x02" + global_("__builtin__", "eval") + b".")  # protocol 2's Python 2 names map
+
+
+def test_python_2_names_are_refused_by_their_python_3_name(tmp_path):
+    path = tmp_path / "named.pdparams"
+    path.write_bytes(b"\x80\x02" + global_("__builtin__", "eval") + b".")  # protocol 2 names Python 2's modules
     with pytest.raises(CheckpointError, match="^refused to load builtins.eval from "):
         safe_pickle.load(str(path))
 
