@@ -1,16 +1,19 @@
 """Reading what `paddle.save` writes (.pdparams, .pdopt) without running code from the file.
 
-A pickle names the functions it calls; this unpickler resolves only the few that rebuild NumPy arrays,
-and refuses any other before calling it. So a stranger's weights file can hold arrays, numbers, strings,
-None and containers of those (optimizer and LR-scheduler state included), never an object that acts.
+The file is read by `pickle_machine`, an interpreter of the few pickle opcodes and globals paddle.save uses,
+which rebuilds NumPy arrays itself from their type code, shape and bytes. So a stranger's weights file can
+hold numeric and bool arrays, numbers, text, None and dicts (text keys), lists and tuples of those
+(optimizer and LR-scheduler state included), never an object that acts; the result is then walked once,
+refusing cycles and sharing or nesting that would make a small file a huge or deep tree.
 """
 
-import _compat_pickle
-import collections
+import os
 import pickle
 
 import numpy as np
 
+from paddle_attn.checkpoint.pickle_machine import SPARE_BYTES, Corrupt, describe, interpret
+from paddle_attn.checkpoint.pickled_arrays import Refused
 from paddle_attn.errors import CheckpointError
 
 TRUST_HINT = (
@@ -18,108 +21,92 @@ TRUST_HINT = (
     "that runs any code it holds"
 )
 NAME_TABLE, BIG_PARAMS = "StructuredToParameterName@@", "UnpackBigParamInfor@@"  # keys paddle.save adds
-PLAIN = (str, bytes, int, float, complex, bool, type(None), np.ndarray, np.generic)
-
-
-class Refused(pickle.UnpicklingError):
-    """A global outside the allow-list, named `module.name`."""
-
-
-def _array(_subtype, shape, dtype_code):
-    # what ndarray.__reduce__ names; always a plain ndarray, whatever subclass the file asks for
-    return np.ndarray.__new__(np.ndarray, shape, dtype_code)
-
-
-def _dtype(code, align=False, copy=False):
-    # a type code string ("f4", "i8", "O"...), never an object numpy would ask for a dtype
-    if not isinstance(code, str) or np.dtype(code).hasobject:
-        raise Refused(f"numpy.dtype({code!r})")
-    return np.dtype(code, align, copy)
-
-
-def _latin1(text, encoding="latin1"):
-    # protocol 2 pickles bytes as _codecs.encode(text, "latin1"): that codec only
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise Refused(f"_codecs.encode with {encoding!r}")
-    return text.encode("latin1")
-
-
-def _tensor_data(name_and_array):
-    # paddle.save writes a tensor nested below the top level as tuple((name, array)): its array
-    name, array = name_and_array
-    if not isinstance(name, str) or not isinstance(array, np.ndarray):
-        raise Refused("builtins.tuple of anything but (name, array)")
-    return array
-
-
-def _scalar(dtype, data):
-    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, bytes):
-        raise Refused("numpy.scalar of an object")
-    return np.frombuffer(data, dtype, count=1)[0]
-
-
-ALLOWED = {
-    **{(module, "_reconstruct"): _array for module in ("numpy._core.multiarray", "numpy.core.multiarray")},
-    **{(module, "scalar"): _scalar for module in ("numpy._core.multiarray", "numpy.core.multiarray")},
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): _dtype,
-    ("_codecs", "encode"): _latin1,
-    ("builtins", "tuple"): _tensor_data,
-    ("collections", "OrderedDict"): collections.OrderedDict,
-}
-
-
-class AllowListUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        # protocol 2 names Python 2's modules (__builtin__.tuple): mapped as pickle's own find_class does
-        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
-        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
-        try:
-            return ALLOWED[(module, name)]
-        except KeyError:
-            raise Refused(f"{module}.{name}") from None
-
-    def persistent_load(self, pid):
-        raise Refused(f"persistent id {pid!r}")
+LEAVES = (str, int, float, bool, type(None))
+ARRAY_KINDS = "biufc"  # bool, signed, unsigned, float, complex: what pickled_arrays builds
+MAX_DEPTH = 32  # paddle.save's deepest: optimizer state > LR_Scheduler > a wrapped scheduler's state
+MAX_VALUES = 1 << 22  # values counted along every path: ~4 million, paddle.save writes ~3 per tensor
 
 
 def load(path, trusted=False):
     """The object `paddle.save` wrote to `path`, with NumPy arrays for tensors (as paddle.load with return_numpy=True).
 
-    Raises CheckpointError naming the file and the refused global before anything outside the allow-list is
-    called; `trusted` unpickles anything (old files holding other objects), which runs whatever code the file holds.
+    Raises CheckpointError naming the file and what was refused (a global, opcode, dtype, BUILD, key type,
+    shape) before anything is built from it; `trusted` unpickles anything (old files holding other objects),
+    which runs whatever code the file holds.
     """
     try:
         with open(path, "rb") as f:
-            loaded = (pickle.Unpickler if trusted else AllowListUnpickler)(f, encoding="latin1").load()
+            loaded = pickle.Unpickler(f, encoding="latin1").load() if trusted else interpret(f)
         if not trusted:
-            _check_plain(loaded, path)
+            check_plain(loaded, 2 * os.path.getsize(path) + SPARE_BYTES)  # what the interpreter may make of the file
         return _join_big_params(loaded)
-    except CheckpointError:
-        raise
     except Refused as err:
         raise CheckpointError(
             f"refused to load {err} from {path!r}: weights files hold only arrays; {TRUST_HINT}"
         ) from None
+    except Corrupt as err:
+        raise CheckpointError(f"weights file {path!r} is truncated or corrupt ({err})") from None
     except OSError as err:
         raise CheckpointError(f"cannot read {path!r}: {err.strerror or err}") from err
     except Exception as err:  # unpickling raises many types on truncated or foreign files
         raise CheckpointError(f"weights file {path!r} is truncated or corrupt ({type(err).__name__}: {err})") from err
 
 
-def _check_plain(value, path):
-    """Refuse a result holding anything but arrays, numbers, strings, None and containers of those."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_plain(key, path)
-            _check_plain(item, path)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _check_plain(item, path)
-    elif not isinstance(value, PLAIN) or (isinstance(value, np.ndarray) and value.dtype.hasobject):
-        raise CheckpointError(
-            f"refused to load a {type(value).__name__} from {path!r}: weights files hold only arrays; {TRUST_HINT}"
-        )
+def check_plain(root, max_bytes):
+    """Raise Refused unless `root` is arrays, numbers, text and None in dicts, lists and tuples, with no cycle, and,
+    counted as the tree a consumer walks (a shared container each time it is met), at most MAX_DEPTH deep,
+    MAX_VALUES values and `max_bytes` of arrays. Each container is walked once (a shared one's figures are
+    remembered), so the walk takes the time of the file, not of the tree it makes."""
+    done = {}  # id of a container walked: its (values, depth, array bytes) as a tree
+    frames = [[root, _children(root), 1, 1, 0]]  # container, its children left, then its figures so far
+    walking = {id(root)}
+    while frames:
+        frame = frames[-1]
+        child = next(frame[1], frames)
+        if child is frames:  # this container is done
+            frames.pop()
+            walking.discard(id(frame[0]))
+            done[id(frame[0])] = frame[2:]
+            if frames:
+                _add(frames[-1], frame[2:], len(frames), max_bytes)
+        elif type(child) not in (dict, list, tuple):
+            _add(frame, (1, 0, _leaf_bytes(child)), len(frames), max_bytes)
+        elif id(child) in walking:
+            raise Refused(f"a {type(child).__name__} holding itself")
+        elif id(child) in done:
+            _add(frame, done[id(child)], len(frames), max_bytes)
+        else:
+            walking.add(id(child))
+            frames.append([child, _children(child), 1, 1, 0])  # depth checked as it returns: see _add
+
+
+def _children(value):
+    if type(value) is dict:
+        return iter(value.values())  # keys are text: checked as the interpreter set them
+    if type(value) in (list, tuple):
+        return iter(value)
+    _leaf_bytes(value)  # a value at the top that is no container: checked, nothing below it
+    return iter(())
+
+
+def _add(frame, tree, level, max_bytes):
+    values, depth, nbytes = tree
+    frame[2], frame[3], frame[4] = frame[2] + values, max(frame[3], depth + 1), frame[4] + nbytes
+    if frame[2] > MAX_VALUES:
+        raise Refused(f"more than {MAX_VALUES} values (containers shared many times over)")
+    if frame[3] + level - 1 > MAX_DEPTH:
+        raise Refused(f"containers nested more than {MAX_DEPTH} deep")
+    if frame[4] > max_bytes:
+        raise Refused(f"more than {max_bytes} bytes of arrays (arrays shared many times over)")
+
+
+def _leaf_bytes(value):
+    """The bytes of an array leaf, 0 for a number, text or None; Refused for anything else."""
+    if type(value) in LEAVES:
+        return 0
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in ARRAY_KINDS:
+        return value.nbytes
+    raise Refused(f"a {describe(value)}")
 
 
 def _join_big_params(loaded):

@@ -1,5 +1,5 @@
 """One file of weights, `{name: array}`: safetensors (tensors and a JSON header, nothing to run) or Paddle's
-pickle (`paddle.save`), read through the allow-list unpickler. The suffix picks the format."""
+pickle (`paddle.save`), read by a restricted interpreter (`safe_pickle`). The suffix picks the format."""
 
 import numpy as np
 import paddle

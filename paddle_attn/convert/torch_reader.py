@@ -1,5 +1,6 @@
 """Reading a PyTorch `.pth` file into a plain {name: tensor} state dict. The only place torch is imported."""
 
+import inspect
 import os
 import pickle
 from collections.abc import Mapping
@@ -7,6 +8,7 @@ from collections.abc import Mapping
 from paddle_attn.convert.errors import ConversionError
 
 INSTALL_TORCH = "install torch (pip install torch==2.13.0 on CPU) to read .pth files"
+WEIGHTS_ONLY_SINCE = "1.13"  # the first torch whose torch.load has weights_only (tensors and plain containers)
 WRAPPER_KEYS = ("state_dict", "model")  # training scripts save {"state_dict": ..., "epoch": ...} and the like
 DATA_PARALLEL_PREFIX = "module."
 
@@ -23,8 +25,16 @@ def read_torch_state_dict(path, trusted=False):
         import torch  # optional dependency: only reading .pth files needs it
     except ImportError as err:
         raise ConversionError(f"cannot read {path!r}: {INSTALL_TORCH}") from err
+    has_weights_only = "weights_only" in inspect.signature(torch.load).parameters
+    if not trusted and not has_weights_only:
+        raise ConversionError(
+            f"cannot read {path!r} without running code from it: torch {torch.__version__} has no "
+            f"torch.load(weights_only=True) (torch >= {WEIGHTS_ONLY_SINCE} has); upgrade torch, or if the file "
+            "comes from a source you trust, read it with trusted=True (convert_torch.py --trusted)"
+        )
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=not trusted)
+        # torch >= 2.6 reads weights only by default: trusted says so, older torch has no such argument
+        saved = torch.load(path, map_location="cpu", **({"weights_only": not trusted} if has_weights_only else {}))
     except Exception as err:  # torch.load raises many types on corrupt or foreign files
         hint = ""
         if isinstance(err, pickle.UnpicklingError) and not trusted:
