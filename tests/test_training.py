@@ -100,6 +100,14 @@ def test_train_and_eval_end_to_end(tmp_path):
     assert set(scalars) == set(TRAIN_TAGS) | set(EVAL_TAGS)
     assert all(len(scalars[tag]) == 10 for tag in TRAIN_TAGS)
     assert all([step for step, _ in scalars[tag]] == [1, 2] for tag in EVAL_TAGS)
+    # the LR each step trained with, from 0.0 through the 4-step warm-up: the schedule's, not one step late
+    schedule = build_schedule(0.05, total_steps=10, steps_per_epoch=5, warmup_steps=4)
+    expected = []
+    for _ in range(10):
+        expected.append(schedule())
+        schedule.step()
+    assert expected[0] == 0.0 and expected[4] == pytest.approx(0.05)
+    assert [value for _, value in scalars["train/lr"]] == pytest.approx(expected, rel=1e-6, abs=1e-9)
 
     state = ckpt.read_state(best)
     out = tmp_path / "eval.json"
