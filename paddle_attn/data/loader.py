@@ -18,6 +18,7 @@ from paddle_attn.errors import DataError, UserError
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 DEFAULT_TIMEOUT_S = 120.0  # data.timeout_s: a batch of 256 ImageNet images takes a worker a few seconds
+POLL_S = 1  # Paddle's `timeout`: how often its wait for a worker's batch checks for dead workers (default 5 s)
 FAILURE_TAG = "paddle_attn.sample_failure"  # second field of the batch that carries a failed sample's report
 
 
@@ -28,7 +29,7 @@ class ErrorReportingLoader(paddle.io.DataLoader):
     worker is stopped). Worker processes exit when the process that started them dies.
 
     Paddle 3.3's loader hangs (no workers) or loses the message (workers) when a data set raises, and waits
-    for a live worker forever (its own `timeout` is only how often it checks for dead ones), so each sample
+    for a live worker forever (its own `timeout` is only how often it checks for dead ones: POLL_S), so each sample
     is read through `_Guarded`, which turns an exception into a report the main process raises. A SIGKILLed
     trainer (the out-of-memory killer, a scheduler's preemption) would otherwise leave its workers running
     forever, re-parented to init, each holding its memory.
@@ -45,29 +46,33 @@ class ErrorReportingLoader(paddle.io.DataLoader):
             num_workers=num_workers,
             worker_init_fn=worker_init_fn,
             collate_fn=_collate,
+            timeout=POLL_S,
         )
 
     def __iter__(self):
         batches, total = super().__iter__(), len(self)
-        for number in itertools.count(1):
-            watchdog = _Watchdog(batches, self.timeout_s) if self.num_workers else None
-            try:
-                batch = next(batches)
-            except StopIteration:
-                return
-            except SystemError as err:  # Paddle killed its queue: a worker died (or the watchdog stopped them)
-                raise DataError(self._stopped(batches, f"{number} of {total}", watchdog, err)) from None
-            finally:
-                if watchdog is not None:
-                    watchdog.cancel()
-            if (
-                isinstance(batch, (list, tuple))
-                and len(batch) == 3
-                and isinstance(batch[1], str)
-                and batch[1] == FAILURE_TAG
-            ):
-                raise DataError(self._failed(json.loads(batch[2])))
-            yield batch
+        try:
+            for number in itertools.count(1):
+                watchdog = _Watchdog(batches, self.timeout_s) if self.num_workers else None
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    return
+                except SystemError as err:  # Paddle killed its queue: a worker died (or the watchdog stopped them)
+                    raise DataError(self._stopped(batches, f"{number} of {total}", watchdog, err)) from None
+                finally:
+                    if watchdog is not None:
+                        watchdog.cancel()
+                if isinstance(batch, (list, tuple)) and len(batch) == 3 and isinstance(batch[1], str):
+                    if batch[1] == FAILURE_TAG:
+                        raise DataError(self._failed(json.loads(batch[2])))
+                yield batch
+        except DataError:
+            # now, not when the traceback lets go of `batches`: live workers hold the run folder's lock (forked)
+            shut_down = getattr(batches, "_try_shutdown_all", None)
+            if shut_down is not None:
+                shut_down()
+            raise
 
     def _failed(self, report):
         where = f" ({report['file']})" if report["file"] and report["file"] not in report["message"] else ""
