@@ -169,6 +169,17 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
     assert best["epoch"] == min(e for e, v in top1.items() if v == max(top1.values()))
 
 
+def test_loader_workers_do_not_change_the_weights(tmp_path):
+    """With the recipe's augmentation (quickstart: data.transform=cifar), 0 and 2 loader workers train alike:
+    a sample's augmentation is drawn from (seed, epoch, index), not from the process that reads it."""
+    for workers in (0, 2):
+        train(tiny_config(tmp_path, f"data.num_workers={workers}", run=f"workers{workers}", epochs=1))
+    a, b = final_weights(str(tmp_path / "workers0")), final_weights(str(tmp_path / "workers2"))
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(b[key].numpy(), a[key].numpy(), err_msg=key)
+
+
 def test_inference_evaluation_gives_dygraphs_metrics(tmp_path, monkeypatch):
     config = tiny_config(tmp_path, epochs=1)
     train(config)
