@@ -344,10 +344,13 @@ def test_a_failed_save_removes_its_partial_checkpoint_and_names_the_last_one(tmp
     assert set(ckpt.load_params(os.path.join(checkpoints, "epoch_0001")))
 
 
-def test_lying_image_headers_are_marked_unreadable_by_the_data_set(tmp_path):
-    """What the loader turns into a DataError naming the file (above), without a training run: no worker that
-    raises and hangs Paddle's DataLoader."""
+def test_lying_image_headers_raise_the_data_error_naming_the_file(tmp_path):
+    """What the loader reports with the sample's index (above), without a training run."""
     from paddle_attn.data.datasets import LabeledImageFiles
 
-    files = LabeledImageFiles([(path, 0) for path in write_lying_images(tmp_path)], ["a"])
-    assert [int(files[i][1]) for i in range(2)] == [-1, -2]
+    paths = write_lying_images(tmp_path)
+    files = LabeledImageFiles([(path, 0) for path in paths], ["a"])
+    for index, path in enumerate(paths):
+        with pytest.raises(DataError, match=f"{path!r} is not a readable image"):
+            files[index]
+        assert files.file_of(index) == path
