@@ -156,3 +156,29 @@ def test_a_transform_that_raises_names_the_image_in_prediction(tmp_path, monkeyp
     images, read, errors = predict.preprocess({"transform": "imagenet_eval", "image_size": 8}, paths)
     assert read == [paths[0]] and images.shape == (1, 3, 8, 8)
     assert errors == [f"{paths[1]!r} could not be preprocessed: ValueError: no crop fits a 5x7 image"]
+
+
+def test_a_transform_that_raises_names_the_image_in_the_attention_report(tmp_path, monkeypatch):
+    from paddle_attn.analysis import report
+
+    paths = []
+    for name, size in (("fine.png", (16, 16)), ("odd.png", (5, 7))):
+        paths.append(str(tmp_path / name))
+        Image.fromarray(np.full(size[::-1] + (3,), 90, np.uint8)).save(paths[-1])
+    real = report.build_transform
+
+    def build_transform(*args):
+        pipeline = real(*args)
+
+        def transform(image):
+            if image.size == (5, 7):
+                raise ValueError("no crop fits a 5x7 image")
+            return pipeline(image)
+
+        return transform
+
+    monkeypatch.setattr(report, "build_transform", build_transform)
+    net, info = report.open_network(model="resnet18_se", num_classes=10, stem="cifar", image_size=16)
+    result = report.write_report(net, info, paths, str(tmp_path / "maps"), maps=["gradcam"], log=lambda line: None)
+    assert len(result["images"]) == 1
+    assert result["errors"] == [f"{paths[1]!r} could not be preprocessed: ValueError: no crop fits a 5x7 image"]
