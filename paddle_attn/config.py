@@ -54,7 +54,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "mean": (None, (list, type(None)), None),
         "std": (None, (list, type(None)), None),
         "num_workers": (0, int, lambda v: v >= 0 or "must be >= 0"),
-        # seconds to wait for a loader worker's batch before the run stops, naming it (a read stuck in I/O)
+        # seconds to wait for a batch (a worker's, or the main process's read) before the run stops: a read stuck in I/O
         "timeout_s": (DEFAULT_TIMEOUT_S, _NUMBER, lambda v: v > 0 or "must be > 0"),
         "synthetic_train_per_class": (200, int, lambda v: v >= 1 or "must be >= 1"),
         "synthetic_test_per_class": (50, int, lambda v: v >= 1 or "must be >= 1"),

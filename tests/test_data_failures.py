@@ -77,6 +77,11 @@ def test_a_worker_that_stops_answering_is_stopped_and_reported():
     assert_user_error(result, "sent no batch for 1 s (data.timeout_s)", "file list 'lines.txt'")
 
 
+def test_a_read_that_stops_answering_without_workers_is_reported():
+    result = run_loader("time.sleep(3600)", workers=0, timeout_s=1)
+    assert_user_error(result, "no sample was read for 1 s (data.timeout_s)", "file list 'lines.txt'")
+
+
 def test_the_timeout_is_a_config_key_with_a_positive_default():
     from paddle_attn.config import ConfigError, load_config
 

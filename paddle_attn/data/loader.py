@@ -53,7 +53,7 @@ class ErrorReportingLoader(paddle.io.DataLoader):
         batches, total = super().__iter__(), len(self)
         try:
             for number in itertools.count(1):
-                watchdog = _Watchdog(batches, self.timeout_s) if self.num_workers else None
+                watchdog = _Watchdog(batches, self.timeout_s)
                 try:
                     batch = next(batches)
                 except StopIteration:
@@ -61,8 +61,7 @@ class ErrorReportingLoader(paddle.io.DataLoader):
                 except SystemError as err:  # Paddle killed its queue: a worker died (or the watchdog stopped them)
                     raise DataError(self._stopped(batches, f"{number} of {total}", watchdog, err)) from None
                 finally:
-                    if watchdog is not None:
-                        watchdog.cancel()
+                    watchdog.cancel()
                 if isinstance(batch, (list, tuple)) and len(batch) == 3 and isinstance(batch[1], str):
                     if batch[1] == FAILURE_TAG:
                         raise DataError(self._failed(json.loads(batch[2])))
@@ -80,7 +79,12 @@ class ErrorReportingLoader(paddle.io.DataLoader):
 
     def _stopped(self, batches, number, watchdog, err):
         waiting = f"while batch {number} of {self.name} was loading"
-        if watchdog is not None and watchdog.fired:
+        if watchdog.fired and not self.num_workers:
+            return (
+                f"no sample was read for {self.timeout_s:g} s (data.timeout_s) {waiting}: a read stuck on a slow "
+                f"or hung file system? (raise data.timeout_s if it is just slow)"
+            )
+        if watchdog.fired:
             return (
                 f"the data loader's workers sent no batch for {self.timeout_s:g} s (data.timeout_s) {waiting}, and "
                 f"were stopped: a read stuck on a slow or hung file system? (raise data.timeout_s if it is just slow)"
@@ -138,7 +142,8 @@ def _report(dataset, index, err):
 
 class _Watchdog:
     """Stops the workers of Paddle's iterator `batches` (SIGKILL) if no batch comes within `seconds`: Paddle then
-    sees them dead and ends the iteration, instead of waiting on a worker stuck in I/O forever."""
+    sees them dead and ends the iteration, instead of waiting on a worker stuck in I/O forever. Without workers,
+    it ends the wait on Paddle's reading thread, which cannot be stopped: it is left behind (a daemon thread)."""
 
     def __init__(self, batches, seconds):
         self.batches, self.fired = batches, False
@@ -148,6 +153,10 @@ class _Watchdog:
 
     def _stop_workers(self):
         self.fired = True
+        if not getattr(self.batches, "_workers", None):  # Paddle 3.3's single-process iterator
+            self.batches._exit_thread_unexpectedly()  # kills its queue: the wait for a batch raises
+            self.batches._thread = None  # not joined on shutdown: it is stuck
+            return
         for worker in getattr(self.batches, "_workers", ()):
             if worker.is_alive():
                 worker.kill()
