@@ -26,7 +26,8 @@ class ErrorReportingLoader(paddle.io.DataLoader):
     """`paddle.io.DataLoader` over `dataset` that raises a DataError naming the data set, the sample's index,
     its file (where it has one) and the exception's own message when reading or transforming a sample raises;
     and naming the worker when a worker process dies or sends no batch for `timeout_s` seconds (then every
-    worker is stopped). Worker processes exit when the process that started them dies.
+    worker is stopped; without workers, a read that takes that long is reported). Worker processes exit when
+    the process that started them dies.
 
     Paddle 3.3's loader hangs (no workers) or loses the message (workers) when a data set raises, and waits
     for a live worker forever (its own `timeout` is only how often it checks for dead ones: POLL_S), so each sample
