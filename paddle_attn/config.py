@@ -15,6 +15,7 @@ import yaml
 
 from paddle_attn.convert.layouts import LAYOUTS
 from paddle_attn.data.datasets import CLASS_COUNTS, DATASETS
+from paddle_attn.data.loader import DEFAULT_TIMEOUT_S
 from paddle_attn.data.transforms import BOTH_SPLITS_PRESETS, EVAL_PRESETS, TRAIN_PRESETS
 from paddle_attn.errors import ConfigError, ModelError, did_you_mean
 from paddle_attn.models import check_model_kwargs, list_models
@@ -53,6 +54,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "mean": (None, (list, type(None)), None),
         "std": (None, (list, type(None)), None),
         "num_workers": (0, int, lambda v: v >= 0 or "must be >= 0"),
+        # seconds to wait for a batch (a worker's, or the main process's read) before the run stops: a read stuck in I/O
+        "timeout_s": (DEFAULT_TIMEOUT_S, _NUMBER, lambda v: v > 0 or "must be > 0"),
         "synthetic_train_per_class": (200, int, lambda v: v >= 1 or "must be >= 1"),
         "synthetic_test_per_class": (50, int, lambda v: v >= 1 or "must be >= 1"),
     },

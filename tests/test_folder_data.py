@@ -26,8 +26,8 @@ def test_evaluation_split_is_val_else_test(tmp_path, splits, evaluated):
     root = write_image_folder(tmp_path / "images", splits, per_class=1)
     data = folder_data(root)
     test_set, train_set = build_dataset(data, "test"), build_dataset(data, "train")
-    assert {os.path.basename(os.path.dirname(os.path.dirname(p))) for p, _ in test_set.samples} == {evaluated}
-    assert {os.path.basename(os.path.dirname(os.path.dirname(p))) for p, _ in train_set.samples} == {"train"}
+    assert {os.path.basename(os.path.dirname(os.path.dirname(p))) for p, _ in test_set.source.samples} == {evaluated}
+    assert {os.path.basename(os.path.dirname(os.path.dirname(p))) for p, _ in train_set.source.samples} == {"train"}
     assert test_set.class_names == train_set.class_names == ["a", "b", "c"]
 
 
@@ -47,7 +47,10 @@ def test_a_class_missing_from_val_keeps_the_training_labels(tmp_path):
     root = write_image_folder(tmp_path / "images", per_class=1)
     shutil.rmtree(os.path.join(root, "val", "b"))
     test_set = build_dataset(folder_data(root), "test")
-    assert [(os.path.basename(os.path.dirname(p)), label) for p, label in test_set.samples] == [("a", 0), ("c", 2)]
+    assert [(os.path.basename(os.path.dirname(p)), label) for p, label in test_set.source.samples] == [
+        ("a", 0),
+        ("c", 2),
+    ]
     os.makedirs(os.path.join(root, "val", "zebra"))
     with pytest.raises(DataError, match="has class folders the training split lacks: zebra"):
         build_dataset(folder_data(root), "test")

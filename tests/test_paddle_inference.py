@@ -49,6 +49,24 @@ def test_paddle_inference_gives_dygraph_logits(exported, onednn):
     close(runner(x.numpy()[:1]), expected[:1], FP32_RTOL)  # another batch size through the same predictor
 
 
+def test_the_network_is_in_eval_mode_while_it_is_saved(tmp_path, monkeypatch):
+    """Paddle's saver marks every op for inference today (static/pir_io.py), so no output shows a network saved in
+    training mode: this pins the mode itself, every layer's, when paddle.jit.save runs."""
+    from paddle_attn.inference import write_export
+
+    modes, save = [], paddle.jit.save
+
+    def recording_save(layer, *args, **kwargs):
+        modes.append({layer.training} | {sub.training for sub in layer.sublayers()})
+        return save(layer, *args, **kwargs)
+
+    monkeypatch.setattr(write_export.paddle.jit, "save", recording_save)
+    net = paddle_attn.create_model("resnet18_se", num_classes=10, stem="cifar")
+    net.train()
+    save_program(net, str(tmp_path / "inference"), 32)
+    assert modes == [{False}] and net.training  # saved in eval mode, put back in training mode
+
+
 def test_runner_for_network_gives_dygraph_logits_and_keeps_the_mode():
     net = paddle_attn.create_model("resnet18_cbam", num_classes=10, stem="cifar")
     net.train()

@@ -94,6 +94,13 @@ def test_config_builds_the_schedule_in_steps():
     assert values == pytest.approx([0.2] * 6 + [0.1] * 3 + [0.05] * 3, rel=1e-12)
 
 
+def test_config_warmup_is_counted_in_steps_not_epochs():
+    # 4 warm-up steps in epochs of 5 batches: base at step 4, not at step 20 (4 epochs)
+    config = load_config(None, ["lr.schedule=constant", "lr.warmup_steps=4", "lr.base=0.2"])
+    values = lrs(schedule_from_config(config["lr"], epochs=6, steps_per_epoch=5), 8)
+    assert values == pytest.approx([0.0, 0.05, 0.1, 0.15, 0.2, 0.2, 0.2, 0.2], rel=1e-12)
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [

@@ -100,6 +100,14 @@ def test_train_and_eval_end_to_end(tmp_path):
     assert set(scalars) == set(TRAIN_TAGS) | set(EVAL_TAGS)
     assert all(len(scalars[tag]) == 10 for tag in TRAIN_TAGS)
     assert all([step for step, _ in scalars[tag]] == [1, 2] for tag in EVAL_TAGS)
+    # the LR each step trained with, from 0.0 through the 4-step warm-up: the schedule's, not one step late
+    schedule = build_schedule(0.05, total_steps=10, steps_per_epoch=5, warmup_steps=4)
+    expected = []
+    for _ in range(10):
+        expected.append(schedule())
+        schedule.step()
+    assert expected[0] == 0.0 and expected[4] == pytest.approx(0.05)
+    assert [value for _, value in scalars["train/lr"]] == pytest.approx(expected, rel=1e-6, abs=1e-9)
 
     state = ckpt.read_state(best)
     out = tmp_path / "eval.json"
@@ -159,6 +167,17 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
     best = ckpt.read_state(os.path.join(tmp_path / "parted", "checkpoints", "best"))
     assert best["metrics"]["eval_top1"] == pytest.approx(max(top1.values()), abs=1e-6)
     assert best["epoch"] == min(e for e, v in top1.items() if v == max(top1.values()))
+
+
+def test_loader_workers_do_not_change_the_weights(tmp_path):
+    """With the recipe's augmentation (quickstart: data.transform=cifar), 0 and 2 loader workers train alike:
+    a sample's augmentation is drawn from (seed, epoch, index), not from the process that reads it."""
+    for workers in (0, 2):
+        train(tiny_config(tmp_path, f"data.num_workers={workers}", run=f"workers{workers}", epochs=1))
+    a, b = final_weights(str(tmp_path / "workers0")), final_weights(str(tmp_path / "workers2"))
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(b[key].numpy(), a[key].numpy(), err_msg=key)
 
 
 def test_inference_evaluation_gives_dygraphs_metrics(tmp_path, monkeypatch):

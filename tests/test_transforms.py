@@ -15,8 +15,10 @@ from PIL import Image
 
 from paddle_attn.config import ConfigError, load_config
 from paddle_attn.convert import checkpoint_state
+from paddle_attn.data.augment import Pipeline, sample_rng
 from paddle_attn.data.datasets import load_image
 from paddle_attn.data.preprocessing import inference_info
+from paddle_attn.data.samples import AugmentedSamples
 from paddle_attn.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transform, split_presets
 
 # photographs and drawings matplotlib ships: a 512x600 portrait (downscaled), a 128x128 drawing (upscaled),
@@ -91,17 +93,14 @@ def test_train_pipeline_random_resized_crop_and_flip():
     # a horizontal ramp: first column minus last column of the output gives the crop's width and orientation
     ramp = np.tile(np.linspace(0, 255, 200, dtype=np.float32).astype(np.uint8)[None, :, None], (150, 1, 3))
     picture = Image.fromarray(ramp)
-    random.seed(3)
-    np.random.seed(3)
-    outputs = [pipeline(picture)[0] for _ in range(40)]
+    rng = np.random.default_rng(3)
+    outputs = [pipeline(picture, rng)[0] for _ in range(40)]
     left_minus_right = np.array([out[:, 0].mean() - out[:, -1].mean() for out in outputs])
     widths = np.abs(left_minus_right)
     assert all(out.shape == (32, 32) for out in outputs)
     assert (left_minus_right > 0).any() and (left_minus_right < 0).any()  # flipped and not
     assert widths.max() > 2 * widths.min()  # crops of different widths
-    random.seed(3)
-    np.random.seed(3)
-    np.testing.assert_array_equal(pipeline(picture)[0], outputs[0])  # seeded: the same crop again
+    np.testing.assert_array_equal(pipeline(picture, np.random.default_rng(3))[0], outputs[0])  # the same crop again
 
 
 def test_split_presets_default_to_data_transform():
@@ -142,7 +141,7 @@ def test_converted_imagenet_weights_carry_the_papers_eval_pipeline():
 
 def test_cifar_crop_flip_only_shifts_and_mirrors():
     pipeline = build_transform("cifar_crop_flip", train=True, image_size=32)
-    crop = paddle.vision.transforms.Compose(pipeline.transforms[:-2])
+    crop = Pipeline(pipeline.transforms[:-2])
     pixels = np.random.RandomState(0).randint(0, 256, (32, 32, 3), dtype=np.uint8)
     padded = np.pad(pixels, ((4, 4), (4, 4), (0, 0)))
     windows = {(top, left, flip) for top in range(9) for left in range(9) for flip in (False, True)}
@@ -154,7 +153,64 @@ def test_cifar_crop_flip_only_shifts_and_mirrors():
             if np.array_equal(out, padded[top : top + 32, left : left + 32][:, :: -1 if flip else 1])
         )
 
-    random.seed(0)
-    np.random.seed(0)
-    seen = {placement(np.asarray(crop(Image.fromarray(pixels)))) for _ in range(30)}
+    rng = np.random.default_rng(0)
+    seen = {placement(np.asarray(crop(Image.fromarray(pixels), rng))) for _ in range(30)}
     assert len(seen) > 10 and {flip for _, _, flip in seen} == {False, True}
+
+
+class Pictures(paddle.io.Dataset):
+    """Raw (PIL image, label) pairs: random 32x32 pictures."""
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, index):
+        pixels = np.random.RandomState(index).randint(0, 256, (32, 32, 3), dtype=np.uint8)
+        return Image.fromarray(pixels), index
+
+
+@pytest.mark.parametrize("preset", ["cifar", "imagenet_train", "cifar_crop_flip"])
+def test_augmentation_is_a_function_of_seed_epoch_and_index(preset):
+    """Whatever was drawn before, in whatever order, whatever Python's, NumPy's and Paddle's global generators hold:
+    sample i of epoch e is the same picture; another epoch or seed draws another."""
+    samples = AugmentedSamples(Pictures(), build_transform(preset, train=True, image_size=32), "pictures", seed=7)
+    forward = [samples[(3, i)][0] for i in range(6)]
+    random.seed(1)
+    np.random.seed(1)
+    paddle.seed(1)
+    backward = [samples[(3, i)][0] for i in reversed(range(6))][::-1]
+    for a, b in zip(forward, backward, strict=True):
+        np.testing.assert_array_equal(a, b)
+    other_epoch = [samples[(4, i)][0] for i in range(6)]
+    assert sum(not np.array_equal(a, b) for a, b in zip(forward, other_epoch, strict=True)) >= 4
+    samples.seed = 8
+    assert sum(not np.array_equal(a, samples[(3, i)][0]) for i, a in enumerate(forward)) >= 4
+
+
+def test_every_random_step_draws_from_the_generator_it_is_given():
+    pipeline = build_transform("cifar", train=True, image_size=32)
+    picture = Pictures()[0][0]
+    first = pipeline(picture, sample_rng(1, 2, 3))
+    random.seed(5)
+    np.random.seed(5)
+    np.testing.assert_array_equal(pipeline(picture, sample_rng(1, 2, 3)), first)
+    with pytest.raises(ValueError, match="a random pipeline needs the sample's generator"):
+        pipeline(picture)
+
+
+def test_data_parallel_ranks_key_their_samples_as_one_process_would():
+    """Each rank's shard holds the same (epoch, index) keys a single process hands out for those samples, and a
+    sample's augmentation is a function of its key: rank 1 of 2 sees sample i as the single process does."""
+    from paddle_attn.training.sampler import ResumableBatchSampler
+
+    data = list(range(10))
+    single = ResumableBatchSampler(data, batch_size=2, shuffle=True, num_replicas=1, rank=0)
+    single.start_epoch(5, seed=42)
+    keys = [key for batch in single for key in batch]
+    assert sorted(keys) == [(5, i) for i in range(10)]
+    shards = []
+    for rank in (0, 1):
+        shard = ResumableBatchSampler(data, batch_size=2, shuffle=True, num_replicas=2, rank=rank)
+        shard.start_epoch(5, seed=42)
+        shards.append({key for batch in shard for key in batch})
+    assert shards[0] | shards[1] == set(keys) and not shards[0] & shards[1]

@@ -9,7 +9,7 @@ import paddle
 
 from paddle_attn.analysis import attention_figures as plots
 from paddle_attn.analysis import gates as am
-from paddle_attn.data.images import load_image
+from paddle_attn.data.images import read_through
 from paddle_attn.data.preprocessing import inference_info
 from paddle_attn.data.transforms import build_transform
 from paddle_attn.errors import DataError
@@ -144,7 +144,7 @@ def write_report(
         batch, arrays = [], []
         for position, path in enumerate(paths[start : start + batch_size], start=start + 1):
             try:
-                arrays.append(transform(load_image(path)).astype("float32"))
+                arrays.append(read_through(transform, path))
                 batch.append((position, path))
             except DataError as err:
                 result["errors"].append(str(err))

@@ -5,11 +5,11 @@ import os
 
 import numpy as np
 import paddle
-from PIL import Image
 
 from paddle_attn.data.class_names import for_dataset
 from paddle_attn.data.download import CIFAR_SOURCES, fetch_cifar
 from paddle_attn.data.images import IMAGE_EXTENSIONS, load_image
+from paddle_attn.data.samples import AugmentedSamples
 from paddle_attn.data.synthetic import CLASS_NAMES as SYNTHETIC_CLASSES
 from paddle_attn.data.synthetic import write_synthetic_cifar
 from paddle_attn.data.transforms import build_transform, split_presets
@@ -22,12 +22,8 @@ CIFAR_HOME = "https://www.cs.toronto.edu/~kriz/cifar.html"
 
 
 class LabeledImageFiles(paddle.io.Dataset):
-    """(image path, label) pairs read on access, in the layout of every other data set here.
-
-    An unreadable file is not raised here: Paddle's DataLoader hangs (no workers) or loses the message
-    (workers) when a data set raises. It yields a blank image with label -1 - index instead, which
-    `loader.ErrorReportingLoader` turns into a DataError naming the file, in the main process.
-    """
+    """(image path, label) pairs read on access, in the layout of every other data set here. An unreadable
+    file raises the DataError naming it (`loader.ErrorReportingLoader` reports it with the sample's index)."""
 
     def __init__(self, samples, class_names, transform=None):
         self.samples, self.class_names, self.transform = samples, list(class_names), transform
@@ -37,13 +33,13 @@ class LabeledImageFiles(paddle.io.Dataset):
 
     def __getitem__(self, index):
         path, label = self.samples[index]
-        try:
-            image = load_image(path)
-        except DataError:
-            image, label = Image.new("RGB", (32, 32)), -1 - index
+        image = load_image(path)
         if self.transform is not None:
             image = self.transform(image)
         return image, np.array(label, dtype="int64")
+
+    def file_of(self, index):
+        return self.samples[index][0]
 
 
 def image_folder(root, transform=None, classes=None):
@@ -135,26 +131,30 @@ def cifar(name, mode, data_file=None, transform=None):
         ) from err
 
 
-def build_dataset(data, mode):
-    """The `mode` ("train" or "test") split of the data set the config's `data` section describes."""
+def build_dataset(data, mode, seed=0):
+    """The `mode` ("train" or "test") split of the data set the config's `data` section describes, through its
+    pipeline: an `AugmentedSamples` whose augmentation is seeded by (`seed`, epoch, sample index)."""
     train = mode == "train"
     preset = split_presets(data)[0 if train else 1]
     transform = build_transform(preset, train, data["image_size"], data["mean"], data["std"])
     kind = data["dataset"]
     if kind in CIFAR_FILES:
-        dataset = cifar(kind, mode, data["data_file"], transform)
+        source, where = cifar(kind, mode, data["data_file"]), data["data_file"]
     elif kind == "synthetic":
-        path = data["data_file"] or os.path.join("data", "synthetic-cifar.tar.gz")
-        write_synthetic_cifar(path, data["synthetic_train_per_class"], data["synthetic_test_per_class"])
-        dataset = paddle.vision.datasets.Cifar10(data_file=path, mode=mode, transform=transform, download=False)
+        where = data["data_file"] or os.path.join("data", "synthetic-cifar.tar.gz")
+        write_synthetic_cifar(where, data["synthetic_train_per_class"], data["synthetic_test_per_class"])
+        source = paddle.vision.datasets.Cifar10(data_file=where, mode=mode, download=False)
     elif kind == "folder":
         classes = None if train else class_folders(folder_split(data["root"], "train"))
-        dataset = image_folder(folder_split(data["root"], mode), transform, classes)
+        where = folder_split(data["root"], mode)
+        source = image_folder(where, classes=classes)
     else:
-        dataset = file_list(data["train_list" if train else "test_list"], transform)
-    if len(dataset) == 0:
+        where = data["train_list" if train else "test_list"]
+        source = file_list(where)
+    if len(source) == 0:
         raise DataError(f"the {mode} split of {kind} is empty")
-    return dataset
+    name = f"the {'training' if train else 'test'} split of {kind}" + (f" {where!r}" if where else "")
+    return AugmentedSamples(source, transform, name, seed)
 
 
 def class_names(data, dataset=None):

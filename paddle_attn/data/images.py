@@ -23,6 +23,16 @@ def load_image(path):
         raise DataError(f"{path!r} is not a readable image: {err}") from err
 
 
+def read_through(transform, path):
+    """`transform(load_image(path))` as float32; whatever either raises, a DataError naming the file and the
+    exception's own message (a transform that fails on one image ends its line, not the whole run)."""
+    image = load_image(path)
+    try:
+        return transform(image).astype("float32")
+    except Exception as err:  # any failure on a user's image is reported with its file, not as a traceback
+        raise DataError(f"{path!r} could not be preprocessed: {type(err).__name__}: {err}") from err
+
+
 def find_images(paths):
     """Image files named by `paths`: files as given, folders searched recursively for image extensions."""
     found = []

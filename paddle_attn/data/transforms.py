@@ -3,11 +3,11 @@
 the CIFAR papers' "cifar_crop_flip" (training only)."""
 
 import math
-import random
 
 import numpy as np
 import paddle.vision.transforms as T
 
+from paddle_attn.data import augment as A
 from paddle_attn.errors import ConfigError
 
 CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.1942, 0.1918, 0.1958)  # NAM tutorial
@@ -25,16 +25,6 @@ BOTH_SPLITS_PRESETS = tuple(name for name in TRAIN_PRESETS if name in EVAL_PRESE
 EVAL_CROP_FRACTION = 0.875  # center 224 of 256: the evaluation crop of ResNet (He et al. 2016) and its successors
 # the evaluation pipeline and input size a stem implies, for weights that name none (converted ones)
 STEM_EVAL_PIPELINES = {"cifar": ("cifar", 32), "imagenet": ("imagenet_eval", 224)}
-
-
-class RandomApply:
-    """Apply `transform` with probability `p`."""
-
-    def __init__(self, transform, p=0.5):
-        self.transform, self.p = transform, p
-
-    def __call__(self, img):
-        return self.transform(img) if random.random() < self.p else img
 
 
 class ResizeTo:
@@ -74,6 +64,7 @@ def build_transform(preset, train, image_size=None, mean=None, std=None):
     `image_size / 0.875` (256 for 224), then the center `image_size` square. All end in CHW float32
     normalized by the preset's mean/std unless others are given. "cifar_crop_flip" (whatever `train`): random
     crop 32 pad 4 and horizontal flip only, the standard CIFAR augmentation (He et al. 2016; NAM's authors).
+    An `augment.Pipeline`: its random steps draw from the generator it is called with, `pipeline(img, rng)`.
     """
     if preset not in PRESETS:
         raise ConfigError(f"unknown transform preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -84,24 +75,24 @@ def build_transform(preset, train, image_size=None, mean=None, std=None):
         size = image_size or 32
         head = [ResizeTo(size)]  # images of a folder or file list come in any size
         if preset == "cifar_crop_flip":
-            head += [T.RandomCrop(size, padding=4), T.RandomHorizontalFlip()]
+            head += [A.RandomCrop(size, padding=4), A.RandomHorizontalFlip()]
         elif train:
             head += [
-                T.RandomCrop(size, padding=4),
-                RandomApply(T.BrightnessTransform(0.1)),
-                RandomApply(T.ContrastTransform(0.1)),
-                T.RandomHorizontalFlip(),
-                T.RandomRotation(15),
+                A.RandomCrop(size, padding=4),
+                A.RandomApply(A.RandomBrightness(0.1)),
+                A.RandomApply(A.RandomContrast(0.1)),
+                A.RandomHorizontalFlip(),
+                A.RandomRotation(15),
             ]
-        return T.Compose(head + tail)
+        return A.Pipeline(head + tail)
     size = image_size or 224
     if preset == "imagenet_train":
         head = [
-            T.RandomResizedCrop(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation="bilinear"),
-            T.RandomHorizontalFlip(),
+            A.RandomResizedCrop(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation="bilinear"),
+            A.RandomHorizontalFlip(),
         ]
     elif preset == "imagenet_eval":
         head = [T.Resize(math.floor(size / EVAL_CROP_FRACTION), interpolation="bilinear"), T.CenterCrop(size)]
     else:
         head = [ResizeTo(size)]
-    return T.Compose(head + tail)
+    return A.Pipeline(head + tail)

@@ -14,7 +14,7 @@ import tempfile
 import numpy as np
 import paddle
 
-from paddle_attn.data.images import load_image
+from paddle_attn.data.images import read_through
 from paddle_attn.data.preprocessing import inference_info
 from paddle_attn.data.transforms import build_transform
 from paddle_attn.errors import DataError, InferenceError
@@ -161,7 +161,7 @@ def preprocess(info, paths):
     images, read, errors = [], [], []
     for path in paths:
         try:
-            images.append(transform(load_image(path)).astype("float32"))
+            images.append(read_through(transform, path))
             read.append(path)
         except DataError as err:
             errors.append(str(err))

@@ -3,7 +3,7 @@
 import paddle
 
 from paddle_attn.data.loader import ErrorReportingLoader
-from paddle_attn.training.seeding import EpochSeed
+from paddle_attn.training.seeding import EpochSeed, epoch_seed
 
 
 class ResumableBatchSampler(paddle.io.DistributedBatchSampler):
@@ -11,9 +11,17 @@ class ResumableBatchSampler(paddle.io.DistributedBatchSampler):
 
     `skip_batches(n)` applies to the next epoch only: a run stopped after step n of an epoch
     resumes with batch n + 1 of the same shuffled order (the order depends on the epoch seed only).
+    After `start_epoch`, batches hold (epoch, index) keys, which seed each sample's augmentation
+    (`data.samples.AugmentedSamples`): the same on any rank, in any worker, after any resume.
     """
 
     _skip = 0
+    run_epoch = None
+
+    def start_epoch(self, epoch, seed):
+        """Shuffle for epoch `epoch` of a run seeded `seed`, and key its samples by (epoch, index)."""
+        self.run_epoch = epoch
+        self.set_epoch(epoch_seed(seed, epoch))
 
     def skip_batches(self, count):
         self._skip = int(count)
@@ -22,30 +30,28 @@ class ResumableBatchSampler(paddle.io.DistributedBatchSampler):
         skip, self._skip = self._skip, 0
         for index, batch in enumerate(super().__iter__()):
             if index >= skip:
-                yield batch
+                yield batch if self.run_epoch is None else [(self.run_epoch, i) for i in batch]
 
     def __len__(self):
         return super().__len__() - self._skip
 
 
-def loader(dataset, batch_size, shuffle, num_workers, worker_init=None):
-    # one shard per rank under paddle.distributed.launch, the whole set otherwise
+def loader(dataset, batch_size, shuffle, data):
+    """The loader of `dataset` by the config's `data` section (workers, timeout); one shard per rank under
+    paddle.distributed.launch, the whole set otherwise."""
     sampler = ResumableBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle)
-    return ErrorReportingLoader(dataset, sampler, num_workers, worker_init)
+    return ErrorReportingLoader(dataset, sampler, data["num_workers"], timeout_s=data["timeout_s"])
 
 
 def eval_loader(config, test_set):
     """The test split's loader, in order, `train.eval_batch_size` images a batch (default `train.batch_size`)."""
     train = config["train"]
-    return loader(test_set, train["eval_batch_size"] or train["batch_size"], False, config["data"]["num_workers"])
+    return loader(test_set, train["eval_batch_size"] or train["batch_size"], False, config["data"])
 
 
 def run_loaders(config, train_set, test_set):
-    """(train loader, test loader, EpochSeed): the training loader shuffled, its order and augmentations
-    reseeded each epoch by the EpochSeed callback."""
-    seeding = EpochSeed(None, config["train"]["seed"])
-    train_loader = loader(
-        train_set, config["train"]["batch_size"], True, config["data"]["num_workers"], seeding.worker_init
-    )
-    seeding.sampler = train_loader.batch_sampler
+    """(train loader, test loader, EpochSeed): the training loader shuffled, its order and augmentation keys
+    set each epoch by the EpochSeed callback."""
+    train_loader = loader(train_set, config["train"]["batch_size"], True, config["data"])
+    seeding = EpochSeed(train_loader.batch_sampler, config["train"]["seed"])
     return train_loader, eval_loader(config, test_set), seeding

@@ -57,7 +57,8 @@ def train(config: dict, callbacks: Sequence[paddle.callbacks.Callback] = ()) -> 
 def _train_in(run_dir, config, amp, resume_from, callbacks):
     """`train` once the run holds its folder: data, model, optimizer, callbacks, fit."""
     device = prepare_device(config)
-    train_set, test_set = build_dataset(config["data"], "train"), build_dataset(config["data"], "test")
+    seed = config["train"]["seed"]  # of the augmentation of each (epoch, sample)
+    train_set, test_set = build_dataset(config["data"], "train", seed), build_dataset(config["data"], "test", seed)
     net = create_model_from_spec(
         {**config["model"], "pretrained": None} if resume_from else config["model"], config["run"]["trusted"]
     )
