@@ -145,10 +145,11 @@ def _restore_fp32(model, source, logits, measured, holdout, reference, allowed, 
     limit = int(len(candidates) * MAX_FP32_SHARE) if limit is None else min(limit, len(candidates))
     # weights from the error this recipe adds: the margins of that size are the ones it can flip
     weights = near_tie_weights(reference, np.abs(logits - reference).max(1).mean())
-    say(f"int8: ranking {len(candidates)} convolutions by how much they move held-out near-ties")
+    if limit:
+        say(f"int8: ranking {len(candidates)} convolutions by how much they move held-out near-ties")
     loss = {
         c: near_tie_loss(openvino_logits(with_fp32_convs(model, source, [c]), holdout), reference, weights)
-        for c in candidates
+        for c in (candidates if limit else [])
     }
     ranked = sorted(candidates, key=loss.get)
     best = (model, [], measured)  # the recipe as it came, measured by _run_recipes
