@@ -160,13 +160,13 @@ def test_near_ties_flipped_by_int8_make_convolutions_go_back_to_fp32_until_the_f
 ):
     """A hold-out of its own, all near-ties: convolutions go back to fp32, least near-tie loss left first, until at
     most 1 of the 40 flips (reachable: the recipe quantizes only convolutions, all of them back is fp32; 8 steps
-    measured here); with a limit of 2 they stop there, the same two first, and say so."""
+    measured here); with a limit of 2 they stop there, the same two first, and say so; with 0, none goes back."""
     import onnx
 
     from paddle_attn.inference.int8 import quantize_int8
 
     reports = {}
-    for limit in (99, 2):  # 99: no limit but the 19 convolutions there are
+    for limit in (99, 2, 0):  # 99: no limit but the 19 convolutions there are
         out = str(tmp_path / f"{limit}.onnx")
         quantize_int8(
             onnx_file, images(20, 1), out, "onnxruntime", 0.975, holdout_images=near_ties, max_fp32_convs=limit
@@ -184,7 +184,9 @@ def test_near_ties_flipped_by_int8_make_convolutions_go_back_to_fp32_until_the_f
         1 - steps[-1]["flips"] / 40
     )
     assert recipe["restored"] == [s["conv"] for s in steps] == report["fp32_layers"][2:]
-    assert [s["near_tie_loss"] for s in steps] == sorted(s["near_tie_loss"] for s in steps)
+    ranking = recipe["ranking"]
+    assert len(ranking) == 19 and [loss for _, loss in ranking] == sorted(loss for _, loss in ranking)
+    assert [[s["conv"], s["near_tie_loss"]] for s in steps] == ranking[: len(steps)]
     assert sorted(fp32_input_convs(onnx.load(tmp_path / "99.onnx"))) == sorted(["Conv.0", *recipe["restored"]])
 
     limited, limited_recipe = reports[2], reports[2]["recipes"]["onnxruntime"]
@@ -193,6 +195,9 @@ def test_near_ties_flipped_by_int8_make_convolutions_go_back_to_fp32_until_the_f
     kept = min([limited_recipe, *steps[:2]], key=lambda s: (s["flips"], s.get("fp32_convs", 0), s["logit_error"]))
     assert limited["holdout_flips"] == kept["flips"] and limited["met"] == (kept["flips"] <= 1)
     assert limited["fp32_layers"][2:] == [s["conv"] for s in steps[: kept.get("fp32_convs", 0)]]
+    none = reports[0]
+    assert none["stopped_by"] == "fp32 limit" and none["recipes"]["onnxruntime"]["fp32_steps"] == []
+    assert none["holdout_flips"] == recipe["flips"] and len(none["fp32_layers"]) == 2
 
 
 @pytest.mark.parametrize("recipe", RECIPE_NAMES)

@@ -137,10 +137,10 @@ def _closer(a, b):
 
 
 def _restore_fp32(model, source, logits, measured, holdout, reference, allowed, limit, say):
-    """(model, names put back in fp32, measured, record): the convolutions ranked by how much each one, put back in
-    fp32 alone, still lets held-out near-ties move (`near_tie_loss`, least first), then put back in that order
-    until the flips are `allowed` or `limit` of them (None: MAX_FP32_SHARE) are fp32; the step closest to fp32 (`_closer`) is kept.
-    `record` lists the ranking, each step's measure and which limit stopped it."""
+    """(model, names put back in fp32, measured, record): the convolutions ranked by the near-tie loss left with each
+    one alone put back in fp32 (least first: it moved near-ties the most), then put back in that order until the
+    flips are `allowed` or `limit` of them (None: MAX_FP32_SHARE of them) are fp32; the step closest to fp32
+    (`_closer`) is kept. `record` gives the ranking, each step's measure and which limit stopped it."""
     candidates = [c for c in conv_names(model.graph) if c not in always_fp32(model.graph)]
     limit = int(len(candidates) * MAX_FP32_SHARE) if limit is None else min(limit, len(candidates))
     # weights from the error this recipe adds: the margins of that size are the ones it can flip
@@ -151,7 +151,7 @@ def _restore_fp32(model, source, logits, measured, holdout, reference, allowed, 
         c: near_tie_loss(openvino_logits(with_fp32_convs(model, source, [c]), holdout), reference, weights)
         for c in (candidates if limit else [])
     }
-    ranked = sorted(candidates, key=loss.get)
+    ranked = sorted(loss, key=loss.get)
     best = (model, [], measured)  # the recipe as it came, measured by _run_recipes
     steps, stopped_by = [], "fp32 limit"
     for count in range(1, limit + 1):
@@ -165,7 +165,8 @@ def _restore_fp32(model, source, logits, measured, holdout, reference, allowed, 
         if step["flips"] <= allowed:
             stopped_by = "target"
             break
-    return (*best, {"fp32_steps": steps, "fp32_limit": limit, "stopped_by": stopped_by})
+    record = {"ranking": [[c, loss[c]] for c in ranked], "fp32_steps": steps, "fp32_limit": limit}
+    return (*best, record | {"stopped_by": stopped_by})
 
 
 def quantize_int8(
