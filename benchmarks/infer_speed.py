@@ -16,7 +16,9 @@ each round after SETTLE_S idle; peak memory from one more, untimed batch. Runner
     onnxruntime fp32         the same export as ONNX (paddle2onnx), ONNX Runtime's CPU provider
     openvino    fp32, bf16   the same ONNX file in OpenVINO (bf16 only where the CPU has AVX-512 BF16 or AMX)
     openvino    int8         paddle_attn.inference.int8.quantize_int8 of that file, calibrated on --calibration-images
-                             images of the training split (--checkpoint) or generated ones, run by OpenVINO
+                             images of the training split (--checkpoint) or generated ones and checked on
+                             --holdout-images other ones, run by OpenVINO; the recipe kept and the hold-out's
+                             figures are printed
     pytorch     fp32, fp32_cl (channels_last), bf16_cl (autocast + channels_last, native bf16 CPUs only)
 
 Agreement: every runner's top-1 class against dygraph fp32's on --agreement-images test images (the
@@ -72,6 +74,9 @@ def parse_args():
         "--onnx", default="auto", help="ONNX backends: onnxruntime,openvino; auto (those installed); none"
     )
     parser.add_argument("--calibration-images", type=int, default=300, help="int8 calibration images; 0: no int8")
+    parser.add_argument(
+        "--holdout-images", type=int, default=1000, help="other images that int8 is checked on against fp32"
+    )
     return parser.parse_args()
 
 
@@ -115,6 +120,10 @@ class Runners:
 
     def modes(self):
         return list(self.runners)
+
+    def int8(self):
+        """The int8 report `paddle_side` read after calibrating, or None."""
+        return getattr(self, "int8_report", None)
 
     def exported_onnx(self):
         """The ONNX file `paddle_side` wrote for the ONNX backends' processes."""
@@ -203,9 +212,11 @@ def paddle_side(name, args):
 
         side.onnx_file = export_onnx(export_dir.name)
         if "int8" in args["onnx_backends"].get("openvino", ()):
-            from paddle_attn.inference.int8 import quantize_int8
+            from paddle_attn.inference.int8 import quantize_int8, read_int8_report
 
-            quantize_int8(side.onnx_file, args["calibration_set"])
+            calibration, holdout = args["calibration_set"]
+            quantize_int8(side.onnx_file, calibration, holdout_images=holdout)
+            side.int8_report = read_int8_report(side.onnx_file)
     return side
 
 
@@ -239,11 +250,12 @@ def onnx_backends_for(requested, int8=True):
 
 
 def calibration_images(args):
-    """int8 calibration images: --calibration-images of the checkpoint run's training split with the evaluation
-    preprocessing, or of the generated set (another seed than the agreement images)."""
-    count = args.calibration_images
+    """(calibration, hold-out) int8 images, none in both: --calibration-images and --holdout-images of the
+    checkpoint run's training split with the evaluation preprocessing, or of the generated set (other seeds than
+    the agreement images)."""
+    count, held = args.calibration_images, args.holdout_images
     if not args.checkpoint:
-        return test_images(count, args.image_size, seed=8)
+        return test_images(count, args.image_size, seed=8), test_images(held, args.image_size, seed=9)
     from paddle_attn.checkpoint import resolve
     from paddle_attn.config import load_config
     from paddle_attn.data.datasets import build_dataset
@@ -252,8 +264,9 @@ def calibration_images(args):
     data = load_config(os.path.join(os.path.dirname(os.path.dirname(resolve(args.checkpoint))), "config.yaml"))["data"]
     train_set = build_dataset(data, "train")
     train_set.transform = build_transform(data["transform"], False, data["image_size"], data["mean"], data["std"])
-    chosen = np.random.default_rng(0).choice(len(train_set), min(count, len(train_set)), replace=False)
-    return np.stack([train_set[int(i)][0] for i in chosen]).astype(np.float32)
+    chosen = np.random.default_rng(0).permutation(len(train_set))[: count + held]
+    images = np.stack([train_set[int(i)][0] for i in chosen]).astype(np.float32)
+    return images[:count], images[count:]
 
 
 def torch_side(name, modes, args):
@@ -335,6 +348,11 @@ def main():
                 sides.append(("pytorch", Isolated(torch_side, name, torch_modes, settings)))
         elif torch_modes:
             print(f"  (no PyTorch reference for {name} with the {args.stem} stem)")
+        int8 = sides[0][1].call("int8")
+        if int8:
+            from paddle_attn.inference.int8 import int8_summary
+
+            print(f"  int8 kept: {int8_summary(int8)}", flush=True)
         for _, side in sides:
             side.call("warm_up")
         reference = sides[0][1].call("top1", "dygraph", agreement_set)

@@ -74,6 +74,7 @@ def test_the_report_gives_what_the_kept_model_measures_on_the_holdout(onnx_file,
     import onnx
 
     from paddle_attn.inference.int8 import int8_path, quantize_int8, read_int8_report
+    from paddle_attn.inference.int8.binomial import agreement_lower_bound
     from paddle_attn.inference.int8.holdout import closeness, openvino_logits
 
     calibration = images(25, 2)
@@ -84,13 +85,16 @@ def test_the_report_gives_what_the_kept_model_measures_on_the_holdout(onnx_file,
     measured = closeness(
         openvino_logits(onnx.load(int8_path(onnx_file)), holdout), openvino_logits(onnx.load(onnx_file), holdout)
     )
-    assert report["agreement"] == pytest.approx(measured["agreement"])
+    assert report["agreement"] == pytest.approx(measured["agreement"]) and report["holdout_flips"] == measured["flips"]
+    assert report["holdout"] == "every 5th calibration image" and report["holdout_images"] == 5
+    assert report["agreement_lower_bound"] == agreement_lower_bound(measured["flips"], 5)
     assert report["logit_error"] == pytest.approx(measured["logit_error"], rel=1e-4)
     assert 0 < measured["logit_error"] < 0.1  # int8 ran, and stayed close
     ran = {name: result for name, result in report["recipes"].items() if "skipped" not in result}
+    closest = lambda s: (s["flips"], s.get("fp32_convs", 0), s["logit_error"])  # noqa: E731
     for result in ran.values():  # where a recipe missed the target, its closest fp32 step is what it ends with
-        result.update(max([result, *result.get("fp32_steps", [])], key=lambda s: (s["agreement"], -s["logit_error"])))
-    best = max(ran, key=lambda n: (ran[n]["agreement"], -ran[n]["logit_error"]))
+        result.update(min([result, *result.get("fp32_steps", [])], key=closest))
+    best = min(ran, key=lambda n: closest(ran[n]))
     assert report["method"] == best
     assert any(line.startswith(f"int8: kept {best}") for line in lines), lines
 
@@ -108,32 +112,92 @@ def test_a_missing_nncf_is_reported_and_onnxruntime_kept(onnx_file, tmp_path, mo
     assert report["recipes"]["nncf"] == {"skipped": 'not installed: pip install -e ".[int8]"'}
 
 
-def test_convolutions_go_back_to_fp32_one_by_one_and_the_closest_step_is_kept(onnx_file, tmp_path):
-    """Held-out images that are near-ties for fp32 (every 5th image is held out) make int8 flip classes; an
-    unreachable target then puts convolutions back in fp32 one at a time, a quarter of them at most, and keeps
-    the step closest to fp32."""
+def test_the_lower_bound_on_agreement_is_clopper_pearsons():
+    """One-sided 95 %: with no flip in n images, the bound is 0.05^(1/n) (the rate q where (1 - q)^n = 0.05); with
+    k flips, P(at most k flips) at the bound's flip rate is 0.05; more flips or fewer images, a lower bound."""
+    from math import comb
+
+    from paddle_attn.inference.int8.binomial import agreement_lower_bound
+
+    assert agreement_lower_bound(0, 1000) == pytest.approx(0.05 ** (1 / 1000), abs=1e-12)
+    for flips, total in ((1, 1000), (5, 1000), (7, 1000), (3, 60)):
+        q = 1 - agreement_lower_bound(flips, total)
+        assert sum(comb(total, i) * q**i * (1 - q) ** (total - i) for i in range(flips + 1)) == pytest.approx(0.05)
+    assert agreement_lower_bound(5, 1000) < 0.995 < agreement_lower_bound(1, 1000) < agreement_lower_bound(0, 1000)
+    assert agreement_lower_bound(0, 60) < 0.96 and agreement_lower_bound(4, 4) == 0.0
+    with pytest.raises(ValueError, match=r"flips must be in \[0, total\]"):
+        agreement_lower_bound(5, 4)
+
+
+def test_near_tie_loss_counts_the_margin_lost_on_the_images_int8_can_flip():
+    """fp32's margins 0.1 (a near-tie) and 5: the same loss of margin weighs exp(5 / 0.5) = 22,000 times more on
+    the near-tie, with int8's typical error 0.5; a margin that grows costs nothing."""
+    from paddle_attn.inference.int8.holdout import near_tie_loss, near_tie_weights
+
+    fp32 = np.array([[1.0, 1.1, 0.0], [0.0, 5.0, 0.0]], np.float32)
+    weights = near_tie_weights(fp32, 0.5)
+    np.testing.assert_allclose(weights, np.exp(-np.array([0.1, 5.0]) / 0.5), rtol=1e-5)
+    near, far = fp32 + [[0.2, 0, 0], [0, 0, 0]], fp32 + [[0, 0, 0], [0, -0.2, 0]]
+    assert near_tie_loss(near, fp32, weights) == pytest.approx(0.2 * weights[0] / 2, rel=1e-4)  # flipped by 0.1
+    assert near_tie_loss(near, fp32, weights) > 1000 * near_tie_loss(far, fp32, weights) > 0
+    assert near_tie_loss(fp32 + [[0, 0.3, 0], [0, 1.0, 0]], fp32, weights) == 0.0
+
+
+@pytest.fixture(scope="module")
+def near_ties(onnx_file):
+    """The 40 of 1,000 random images where fp32's top two logits are closest: int8 flips several (7 measured here)."""
+    import onnx
+
+    from paddle_attn.inference.int8.holdout import openvino_logits
+
+    pool = images(1000, 4)
+    logits = np.sort(openvino_logits(onnx.load(onnx_file), pool), axis=1)
+    return pool[np.argsort((logits[:, -1] - logits[:, -2]) / np.abs(logits).max(1))[:40]]
+
+
+def test_near_ties_flipped_by_int8_make_convolutions_go_back_to_fp32_until_the_flips_are_within_target(
+    onnx_file, near_ties, tmp_path
+):
+    """A hold-out of its own, all near-ties: convolutions go back to fp32, least near-tie loss left first, until at
+    most 1 of the 40 flips (reachable: the recipe quantizes only convolutions, all of them back is fp32; 8 steps
+    measured here); with a limit of 2 they stop there, the same two first, and say so; with 0, none goes back."""
     import onnx
 
     from paddle_attn.inference.int8 import quantize_int8
-    from paddle_attn.inference.int8.holdout import openvino_logits
 
-    pool = images(400, 4)
-    logits = np.sort(openvino_logits(onnx.load(onnx_file), pool), axis=1)
-    near_ties = np.argsort((logits[:, -1] - logits[:, -2]) / np.abs(logits).max(1))
-    calibration = np.empty((100, 3, SIZE, SIZE), np.float32)  # the 20 nearest ties held out: int8 flips some on
-    calibration[4::5], calibration[np.arange(100) % 5 != 4] = pool[near_ties[:20]], pool[near_ties[-80:]]  # any CPU
-    quantize_int8(onnx_file, calibration, str(tmp_path / "m.onnx"), method="onnxruntime", target_agreement=1.0)
-    report = json.loads((tmp_path / "m.json").read_text())
-    assert report["recipes"]["onnxruntime"]["agreement"] < 1.0  # int8 flips some near-ties (measured: 4 of 20)
-    recipe = report["recipes"]["onnxruntime"]
-    steps, convs = recipe["fp32_steps"], [n.name for n in onnx.load(onnx_file).graph.node if n.op_type == "Conv"]
+    reports = {}
+    for limit in (99, 2, 0):  # 99: no limit but the 19 convolutions there are
+        out = str(tmp_path / f"{limit}.onnx")
+        quantize_int8(
+            onnx_file, images(20, 1), out, "onnxruntime", 0.975, holdout_images=near_ties, max_fp32_convs=limit
+        )
+        reports[limit] = json.loads((tmp_path / f"{limit}.json").read_text())
+    report, recipe = reports[99], reports[99]["recipes"]["onnxruntime"]
+    assert report["holdout"] == "separate" and report["calibration_images"] == 20
+    assert report["holdout_images"] == 40 and report["allowed_flips"] == 1
+    assert recipe["flips"] > 1  # int8 flips near-ties: the control has work to do
+    steps = recipe["fp32_steps"]
     assert [s["fp32_convs"] for s in steps] == list(range(1, len(steps) + 1))
-    assert len(steps) == (len(convs) - 1) // 4 or steps[-1]["agreement"] == 1.0
-    closest = max([recipe, *steps], key=lambda s: (s["agreement"], -s["logit_error"]))
-    assert (report["agreement"], report["logit_error"]) == (closest["agreement"], closest["logit_error"])
-    restored = report["fp32_layers"][2:]
-    assert restored == recipe["restored"] and len(restored) == closest.get("fp32_convs", 0)
-    assert sorted(fp32_input_convs(onnx.load(tmp_path / "m.onnx"))) == sorted(["Conv.0", *restored])
+    assert [s["flips"] > 1 for s in steps] == [True] * (len(steps) - 1) + [False]  # until within target, no further
+    assert report["stopped_by"] == recipe["stopped_by"] == "target" and report["met"] and report["fp32_limit"] == 19
+    assert report["holdout_flips"] == steps[-1]["flips"] and report["agreement"] == pytest.approx(
+        1 - steps[-1]["flips"] / 40
+    )
+    assert recipe["restored"] == [s["conv"] for s in steps] == report["fp32_layers"][2:]
+    ranking = recipe["ranking"]
+    assert len(ranking) == 19 and [loss for _, loss in ranking] == sorted(loss for _, loss in ranking)
+    assert [[s["conv"], s["near_tie_loss"]] for s in steps] == ranking[: len(steps)]
+    assert sorted(fp32_input_convs(onnx.load(tmp_path / "99.onnx"))) == sorted(["Conv.0", *recipe["restored"]])
+
+    limited, limited_recipe = reports[2], reports[2]["recipes"]["onnxruntime"]
+    assert limited_recipe["fp32_steps"] == steps[:2] and limited["fp32_limit"] == 2  # the same ranking, cut at 2
+    assert limited["stopped_by"] == ("target" if len(steps) <= 2 else "fp32 limit")  # 8 steps measured here
+    kept = min([limited_recipe, *steps[:2]], key=lambda s: (s["flips"], s.get("fp32_convs", 0), s["logit_error"]))
+    assert limited["holdout_flips"] == kept["flips"] and limited["met"] == (kept["flips"] <= 1)
+    assert limited["fp32_layers"][2:] == [s["conv"] for s in steps[: kept.get("fp32_convs", 0)]]
+    none = reports[0]
+    assert none["stopped_by"] == "fp32 limit" and none["recipes"]["onnxruntime"]["fp32_steps"] == []
+    assert none["holdout_flips"] == recipe["flips"] and len(none["fp32_layers"]) == 2
 
 
 @pytest.mark.parametrize("recipe", RECIPE_NAMES)
@@ -204,6 +268,12 @@ def test_int8_arguments_and_model_are_checked(onnx_file, tmp_path):
         quantize_int8(onnx_file, images(20, 1), method="tflite")
     with pytest.raises(InferenceError, match=r"target agreement must be in \(0, 1\], got 99.5"):
         quantize_int8(onnx_file, images(20, 1), target_agreement=99.5)
+    with pytest.raises(InferenceError, match=r"hold-out images must be \[N >= 1, 3, 16, 16\] like the calibration"):
+        quantize_int8(onnx_file, images(20, 1), holdout_images=np.zeros((5, 3, 8, 8), np.float32))
+    with pytest.raises(InferenceError, match=r"hold-out images must be float32 \[N, 3, H, W\], got float64"):
+        quantize_int8(onnx_file, images(20, 1), holdout_images=np.zeros((5, 3, SIZE, SIZE)))
+    with pytest.raises(InferenceError, match="max fp32 convolutions must be an integer >= 0, got -1"):
+        quantize_int8(onnx_file, images(20, 1), max_fp32_convs=-1)
     with pytest.raises(InferenceError, match="no ONNX model .*nothing.onnx"):
         quantize_int8(str(tmp_path / "nothing.onnx"), images(20, 1))
     with pytest.raises(InferenceError, match="no int8 model .*elsewhere_int8.onnx.*quantize_int8"):
@@ -214,19 +284,27 @@ def test_int8_arguments_and_model_are_checked(onnx_file, tmp_path):
 def test_export_tool_calibrates_reports_and_infer_runs_int8(tmp_path):
     run_dir = make_checkpoint(str(tmp_path / "run"), "resnet18_se")
     rng = np.random.default_rng(0)
-    (tmp_path / "calibration").mkdir()
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "calibration" / f"{i}.png")
+    for folder, count in (("calibration", 20), ("holdout", 30)):
+        (tmp_path / folder).mkdir()
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / folder / f"{i}.png")
     out = tmp_path / "export"
     result = run_tool(
         "export.py", "--checkpoint", run_dir, "--out", out, "--format", "onnx",
-        "--int8-calibration", tmp_path / "calibration", "--int8-method", "onnxruntime", "--int8-target", "0.5",
+        "--int8-calibration", tmp_path / "calibration", "--int8-holdout", tmp_path / "holdout",
+        "--int8-method", "onnxruntime", "--int8-target", "0.9", "--int8-max-fp32", "0",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "model_int8.json").read_text())
-    assert f"wrote {out / 'model_int8.onnx'} (onnxruntime, calibrated on 16 images" in result.stdout
-    assert f"top-1 agreement with fp32 {report['agreement']:.1%} on 4 held-out images" in result.stdout
-    assert report["target_agreement"] == 0.5 and report["method"] == "onnxruntime"
+    assert report["calibration_images"] == 20 and report["holdout_images"] == 30 and report["allowed_flips"] == 3
+    assert report["target_agreement"] == 0.9 and report["method"] == "onnxruntime"
+    stopped = "target" if report["met"] else "the fp32 limit (0 convolutions)"
+    assert (
+        f"wrote {out / 'model_int8.onnx'} (onnxruntime, calibrated on 20 images; top-1 agreement with fp32 "
+        f"{report['agreement']:.1%} on 30 held-out images ({report['holdout_flips']} flips; 95% lower bound "
+        f"{report['agreement_lower_bound']:.1%}), target 90.0% (3 flips){'' if report['met'] else ' NOT met'}, "
+        f"stopped by {stopped}; fp32: Conv.0, "
+    ) in result.stdout
     infer = run_tool(
         "infer.py", "--model", out, "--backend", "openvino", "--precision", "int8", tmp_path / "calibration" / "0.png"
     )
@@ -234,6 +312,9 @@ def test_export_tool_calibrates_reports_and_infer_runs_int8(tmp_path):
     bad = run_tool("export.py", "--checkpoint", run_dir, "--out", out, "--format", "onnx", "--int8-calibration",
                    tmp_path / "calibration", "--int8-target", "2")  # fmt: skip
     assert bad.returncode == 2 and "int8 target agreement must be in (0, 1], got 2.0" in bad.stderr
+    shared = run_tool("export.py", "--checkpoint", run_dir, "--out", out, "--format", "onnx", "--int8-calibration",
+                      tmp_path / "calibration", "--int8-holdout", tmp_path / "calibration" / "3.png")  # fmt: skip
+    assert shared.returncode == 2 and "--int8-holdout shares 1 images with --int8-calibration" in shared.stderr
 
 
 def test_openvino_int8_keeps_a_trained_networks_top1(tmp_path):
