@@ -114,6 +114,7 @@ class Isolated:
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_serve, args=(child, factory, args), daemon=True)
         self.process.start()
+        child.close()  # else this process holds the child's end open and recv() never sees EOF when it dies
         self._reply()
 
     def call(self, method, *args):
@@ -124,6 +125,7 @@ class Isolated:
         try:
             status, value = self.conn.recv()
         except EOFError:
+            self.process.join(timeout=5)
             raise RuntimeError(f"the runner process died (exit code {self.process.exitcode})") from None
         if status == "error":
             raise RuntimeError(f"in the runner process:\n{value}")
