@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from paddle_attn.errors import InferenceError
+from paddle_attn.inference.int8.recipes import calibration_stride
 from paddle_attn.inference.onnx_conversion import export_onnx
 from paddle_attn.inference.write_export import export
 from paddle_attn.weights import load_model
@@ -351,3 +352,7 @@ def test_openvino_int8_keeps_a_trained_networks_top1(tmp_path):
     decided = top2[:, 1] - top2[:, 0] > 2 * bound * scale
     assert decided.sum() >= 20 and len(set(fp32.argmax(1)[decided])) >= 2, (decided.sum(), set(fp32.argmax(1)))
     np.testing.assert_array_equal(int8.argmax(1)[decided], fp32.argmax(1)[decided])
+
+
+def test_calibration_strides_divide_the_images_and_hold_at_most_sixteen():
+    assert [calibration_stride(n) for n in (1, 7, 17, 64, 300)] == [1, 7, 1, 16, 15]
