@@ -84,6 +84,9 @@ def parse_args():
         help="comma-separated CPU convolution kernels of the Paddle runners: paddle (Paddle's own), "
         "onednn (every conv on paddle_attn's oneDNN operator), onednn_grouped (grouped convs only); default paddle",
     )
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the untimed step that samples each runner's peak memory"
+    )
     parser.add_argument("--json", help="also write every figure to this JSON file")
     parser.add_argument(
         "--end-to-end",
@@ -351,7 +354,8 @@ def main():
                     print(f"    {framework:11s} {name} {mode}: {record['img_s'][-1]:.1f} img/s", flush=True)
                 print(f"  {name}: repeat {rep + 1}/{args.repeats} done, load {load()}", flush=True)
             for framework, mode, runner in runners:  # untimed: the memory sampler slows what it watches
-                results[(name, framework, mode)]["peak"] = runner.call("run", 1, True)[1] or 0
+                sampled = None if args.no_memory else runner.call("run", 1, True)[1] or 0
+                results[(name, framework, mode)]["peak"] = sampled
         finally:
             for *_, runner in runners:
                 runner.close()
