@@ -165,3 +165,13 @@ def test_a_second_process_loads_the_built_operator_without_rebuilding(onednn):
     env = {**os.environ, "PYTHONPATH": ROOT}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "loaded"
+
+
+def test_an_export_of_a_swapped_network_holds_paddles_conv_only(onednn, tmp_path):
+    net = PSAModule(16, 64)
+    onednn.use_onednn_convs(net)
+    net.eval()
+    prefix = str(tmp_path / "psa")
+    paddle.jit.save(net, prefix, input_spec=[paddle.static.InputSpec([None, 16, 8, 8], "float32", "x")])
+    program = open(prefix + ".json").read()
+    assert "conv2d" in program and "onednn" not in program  # Paddle Inference runs it without the custom operator
