@@ -1,6 +1,6 @@
 """Runs the README's quick start (configs/quickstart.yaml) and prints its time and eval top-1.
 
-python benchmarks/quickstart_accuracy.py [--out output/quickstart-bench]
+python benchmarks/quickstart_accuracy.py [--out output/quickstart-bench] [--kernels auto|paddle|onednn]
 The README claims top-1 well above chance (0.10); this script checks the claim of >= 0.60.
 """
 
@@ -20,11 +20,12 @@ CLAIM = 0.60
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="output/quickstart-bench")
+    parser.add_argument("--kernels", default="auto", help="cpu.kernels: auto, paddle or onednn (default auto)")
     args = parser.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     config = load_config(
         os.path.join(root, "configs", "quickstart.yaml"),
-        [f"run.output_dir={args.out}", "train.verbose=0", "run.move_existing_run=true"],
+        [f"run.output_dir={args.out}", "train.verbose=0", "run.move_existing_run=true", f"cpu.kernels={args.kernels}"],
     )
     apply_cpu_settings()  # as tools/train.py does, before the first conv
     start = time.perf_counter()
@@ -32,6 +33,6 @@ if __name__ == "__main__":
     minutes = (time.perf_counter() - start) / 60
     print(
         f"quickstart: {config['train']['epochs']} epochs in {minutes:.1f} min on {os.cpu_count()} cores; "
-        f"best eval top-1 {result['best_top1']:.4f} (claim >= {CLAIM}, chance 0.10)"
+        f"best eval top-1 {result['best_top1']:.4f} (claim >= {CLAIM}, chance 0.10); cpu.kernels={args.kernels}"
     )
     sys.exit(0 if result["best_top1"] >= CLAIM else 1)

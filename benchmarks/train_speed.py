@@ -3,6 +3,7 @@
     python benchmarks/train_speed.py                                  # resnet50_nam and resnet50, batch 64, 32x32
     python benchmarks/train_speed.py --models resnet50,resnet50_se,resnet50_eca,resnet50_cbam,resnet50_nam,epsanet50
     python benchmarks/train_speed.py --no-tuning --paddle-modes dygraph   # Paddle as it is out of the box
+    python benchmarks/train_speed.py --models epsanet50 --kernels paddle,onednn_grouped,onednn  # oneDNN convs
 
 Each model's runners (one framework and mode each) are built in processes of their own (PyTorch and
 Paddle in one process slow each other down), warmed up, then timed for --steps optimizer steps per
@@ -77,6 +78,15 @@ def parse_args():
     parser.add_argument(
         "--no-tuning", action="store_true", help="skip apply_cpu_settings(): Paddle's defaults except --threads"
     )
+    parser.add_argument(
+        "--kernels",
+        default="paddle",
+        help="comma-separated CPU convolution kernels of the Paddle runners: paddle (Paddle's own), "
+        "onednn (every conv on paddle_attn's oneDNN operator), onednn_grouped (grouped convs only); default paddle",
+    )
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the untimed step that samples each runner's peak memory"
+    )
     parser.add_argument("--json", help="also write every figure to this JSON file")
     parser.add_argument(
         "--end-to-end",
@@ -91,7 +101,7 @@ def parse_args():
 class PaddleTrainer:
     """paddle_attn's network stepping in one `TrainStep` mode, in its own process (see common.Isolated)."""
 
-    def __init__(self, name, mode, args):
+    def __init__(self, name, mode, args, kernels="paddle"):
         if not args["no_tuning"]:
             from paddle_attn.cpu import apply_cpu_settings
 
@@ -102,7 +112,7 @@ class PaddleTrainer:
         import paddle_attn
 
         paddle_attn.set_cpu_threads(args["threads"])
-        net = paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"])
+        net = with_kernels(paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"]), kernels)
         optimizer = paddle.optimizer.Momentum(0.01, 0.9, net.parameters(), weight_decay=5e-4)
         self.step = TrainStep(net, paddle.nn.CrossEntropyLoss(), optimizer, mode)
         images, labels = batch(args)
@@ -118,7 +128,7 @@ class PaddleTrainer:
 class ModelTrainer:
     """tools/train.py's step: `paddle.Model.train_batch` (loss, backward, optimizer, Accuracy top-1/top-5) in dygraph."""
 
-    def __init__(self, name, args):
+    def __init__(self, name, args, kernels="paddle"):
         if not args["no_tuning"]:
             from paddle_attn.cpu import apply_cpu_settings
 
@@ -130,7 +140,7 @@ class ModelTrainer:
         from paddle_attn.training.evaluation import prepare
 
         paddle_attn.set_cpu_threads(args["threads"])
-        net = paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"])
+        net = with_kernels(paddle_attn.create_model(name, num_classes=args["num_classes"], stem=args["stem"]), kernels)
         optimizer = paddle.optimizer.Momentum(0.01, 0.9, net.parameters(), weight_decay=5e-4)
         config = defaults()
         config["data"]["image_size"] = args["image_size"]
@@ -144,6 +154,15 @@ class ModelTrainer:
 
     def run(self, steps, sample_memory=False):
         return run_steps(self, steps, sample_memory)
+
+
+def with_kernels(net, kernels):
+    """`net` with its convolutions on `kernels` (see --kernels); the oneDNN operator is built on first use."""
+    if kernels != "paddle":
+        from paddle_attn.kernels.onednn.layers import use_onednn_convs
+
+        use_onednn_convs(net, "grouped" if kernels == "onednn_grouped" else "all")
+    return net
 
 
 def end_to_end(name, args, steps):
@@ -309,10 +328,12 @@ def main():
     for name in args.models.split(","):  # one model's runners alive at a time: each holds GBs at batch 64
         runners = []  # (framework, mode, Isolated runner)
         for mode in paddle_modes:
-            if mode == "train_batch":
-                runners.append(("paddle_attn", mode, Isolated(ModelTrainer, name, settings)))
-            else:
-                runners.append(("paddle_attn", mode, Isolated(PaddleTrainer, name, mode, settings)))
+            for kernels in args.kernels.split(","):
+                label = mode if kernels == "paddle" else f"{mode}+{kernels}"
+                if mode == "train_batch":
+                    runners.append(("paddle_attn", label, Isolated(ModelTrainer, name, settings, kernels)))
+                else:
+                    runners.append(("paddle_attn", label, Isolated(PaddleTrainer, name, mode, settings, kernels)))
         for mode in torch_modes:
             if torch_reference(name, args.num_classes, args.stem) is None:
                 print(f"  (no PyTorch reference for {name} with the {args.stem} stem)")
@@ -333,7 +354,8 @@ def main():
                     print(f"    {framework:11s} {name} {mode}: {record['img_s'][-1]:.1f} img/s", flush=True)
                 print(f"  {name}: repeat {rep + 1}/{args.repeats} done, load {load()}", flush=True)
             for framework, mode, runner in runners:  # untimed: the memory sampler slows what it watches
-                results[(name, framework, mode)]["peak"] = runner.call("run", 1, True)[1] or 0
+                sampled = None if args.no_memory else runner.call("run", 1, True)[1] or 0
+                results[(name, framework, mode)]["peak"] = sampled
         finally:
             for *_, runner in runners:
                 runner.close()

@@ -23,6 +23,8 @@ from paddle_attn.models.resnet import STEMS
 from paddle_attn.optim import OPTIMIZERS, SCHEDULES
 
 DEVICES = ("auto", "cpu", "gpu")
+# convolutions of CPU training runs: auto is oneDNN where its operator builds and passes its self-check (issue 31)
+CPU_KERNELS = ("auto", "paddle", "onednn")
 
 # section -> key -> (default, type or tuple of types, rule); rule is a tuple of choices or a check
 _NUMBER = (int, float)
@@ -102,6 +104,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "threads": (None, (int, type(None)), lambda v: v is None or v >= 1 or "must be >= 1"),  # None: cores / ranks
         "fast_blas": (True, bool, None),  # MKL's AVX2 path on AMD CPUs (cpu.use_fast_blas), set by the tools
         "keep_freed_memory": (True, bool, None),  # glibc keeps freed memory (cpu.keep_freed_memory), set by the tools
+        "kernels": ("auto", str, CPU_KERNELS),  # the training network's convolutions (training/cpu_kernels.py)
     },
     "device": {  # where and how the network runs
         "name": ("auto", str, DEVICES),

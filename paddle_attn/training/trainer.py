@@ -16,6 +16,7 @@ import paddle
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.data.datasets import build_dataset
 from paddle_attn.optim import add_nam_sparsity, build_optimizer, schedule_from_config
+from paddle_attn.training.cpu_kernels import apply_cpu_kernels
 from paddle_attn.training.device import amp_configs, prepare_device, run_device
 from paddle_attn.training.evaluation import EvalLossMean, inference_evaluation, prepare
 from paddle_attn.training.fit_callbacks import fit_callbacks
@@ -62,6 +63,7 @@ def _train_in(run_dir, config, amp, resume_from, callbacks):
     net = create_model_from_spec(
         {**config["model"], "pretrained": None} if resume_from else config["model"], config["run"]["trusted"]
     )
+    apply_cpu_kernels(net, config["cpu"]["kernels"], device)
     train_loader, test_loader, seeding = run_loaders(config, train_set, test_set)
     epochs = config["train"]["epochs"]
     scheduler = schedule_from_config(config["lr"], epochs, len(train_loader))

@@ -4,6 +4,8 @@ Headers: PyPI's `onednn-devel==2025.0.0` (oneDNN 3.6, matching the 3.6.2 library
 headers are incomplete). Library: `paddle/libs/libdnnl.so.3`, linked by file name with an rpath to that folder.
 """
 
+import contextlib
+import fcntl
 import glob
 import hashlib
 import os
@@ -97,6 +99,18 @@ def _compile(directory, verbose):
         )
 
 
+@contextlib.contextmanager
+def _only_one_builder(directory):
+    """Holds a lock on `directory` (made if missing): data-parallel ranks starting together build it once."""
+    os.makedirs(os.path.dirname(directory), exist_ok=True)
+    with open(directory + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def load_ops(verbose=False):
     """The module holding the custom operators, compiled on first use; BuildUnavailable says why it cannot be."""
     if _state["module"] is not None:
@@ -107,9 +121,12 @@ def load_ops(verbose=False):
         directory = cache_directory()
         module = _import_built(directory)
         if module is None:
-            start = time.perf_counter()
-            module = _compile(directory, verbose)
-            _state["build_seconds"] = time.perf_counter() - start
+            with _only_one_builder(directory):
+                module = _import_built(directory)  # another process may have built it while this one waited
+                if module is None:
+                    start = time.perf_counter()
+                    module = _compile(directory, verbose)
+                    _state["build_seconds"] = time.perf_counter() - start
     except BuildUnavailable as err:
         _state["error"] = str(err)
         raise

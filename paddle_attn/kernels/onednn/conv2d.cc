@@ -95,9 +95,17 @@ struct Staged {
   }
 };
 
+// Two identical training runs must give identical weights: no run-to-run varying reductions (oneDNN >= 3.4)
+dnnl::primitive_attr deterministic() {
+  dnnl::primitive_attr attr;
+  attr.set_deterministic(true);
+  return attr;
+}
+
 dnnl::convolution_forward::primitive_desc forward_desc(const Geometry& g) {
   return {cpu_engine(), dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-          g.chosen_act(g.src), g.chosen_wei(), g.chosen_act(g.dst), g.strides, g.dilates, g.pad, g.pad};
+          g.chosen_act(g.src), g.chosen_wei(), g.chosen_act(g.dst), g.strides, g.dilates, g.pad, g.pad,
+          deterministic()};
 }
 
 struct Forward {
@@ -118,7 +126,7 @@ struct BackwardData {
   explicit BackwardData(const Geometry& g) {
     dnnl::convolution_backward_data::primitive_desc pd(
         cpu_engine(), dnnl::algorithm::convolution_direct, g.chosen_act(g.src), g.chosen_wei(), g.chosen_act(g.dst),
-        g.strides, g.dilates, g.pad, g.pad, forward_desc(g));
+        g.strides, g.dilates, g.pad, g.pad, forward_desc(g), deterministic());
     conv = dnnl::convolution_backward_data(pd);
     diff_dst = Staged(g.user_act(g.dst), pd.diff_dst_desc(), true);
     wei = Staged(g.user_wei(), pd.weights_desc(), true);
@@ -132,7 +140,7 @@ struct BackwardWeights {
   explicit BackwardWeights(const Geometry& g) {
     dnnl::convolution_backward_weights::primitive_desc pd(
         cpu_engine(), dnnl::algorithm::convolution_direct, g.chosen_act(g.src), g.chosen_wei(), g.chosen_act(g.dst),
-        g.strides, g.dilates, g.pad, g.pad, forward_desc(g));
+        g.strides, g.dilates, g.pad, g.pad, forward_desc(g), deterministic());
     conv = dnnl::convolution_backward_weights(pd);
     src = Staged(g.user_act(g.src), pd.src_desc(), true);
     diff_dst = Staged(g.user_act(g.dst), pd.diff_dst_desc(), true);

@@ -1,0 +1,44 @@
+"""`cpu.kernels`: which kernels a CPU training run's convolutions use, Paddle's own or paddle_attn's oneDNN operator.
+
+`auto` takes oneDNN where the operator builds (or loads from the cache) and its start-up self-check against Paddle's
+conv passes, else Paddle's; either way one line says which path runs and why. GPU runs are left untouched.
+"""
+
+from paddle_attn.errors import ConfigError
+from paddle_attn.kernels.onednn.layers import use_onednn_convs
+from paddle_attn.kernels.onednn.self_check import self_check
+
+# every convolution: measured faster per training step than grouped ones only (benchmarks/train_speed.py --kernels)
+CONV_SET = "all"
+
+
+def choose_cpu_kernels(setting, device):
+    """("paddle" or "onednn", why) for `cpu.kernels` = `setting` on `device`; ConfigError when `onednn` was asked
+    for and cannot run here."""
+    if device != "cpu":
+        return "paddle", f"the run is on the {device}; cpu.kernels applies to CPU runs"
+    if setting == "paddle":
+        return "paddle", "cpu.kernels=paddle"
+    from paddle_attn.kernels.onednn.build import BuildUnavailable, load_ops  # optional: compiles with a C++ compiler
+
+    try:
+        load_ops()
+        problem = self_check()
+    except BuildUnavailable as err:
+        problem = str(err)
+    if problem is None:
+        return "onednn", f"cpu.kernels={setting}: the operator loaded and matched Paddle's conv in its self-check"
+    if setting == "onednn":
+        raise ConfigError(f"cpu.kernels=onednn, but the oneDNN operator cannot run here: {problem}; use auto or paddle")
+    return "paddle", f"cpu.kernels=auto, oneDNN unavailable: {problem}"
+
+
+def apply_cpu_kernels(net, setting, device):
+    """Put `net`'s convolutions on the kernels `cpu.kernels` = `setting` chooses, printing one line; returns the path."""
+    path, why = choose_cpu_kernels(setting, device)
+    if path == "onednn":
+        count = use_onednn_convs(net, CONV_SET)
+        print(f"convolutions: oneDNN ({count} layers; {why})")
+    else:
+        print(f"convolutions: Paddle's kernels ({why})")
+    return path

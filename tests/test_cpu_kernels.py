@@ -1,0 +1,177 @@
+"""cpu.kernels: the oneDNN convolutions swapped into a network compute what Paddle's do, training on them is
+reproducible, and every fallback says why in one line."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+
+from paddle_attn import checkpoint as ckpt
+from paddle_attn.config import load_config
+from paddle_attn.errors import ConfigError
+from paddle_attn.layers.psa import PSAModule
+from paddle_attn.training import cpu_kernels
+from paddle_attn.training.trainer import train
+from paddle_attn.weights.factory import create_model
+from tests.helpers import ROOT, tiny_config, tiny_overrides
+
+TOLERANCE = 1e-4  # relative to the largest magnitude of Paddle's output, through a whole network: fp32 agreement
+# gradients: sums over the batch and space that nearly cancel (PSA's SE bias: 1e-5 of its terms) lose digits to
+# any summation order; a wrong kernel is off by O(1)
+GRAD_TOLERANCE = 1e-3
+
+
+@pytest.fixture(scope="module")
+def onednn():
+    from paddle_attn.kernels.onednn.build import BuildUnavailable, load_ops
+
+    try:
+        load_ops()
+    except BuildUnavailable as err:
+        pytest.skip(f"the oneDNN operator cannot be built here: {err}")
+    from paddle_attn.kernels.onednn import layers
+
+    return layers
+
+
+def relative_error(ours, theirs):
+    return float((ours - theirs).abs().max()) / max(float(theirs.abs().max()), 1e-30)
+
+
+def twin_networks(build):
+    """(Paddle's network, the same weights with oneDNN convolutions)."""
+    paddle_net, onednn_net = build(), build()
+    onednn_net.set_state_dict(paddle_net.state_dict())
+    return paddle_net, onednn_net
+
+
+@pytest.mark.parametrize(
+    "build, shape",
+    [
+        (lambda: PSAModule(16, 64), [4, 16, 8, 8]),  # EPSANet's grouped convolutions (groups 1, 4, 8, 16)
+        (lambda: create_model("resnet18_nam", num_classes=10), [4, 3, 16, 16]),
+    ],
+    ids=["psa", "resnet18_nam"],
+)
+def test_a_swapped_network_trains_like_paddles(onednn, build, shape):
+    paddle_net, onednn_net = twin_networks(build)
+    swapped = onednn.use_onednn_convs(onednn_net, "all")
+    assert swapped == sum(isinstance(layer, paddle.nn.Conv2D) for layer in paddle_net.sublayers()) > 0
+    assert list(onednn_net.state_dict()) == list(paddle_net.state_dict())  # checkpoints unchanged
+    x = paddle.randn(shape)
+    outputs, grads = [], []
+    for net in (paddle_net, onednn_net):
+        net.train()
+        y = net(x)
+        (y * paddle.linspace(-1, 1, y.size).reshape(y.shape)).sum().backward()
+        outputs.append(y)
+        grads.append({name: p.grad for name, p in net.named_parameters() if p.grad is not None})
+    assert relative_error(outputs[1], outputs[0]) <= TOLERANCE
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        assert relative_error(grads[1][name], grads[0][name]) <= GRAD_TOLERANCE, name
+
+
+def test_grouped_set_swaps_only_grouped_convolutions_and_undo_restores(onednn):
+    net = PSAModule(16, 64)
+    grouped = sum(layer._groups > 1 for layer in net.sublayers() if isinstance(layer, paddle.nn.Conv2D))
+    assert onednn.use_onednn_convs(net, "grouped") == grouped > 0
+    assert all(
+        isinstance(layer, onednn.OneDNNConv2D) == (layer._groups > 1)
+        for layer in net.sublayers()
+        if isinstance(layer, paddle.nn.Conv2D)
+    )
+    assert onednn.use_paddle_convs(net) == grouped
+    assert not any(isinstance(layer, onednn.OneDNNConv2D) for layer in net.sublayers())
+
+
+def test_unsupported_padding_keeps_paddles_conv(onednn):
+    net = paddle.nn.Sequential(
+        paddle.nn.Conv2D(4, 4, 3, padding="SAME"), paddle.nn.Conv2D(4, 4, 3, padding=[0, 1, 1, 0])
+    )
+    assert onednn.use_onednn_convs(net) == 0
+
+
+def test_self_check_passes_and_catches_a_wrong_kernel(onednn, monkeypatch):
+    from paddle_attn.kernels.onednn import self_check as check
+
+    assert check.self_check() is None
+    right = check.conv2d
+    monkeypatch.setattr(check, "conv2d", lambda x, w, *a, **k: right(x, w * 1.001, *a, **k))
+    assert "output" in check.self_check()
+
+
+def test_auto_uses_onednn_and_says_so(onednn, capsys):
+    net = create_model("resnet18_nam", num_classes=10)
+    assert cpu_kernels.apply_cpu_kernels(net, "auto", "cpu") == "onednn"
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("convolutions: oneDNN") and "self-check" in line and len(line.splitlines()) == 1
+    assert any(isinstance(layer, onednn.OneDNNConv2D) for layer in net.sublayers())
+
+
+def test_auto_falls_back_to_paddle_with_the_reason_and_onednn_refuses(monkeypatch, capsys):
+    from paddle_attn.kernels.onednn import build
+
+    def unavailable(verbose=False):
+        raise build.BuildUnavailable("no C++ compiler")
+
+    monkeypatch.setattr(build, "load_ops", unavailable)
+    net = create_model("resnet18_nam", num_classes=10)
+    assert cpu_kernels.apply_cpu_kernels(net, "auto", "cpu") == "paddle"
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("convolutions: Paddle's kernels") and "no C++ compiler" in line
+    assert not any(type(layer).__name__ == "OneDNNConv2D" for layer in net.sublayers())
+    with pytest.raises(ConfigError, match="no C\\+\\+ compiler"):
+        cpu_kernels.apply_cpu_kernels(net, "onednn", "cpu")
+
+
+def test_auto_falls_back_when_the_self_check_fails(onednn, monkeypatch, capsys):
+    monkeypatch.setattr(cpu_kernels, "self_check", lambda: "output differs by 1.0e-02 relative")
+    assert cpu_kernels.apply_cpu_kernels(create_model("resnet18_nam", num_classes=10), "auto", "cpu") == "paddle"
+    assert "differs by 1.0e-02" in capsys.readouterr().out
+
+
+def test_gpu_runs_and_paddle_setting_are_untouched(capsys):
+    for setting, device in (("onednn", "gpu"), ("auto", "gpu"), ("paddle", "cpu")):
+        net = create_model("resnet18_nam", num_classes=10)
+        assert cpu_kernels.apply_cpu_kernels(net, setting, device) == "paddle"
+        assert not any(type(layer).__name__ == "OneDNNConv2D" for layer in net.sublayers())
+    assert capsys.readouterr().out.count("convolutions: Paddle's kernels") == 3
+
+
+def test_an_unknown_kernels_value_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cpu.kernels"):
+        load_config(os.path.join(ROOT, "configs", "quickstart.yaml"), tiny_overrides(tmp_path) + ["cpu.kernels=mkl"])
+
+
+def test_two_identical_runs_on_onednn_give_identical_weights(onednn, tmp_path, capsys):
+    for run in ("a", "b"):
+        train(tiny_config(tmp_path, "cpu.kernels=onednn", run=run, epochs=1, model="epsanet50"))
+    assert capsys.readouterr().out.count("convolutions: oneDNN") == 2
+    a, b = (ckpt.load_params(str(tmp_path / run / "checkpoints" / "latest")) for run in ("a", "b"))
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key].numpy(), b[key].numpy(), err_msg=key)
+
+
+def test_a_second_process_loads_the_built_operator_without_rebuilding(onednn):
+    code = (
+        "from paddle_attn.kernels.onednn.build import load_ops, build_seconds; "
+        "load_ops(); print('rebuilt' if build_seconds() else 'loaded')"
+    )
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "loaded"
+
+
+def test_an_export_of_a_swapped_network_holds_paddles_conv_only(onednn, tmp_path):
+    net = PSAModule(16, 64)
+    onednn.use_onednn_convs(net)
+    net.eval()
+    prefix = str(tmp_path / "psa")
+    paddle.jit.save(net, prefix, input_spec=[paddle.static.InputSpec([None, 16, 8, 8], "float32", "x")])
+    program = open(prefix + ".json").read()
+    assert "conv2d" in program and "onednn" not in program  # Paddle Inference runs it without the custom operator
