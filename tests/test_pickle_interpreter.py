@@ -103,6 +103,14 @@ def shared_lists(levels, width):
     return b"".join(ops) + b"t."
 
 
+def shared_tree(levels):
+    """L[levels] alone on the stack, L[0] = [], L[i] = [L[i-1], L[i-1]]: its repr or a naive walk takes 2 ** levels."""
+    ops = b"]" + put(0)
+    for level in range(1, levels + 1):
+        ops = b"](" + ops + get(level - 1) + b"e" + put(level)
+    return ops
+
+
 FIELD_FAR_AWAY = (3, "|", None, ("f0",), {"f0": (np.dtype("i4"), 10**9)}, 8, 1, 1)  # the issue's 263-byte SIGSEGV
 HOSTILE = {
     "dtype V8 with a field 1 GB away": (
@@ -116,6 +124,19 @@ HOSTILE = {
     "dtype with another byte order": (
         crafted({"fc.weight": array_call((1,), "f4", b"\0" * 4, (3, "|", None, None, None, -1, -1, 0))}),
         "refused to load numpy.dtype('f4') with byte order '|'",
+    ),
+    "dtype with a byte order of 2**60 paths": (  # refused without its repr, which would never end
+        b"\x80\x02"
+        + global_("numpy", "dtype")
+        + text("f4")
+        + b"\x89\x88\x87R(K\x03"
+        + shared_tree(60)
+        + b"NNNJ"
+        + b"\xff" * 4
+        + b"J"
+        + b"\xff" * 4
+        + b"K\x00tb.",
+        "refused to load numpy.dtype('f4') with byte order a list from ",
     ),
     "OrderedDict given an items attribute": (
         crafted({"fc.weight": Call(collections.OrderedDict, (), {"items": np.dtype("f4")})}),
