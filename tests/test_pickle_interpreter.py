@@ -180,6 +180,14 @@ HOSTILE = {
     "a tuple key": (pickle.dumps({(1, 2): np.zeros(1)}), "refused to load a tuple key"),
     "a bare dtype": (pickle.dumps({"a": np.dtype("f4")}), "refused to load a numpy.dtype"),
     "the ndarray class": (pickle.dumps({"a": np.ndarray}), "refused to load a numpy.ndarray"),
+    "big-param parts of text": (
+        pickle.dumps({"w@@.0": [["ab"]], safe_pickle.BIG_PARAMS: {"w": {"OriginShape": (1, 1), "slices": ["w@@.0"]}}}),
+        "refused to load UnpackBigParamInfor@@ joining other than flat arrays of one dtype",
+    ),
+    "big-param part of 4 million shared ints": (  # 14 KB made a 32 MB array
+        pickle.dumps({"w@@.0": [[10**6] * 2000] * 2000, safe_pickle.BIG_PARAMS: {"w": {"OriginShape": (-1,)}}}),
+        "refused to load UnpackBigParamInfor@@ other than {'OriginShape': shape, 'slices': keys}",
+    ),
     "NEWOBJ": (b"\x80\x02" + global_("collections", "OrderedDict") + b")\x81.", "refused to load pickle opcode NEWOBJ"),
     "protocol 5": (pickle.dumps({"a": 1}, protocol=5), "refused to load pickle protocol 5"),
 }
@@ -344,6 +352,17 @@ def test_numpy_layouts_read_as_pickle_reads_them(tmp_path, protocol):
         for got, item in zip(ours[key], want) if key == "scalars" else [(ours[key], want)]:
             assert type(got) is type(item) and got.dtype == item.dtype and np.array_equal(got, item)
     assert ours["f"].flags.f_contiguous and ours["big_endian"].dtype.isnative
+
+
+def test_big_params_split_as_paddle_splits_them_are_joined(tmp_path):
+    """paddle.save splits an array past 1 GiB into flat parts for protocols 2 and 3; the test's parts are small."""
+    flat = np.arange(10, dtype="f4")
+    info = {"w": {"OriginShape": (2, 5), "slices": ["w@@.0", "w@@.1"]}}
+    path = tmp_path / "split.pdparams"
+    path.write_bytes(pickle.dumps({"w@@.0": flat[:6], "w@@.1": flat[6:], safe_pickle.BIG_PARAMS: info}, protocol=2))
+    ours = safe_pickle.load(str(path))
+    assert list(ours) == ["w"] and ours["w"].dtype == flat.dtype and np.array_equal(ours["w"], flat.reshape(2, 5))
+    assert_same(ours, paddle.load(str(path), return_numpy=True))
 
 
 def test_truncated_files_are_corrupt_not_refused(tmp_path):
