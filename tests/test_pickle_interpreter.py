@@ -172,6 +172,10 @@ HOSTILE = {
         pickle.dumps({"a": np.array([1, "a"], dtype=object)}),
         "refused to load numpy.dtype('O8') from ",
     ),
+    "a uint64 array, which Paddle cannot hold": (
+        pickle.dumps({"a": np.zeros(2, "u8")}, protocol=4),
+        "refused to load numpy.dtype('u8') from ",
+    ),
     "a numpy scalar of another size": (
         crafted({"a": Call(np._core.multiarray.scalar, (np.dtype("f8"), b"\0" * 4))}),
         "refused to load a numpy float64 scalar from anything but its 8 bytes",

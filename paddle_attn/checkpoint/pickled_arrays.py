@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 
-# the element types of Paddle tensors (bfloat16 is saved as uint16), by NumPy's pickled type code
-DTYPE_CODES = ("b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16")
+# the element types of Paddle tensors (bfloat16 is saved as uint16), by NumPy's pickled type code; not uint32/64,
+# which paddle.to_tensor refuses with a ValueError (Paddle 3.3)
+DTYPE_CODES = ("b1", "i1", "i2", "i4", "i8", "u1", "u2", "f2", "f4", "f8", "c8", "c16")
 DTYPE_STATE_TAIL = (None, None, None, -1, -1, 0)  # no subarray, fields, size, alignment or flags: a plain number
 MAX_DIMS = 32  # NumPy 1.x's limit; Paddle tensors have at most 9
 
