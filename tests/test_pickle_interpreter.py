@@ -15,6 +15,7 @@ import numpy as np
 import paddle
 import pytest
 
+import paddle_attn
 from paddle_attn.checkpoint import CheckpointError, pickle_machine, safe_pickle
 from tests.helpers import ROOT
 from tests.test_trust import assert_same
@@ -367,6 +368,34 @@ def test_big_params_split_as_paddle_splits_them_are_joined(tmp_path):
     ours = safe_pickle.load(str(path))
     assert list(ours) == ["w"] and ours["w"].dtype == flat.dtype and np.array_equal(ours["w"], flat.reshape(2, 5))
     assert_same(ours, paddle.load(str(path), return_numpy=True))
+
+
+@pytest.fixture(scope="module")
+def resnet18_arrays():
+    return {key: value.numpy() for key, value in paddle_attn.create_model("resnet18").state_dict().items()}
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        (
+            "conv1.weight",
+            np.zeros((64, 3, 7, 7), "f2"),
+            "mistyped (1): conv1.weight: checkpoint float16 vs model float32",
+        ),
+        ("conv1.weight", [1.0], "misshapen (1): conv1.weight: checkpoint [] vs model [64, 3, 7, 7]"),
+        ("fc.bias", np.float32(1), "misshapen (1): fc.bias: checkpoint [] vs model [1000]"),
+        ("fc.bias", [1.0], "misshapen (1): fc.bias: checkpoint [] vs model [1000]"),
+    ],
+)
+def test_plain_values_that_are_not_the_models_tensors_are_named(tmp_path, resnet18_arrays, key, value, message):
+    """What the reader lets through (other dtypes, numbers, lists) reaches create_model as a CheckpointError naming
+    the tensor, not an AssertionError from set_state_dict or an AttributeError/IndexError on its shape."""
+    path = tmp_path / "other.pdparams"
+    path.write_bytes(pickle.dumps({**resnet18_arrays, key: value}, protocol=4))  # whole: the model's name is inferred
+    with pytest.raises(CheckpointError, match="does not fit the model") as caught:
+        paddle_attn.create_model("resnet18", pretrained=str(path))
+    assert message in str(caught.value)
 
 
 def test_truncated_files_are_corrupt_not_refused(tmp_path):
