@@ -154,6 +154,10 @@ HOSTILE = {
         pickle.dumps({"a": [np.zeros(2**14, "f4")] * 1000}, protocol=4),
         "bytes of arrays (arrays shared many times over)",  # over 2 * the file's size + 1 MiB, counted as a tree
     ),
+    "a million empty dicts": (  # 1 MB of `}` made 250 MB of dicts and took seconds to walk
+        b"\x80\x02(" + b"}" * 10**6 + b"t.",
+        "refused to load dicts and lists larger than the file's own data",
+    ),
     "a list holding itself": (b"\x80\x02]" + put(0) + get(0) + b"a.", "refused to load a list holding itself"),
     "LONG_BINPUT at 10**8": (b"\x80\x02N" + put(10**8) + b".", "refused to load memo index 100000000 after 1 values"),
     "a 1.5 GB array without data": (
