@@ -149,6 +149,10 @@ HOSTILE = {
     ),
     "lists shared 60 levels deep": (shared_lists(60, 2), "refused to load more than 4194304 values"),
     "lists nested 60 deep": (shared_lists(60, 1), "refused to load containers nested more than 32 deep"),
+    "bytes under tuples nested 1000 deep": (  # refused at depth 33, not at the bottom: 2 million deep took 0.5 GB
+        b"\x80\x02C\x01x" + b"\x85" * 1000 + b".",
+        "refused to load containers nested more than 32 deep",
+    ),
     "lists shared 1000 times on 3 levels": (shared_lists(3, 1000), "refused to load more than 4194304 values"),
     "one 64 KiB array under 1000 paths": (
         pickle.dumps({"a": [np.zeros(2**14, "f4")] * 1000}, protocol=4),

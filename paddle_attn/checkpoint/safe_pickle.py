@@ -76,9 +76,11 @@ def check_plain(root, max_bytes):
             raise Refused(f"a {type(child).__name__} holding itself")
         elif id(child) in done:
             _add(frame, done[id(child)], len(frames), max_bytes)
+        elif len(frames) >= MAX_DEPTH:  # refused on the way down: a frame per level of a 2-million-deep nest is 0.5 GB
+            raise Refused(f"containers nested more than {MAX_DEPTH} deep")
         else:
             walking.add(id(child))
-            frames.append([child, _children(child), 1, 1, 0])  # depth checked as it returns: see _add
+            frames.append([child, _children(child), 1, 1, 0])  # a shared container's depth is checked in _add
 
 
 def _children(value):
