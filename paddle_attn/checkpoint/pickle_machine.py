@@ -92,6 +92,8 @@ def describe(value):
 
 
 class Machine:
+    """One read of one file: the pickle stack, marks and memo, and the bytes the arrays made so far may still take."""
+
     def __init__(self, file):
         self.file, self.size = file, os.fstat(file.fileno()).st_size
         self.stack, self.marks, self.memo = [], [], {}
@@ -197,7 +199,7 @@ class Machine:
     def stop(self):
         if len(self.stack) != 1 or self.marks:
             raise Corrupt("STOP with other than one value on the stack")
-        self.result = (self.stack[0],)
+        self.result = (self.stack[0],)  # a 1-tuple: the pickled value itself may be None
 
     def mark(self):
         self.marks.append(len(self.stack))
