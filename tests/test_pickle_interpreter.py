@@ -406,6 +406,23 @@ def test_plain_values_that_are_not_the_models_tensors_are_named(tmp_path, resnet
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "parts, shape",
+    [
+        ([np.zeros(6, "f4"), np.zeros(4, "f8")], (2, 5)),  # two dtypes: joined as float64
+        ([np.zeros((2, 3), "f4"), np.zeros(4, "f4")], (2, 5)),  # a part not flat
+        ([np.zeros(6, "f4"), np.zeros(4, "f4")], (3, 5)),  # more than the parts hold
+        ([np.zeros(6, "f4"), np.zeros(4, "f4")], [-2, -5]),  # negative sizes of the right product
+    ],
+)
+def test_big_params_other_than_paddles_split_are_refused(tmp_path, parts, shape):
+    info = {"w": {"OriginShape": shape, "slices": ["w@@.0", "w@@.1"]}}
+    path = tmp_path / "split.pdparams"
+    path.write_bytes(pickle.dumps({"w@@.0": parts[0], "w@@.1": parts[1], safe_pickle.BIG_PARAMS: info}, protocol=2))
+    with pytest.raises(CheckpointError, match="^refused to load UnpackBigParamInfor@@ "):
+        safe_pickle.load(str(path))
+
+
 def test_truncated_files_are_corrupt_not_refused(tmp_path):
     data = pickle.dumps({"a": np.arange(2**15, dtype="f4"), "b": np.arange(3)}, protocol=4)
     path = tmp_path / "cut.pdparams"
