@@ -15,6 +15,7 @@ import numpy as np
 import paddle
 import pytest
 
+import paddle_attn
 from paddle_attn.checkpoint import CheckpointError, pickle_machine, safe_pickle
 from tests.helpers import ROOT
 from tests.test_trust import assert_same
@@ -103,6 +104,14 @@ def shared_lists(levels, width):
     return b"".join(ops) + b"t."
 
 
+def shared_tree(levels):
+    """L[levels] alone on the stack, L[0] = [], L[i] = [L[i-1], L[i-1]]: its repr or a naive walk takes 2 ** levels."""
+    ops = b"]" + put(0)
+    for level in range(1, levels + 1):
+        ops = b"](" + ops + get(level - 1) + b"e" + put(level)
+    return ops
+
+
 FIELD_FAR_AWAY = (3, "|", None, ("f0",), {"f0": (np.dtype("i4"), 10**9)}, 8, 1, 1)  # the issue's 263-byte SIGSEGV
 HOSTILE = {
     "dtype V8 with a field 1 GB away": (
@@ -117,6 +126,19 @@ HOSTILE = {
         crafted({"fc.weight": array_call((1,), "f4", b"\0" * 4, (3, "|", None, None, None, -1, -1, 0))}),
         "refused to load numpy.dtype('f4') with byte order '|'",
     ),
+    "dtype with a byte order of 2**60 paths": (  # refused without its repr, which would never end
+        b"\x80\x02"
+        + global_("numpy", "dtype")
+        + text("f4")
+        + b"\x89\x88\x87R(K\x03"
+        + shared_tree(60)
+        + b"NNNJ"
+        + b"\xff" * 4
+        + b"J"
+        + b"\xff" * 4
+        + b"K\x00tb.",
+        "refused to load numpy.dtype('f4') with byte order a list from ",
+    ),
     "OrderedDict given an items attribute": (
         crafted({"fc.weight": Call(collections.OrderedDict, (), {"items": np.dtype("f4")})}),
         "refused to load BUILD on dict",
@@ -127,10 +149,18 @@ HOSTILE = {
     ),
     "lists shared 60 levels deep": (shared_lists(60, 2), "refused to load more than 4194304 values"),
     "lists nested 60 deep": (shared_lists(60, 1), "refused to load containers nested more than 32 deep"),
+    "bytes under tuples nested 1000 deep": (  # refused at depth 33, not at the bottom: 2 million deep took 0.5 GB
+        b"\x80\x02C\x01x" + b"\x85" * 1000 + b".",
+        "refused to load containers nested more than 32 deep",
+    ),
     "lists shared 1000 times on 3 levels": (shared_lists(3, 1000), "refused to load more than 4194304 values"),
     "one 64 KiB array under 1000 paths": (
         pickle.dumps({"a": [np.zeros(2**14, "f4")] * 1000}, protocol=4),
         "bytes of arrays (arrays shared many times over)",  # over 2 * the file's size + 1 MiB, counted as a tree
+    ),
+    "a million empty dicts": (  # 1 MB of `}` made 250 MB of dicts and took seconds to walk
+        b"\x80\x02(" + b"}" * 10**6 + b"t.",
+        "refused to load dicts and lists larger than the file's own data",
     ),
     "a list holding itself": (b"\x80\x02]" + put(0) + get(0) + b"a.", "refused to load a list holding itself"),
     "LONG_BINPUT at 10**8": (b"\x80\x02N" + put(10**8) + b".", "refused to load memo index 100000000 after 1 values"),
@@ -151,6 +181,10 @@ HOSTILE = {
         pickle.dumps({"a": np.array([1, "a"], dtype=object)}),
         "refused to load numpy.dtype('O8') from ",
     ),
+    "a uint64 array, which Paddle cannot hold": (
+        pickle.dumps({"a": np.zeros(2, "u8")}, protocol=4),
+        "refused to load numpy.dtype('u8') from ",
+    ),
     "a numpy scalar of another size": (
         crafted({"a": Call(np._core.multiarray.scalar, (np.dtype("f8"), b"\0" * 4))}),
         "refused to load a numpy float64 scalar from anything but its 8 bytes",
@@ -159,6 +193,14 @@ HOSTILE = {
     "a tuple key": (pickle.dumps({(1, 2): np.zeros(1)}), "refused to load a tuple key"),
     "a bare dtype": (pickle.dumps({"a": np.dtype("f4")}), "refused to load a numpy.dtype"),
     "the ndarray class": (pickle.dumps({"a": np.ndarray}), "refused to load a numpy.ndarray"),
+    "big-param parts of text": (
+        pickle.dumps({"w@@.0": [["ab"]], safe_pickle.BIG_PARAMS: {"w": {"OriginShape": (1, 1), "slices": ["w@@.0"]}}}),
+        "refused to load UnpackBigParamInfor@@ joining other than flat arrays of one dtype",
+    ),
+    "big-param part of 4 million shared ints": (  # 14 KB made a 32 MB array
+        pickle.dumps({"w@@.0": [[10**6] * 2000] * 2000, safe_pickle.BIG_PARAMS: {"w": {"OriginShape": (-1,)}}}),
+        "refused to load UnpackBigParamInfor@@ other than {'OriginShape': shape, 'slices': keys}",
+    ),
     "NEWOBJ": (b"\x80\x02" + global_("collections", "OrderedDict") + b")\x81.", "refused to load pickle opcode NEWOBJ"),
     "protocol 5": (pickle.dumps({"a": 1}, protocol=5), "refused to load pickle protocol 5"),
 }
@@ -323,6 +365,62 @@ def test_numpy_layouts_read_as_pickle_reads_them(tmp_path, protocol):
         for got, item in zip(ours[key], want) if key == "scalars" else [(ours[key], want)]:
             assert type(got) is type(item) and got.dtype == item.dtype and np.array_equal(got, item)
     assert ours["f"].flags.f_contiguous and ours["big_endian"].dtype.isnative
+
+
+def test_big_params_split_as_paddle_splits_them_are_joined(tmp_path):
+    """paddle.save splits an array past 1 GiB into flat parts for protocols 2 and 3; the test's parts are small."""
+    flat = np.arange(10, dtype="f4")
+    info = {"w": {"OriginShape": (2, 5), "slices": ["w@@.0", "w@@.1"]}}
+    path = tmp_path / "split.pdparams"
+    path.write_bytes(pickle.dumps({"w@@.0": flat[:6], "w@@.1": flat[6:], safe_pickle.BIG_PARAMS: info}, protocol=2))
+    ours = safe_pickle.load(str(path))
+    assert list(ours) == ["w"] and ours["w"].dtype == flat.dtype and np.array_equal(ours["w"], flat.reshape(2, 5))
+    assert_same(ours, paddle.load(str(path), return_numpy=True))
+
+
+@pytest.fixture(scope="module")
+def resnet18_arrays():
+    return {key: value.numpy() for key, value in paddle_attn.create_model("resnet18").state_dict().items()}
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        (
+            "conv1.weight",
+            np.zeros((64, 3, 7, 7), "f2"),
+            "mistyped (1): conv1.weight: checkpoint float16 vs model float32",
+        ),
+        ("conv1.weight", [1.0], "misshapen (1): conv1.weight: checkpoint [] vs model [64, 3, 7, 7]"),
+        ("fc.bias", np.float32(1), "misshapen (1): fc.bias: checkpoint [] vs model [1000]"),
+        ("fc.bias", [1.0], "misshapen (1): fc.bias: checkpoint [] vs model [1000]"),
+    ],
+)
+def test_plain_values_that_are_not_the_models_tensors_are_named(tmp_path, resnet18_arrays, key, value, message):
+    """What the reader lets through (other dtypes, numbers, lists) reaches create_model as a CheckpointError naming
+    the tensor, not an AssertionError from set_state_dict or an AttributeError/IndexError on its shape."""
+    path = tmp_path / "other.pdparams"
+    path.write_bytes(pickle.dumps({**resnet18_arrays, key: value}, protocol=4))  # whole: the model's name is inferred
+    with pytest.raises(CheckpointError, match="does not fit the model") as caught:
+        paddle_attn.create_model("resnet18", pretrained=str(path))
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "parts, shape",
+    [
+        ([np.zeros(6, "f4"), np.zeros(4, "f8")], (2, 5)),  # two dtypes: joined as float64
+        ([np.zeros((2, 3), "f4"), np.zeros(4, "f4")], (2, 5)),  # a part not flat
+        ([np.zeros(6, "f4"), np.zeros(4, "f4")], (3, 5)),  # more than the parts hold
+        ([np.zeros(6, "f4"), np.zeros(4, "f4")], [-2, -5]),  # negative sizes of the right product
+    ],
+)
+def test_big_params_other_than_paddles_split_are_refused(tmp_path, parts, shape):
+    info = {"w": {"OriginShape": shape, "slices": ["w@@.0", "w@@.1"]}}
+    path = tmp_path / "split.pdparams"
+    path.write_bytes(pickle.dumps({"w@@.0": parts[0], "w@@.1": parts[1], safe_pickle.BIG_PARAMS: info}, protocol=2))
+    with pytest.raises(CheckpointError, match="^refused to load UnpackBigParamInfor@@ "):
+        safe_pickle.load(str(path))
 
 
 def test_truncated_files_are_corrupt_not_refused(tmp_path):

@@ -28,6 +28,7 @@ from paddle_attn.checkpoint.pickled_arrays import (
 MAX_OBJECTS = 1 << 24  # values pushed: paddle.save writes ~15 per tensor, so ~1 million tensors
 LAZY_BYTES = 1 << 16  # bytes this long stay in the file until their array is made (read once, into the array)
 SPARE_BYTES = 1 << 20  # what small values and scalars may add to the file's own size
+CONTAINER_BYTES = 64  # what an empty dict or list costs CPython, paid from the same budget (one opcode byte each)
 
 
 class Corrupt(Exception):
@@ -91,6 +92,8 @@ def describe(value):
 
 
 class Machine:
+    """One read of one file: the pickle stack, marks and memo, and the bytes the arrays made so far may still take."""
+
     def __init__(self, file):
         self.file, self.size = file, os.fstat(file.fileno()).st_size
         self.stack, self.marks, self.memo = [], [], {}
@@ -125,10 +128,15 @@ class Machine:
             raise Corrupt(f"a value of {n} bytes where {self.size - self.file.tell()} remain")
         return n
 
-    def spend(self, n):
+    def spend(self, n, what="arrays"):
         self.budget -= n
         if self.budget < 0:
-            raise Refused("arrays larger than the file's own data")
+            raise Refused(f"{what} larger than the file's own data")
+
+    def new_container(self, empty):
+        """`empty` ({} or []) pushed: paddle.save writes a few, a file of `}` bytes would make 64 bytes of each."""
+        self.spend(CONTAINER_BYTES, "dicts and lists")
+        self.push(empty)
 
     def read_array(self, data, count, dtype):
         """The flat array of `count` items of `dtype` from `data`, allocated after its length and type are checked."""
@@ -191,7 +199,7 @@ class Machine:
     def stop(self):
         if len(self.stack) != 1 or self.marks:
             raise Corrupt("STOP with other than one value on the stack")
-        self.result = (self.stack[0],)
+        self.result = (self.stack[0],)  # a 1-tuple: the pickled value itself may be None
 
     def mark(self):
         self.marks.append(len(self.stack))
@@ -274,8 +282,11 @@ class Machine:
             name, array = args[0]
             if type(name) is str and type(array) is np.ndarray:
                 return array
-        if func in (BYTES, ORDERED_DICT) and args == ():
-            return b"" if func is BYTES else {}
+        if func is BYTES and args == ():
+            return b""
+        if func is ORDERED_DICT and args == ():
+            self.spend(CONTAINER_BYTES, "dicts and lists")
+            return {}
         raise Refused(f"{func.name} of ({', '.join(describe(arg) for arg in args[:4])})")
 
     def build(self):
@@ -304,8 +315,8 @@ OPS = {
         b"\x95": Machine.frame,
         b".": Machine.stop,
         b"(": Machine.mark,
-        b"}": lambda m: m.push({}),
-        b"]": lambda m: m.push([]),
+        b"}": lambda m: m.new_container({}),
+        b"]": lambda m: m.new_container([]),
         b")": lambda m: m.push(()),
         b"t": lambda m: m.push(tuple(m.pop_mark())),
         b"\x85": lambda m: m.tuple_n(1),

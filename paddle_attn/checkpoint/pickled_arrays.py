@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 
-# the element types of Paddle tensors (bfloat16 is saved as uint16), by NumPy's pickled type code
-DTYPE_CODES = ("b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16")
+# the element types of Paddle tensors (bfloat16 is saved as uint16), by NumPy's pickled type code; not uint32/64,
+# which paddle.to_tensor refuses with a ValueError (Paddle 3.3)
+DTYPE_CODES = ("b1", "i1", "i2", "i4", "i8", "u1", "u2", "f2", "f4", "f8", "c8", "c16")
 DTYPE_STATE_TAIL = (None, None, None, -1, -1, 0)  # no subarray, fields, size, alignment or flags: a plain number
 MAX_DIMS = 32  # NumPy 1.x's limit; Paddle tensors have at most 9
 
@@ -52,12 +53,17 @@ def same(values, expected):
     )
 
 
+def shown(value):
+    """`value` in a refusal: short text as such, anything else by its type (the repr of a file's shared lists
+    would take time exponential in the file's size)."""
+    return repr(value) if type(value) is str and len(value) < 40 else f"a {type(value).__name__}"
+
+
 def new_dtype(args):
     """The REDUCE of `numpy.dtype`: only a numeric or bool type code, as NumPy pickles it."""
     code = args[0] if len(args) == 3 else None
     if type(code) is not str or code not in DTYPE_CODES or not (is_flag(args[1], False) and is_flag(args[2], True)):
-        shown = repr(code) if type(code) is str and len(code) < 40 else f"a {type(code).__name__}"
-        raise Refused(f"numpy.dtype({shown})")
+        raise Refused(f"numpy.dtype({shown(code)})")
     return DTypeStub(code)
 
 
@@ -67,7 +73,7 @@ def set_dtype_state(stub, state):
         raise Refused(f"numpy.dtype({stub.code!r}) with a state other than a plain number's")
     single = stub.code in ("b1", "i1", "u1")
     if type(state[1]) is not str or not (state[1] == "|" if single else state[1] in ("<", ">")):
-        raise Refused(f"numpy.dtype({stub.code!r}) with byte order {state[1]!r}")
+        raise Refused(f"numpy.dtype({stub.code!r}) with byte order {shown(state[1])}")
     stub.dtype = np.dtype(state[1].replace("|", "") + stub.code)
 
 

@@ -7,6 +7,7 @@ hold numeric and bool arrays, numbers, text, None and dicts (text keys), lists a
 refusing cycles and sharing or nesting that would make a small file a huge or deep tree.
 """
 
+import math
 import os
 import pickle
 
@@ -75,9 +76,11 @@ def check_plain(root, max_bytes):
             raise Refused(f"a {type(child).__name__} holding itself")
         elif id(child) in done:
             _add(frame, done[id(child)], len(frames), max_bytes)
+        elif len(frames) >= MAX_DEPTH:  # refused on the way down: a frame per level of a 2-million-deep nest is 0.5 GB
+            raise Refused(f"containers nested more than {MAX_DEPTH} deep")
         else:
             walking.add(id(child))
-            frames.append([child, _children(child), 1, 1, 0])  # depth checked as it returns: see _add
+            frames.append([child, _children(child), 1, 1, 0])  # a shared container's depth is checked in _add
 
 
 def _children(value):
@@ -116,5 +119,20 @@ def _join_big_params(loaded):
     loaded = dict(loaded)
     loaded.pop(NAME_TABLE, None)
     for key, info in (loaded.pop(BIG_PARAMS, None) or {}).items():
-        loaded[key] = np.concatenate([loaded.pop(part) for part in info["slices"]]).reshape(info["OriginShape"])
+        loaded[key] = _joined(info, loaded)
     return loaded
+
+
+def _joined(info, loaded):
+    """The array split as `info` says ({"OriginShape": shape, "slices": keys} in paddle's io_utils), its parts popped
+    from `loaded`: only flat arrays of one dtype, joined to the shape of their size (np.concatenate would make
+    string or object arrays of lists, as big as their shared items, which the walk counted once)."""
+    slices, shape = (info.get("slices"), info.get("OriginShape")) if type(info) is dict else (None, None)
+    if type(slices) is not list or type(shape) not in (list, tuple) or any(type(n) is not int or n < 0 for n in shape):
+        raise Refused(f"{BIG_PARAMS} other than {{'OriginShape': shape, 'slices': keys}}")
+    parts = [loaded.pop(part, None) if type(part) is str else None for part in slices]
+    if not all(type(p) is np.ndarray and p.ndim == 1 and p.dtype == parts[0].dtype for p in parts) or (
+        sum(p.size for p in parts) != math.prod(shape)
+    ):
+        raise Refused(f"{BIG_PARAMS} joining other than flat arrays of one dtype and of the shape's size")
+    return np.concatenate(parts).reshape(shape)

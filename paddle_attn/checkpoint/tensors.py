@@ -31,6 +31,9 @@ def check_tensors(net, params, title, origins=None, source="checkpoint", error=C
     def shape(value):
         return list(getattr(value, "shape", None) or [])
 
+    def dtype(value):  # a NumPy or Paddle dtype by its bare name, so that they compare; a non-array by its type
+        return str(getattr(value, "dtype", type(value).__name__)).removeprefix("paddle.")
+
     missing = sorted(set(expected) - set(params))
     unexpected = [named(key) for key in sorted(set(params) - set(expected))]
     misshapen = [
@@ -38,9 +41,15 @@ def check_tensors(net, params, title, origins=None, source="checkpoint", error=C
         for key in expected
         if key in params and shape(params[key]) != expected[key]
     ]
-    if missing or unexpected or misshapen:
+    mistyped = [  # set_state_dict would stop at the first with an AssertionError
+        f"{named(key)}: {source} {dtype(params[key])} vs model {dtype(own)}"
+        for key, own in net.state_dict().items()
+        if key in params and shape(params[key]) == expected[key] and dtype(params[key]) != dtype(own)
+    ]
+    if missing or unexpected or misshapen or mistyped:
         lines = [f"{title}:"]
-        for kind, items in (("missing", missing), ("unexpected", unexpected), ("misshapen", misshapen)):
+        kinds = ("missing", missing), ("unexpected", unexpected), ("misshapen", misshapen), ("mistyped", mistyped)
+        for kind, items in kinds:
             if items:
                 more = " ..." if len(items) > SHOWN_PER_KIND else ""
                 lines.append(f"  {kind} ({len(items)}): " + ", ".join(items[:SHOWN_PER_KIND]) + more)

@@ -45,8 +45,10 @@ def load_pretrained(net, path, layout=None, spec=None, trusted=False):
 def _keep_other_classifier(net, params, path):
     """Where the weights' classifier has another number of classes, put `net`'s own in its place."""
     own = net.state_dict()
-    if all(k in params and k in own for k in CLASSIFIER) and list(params["fc.bias"].shape) != list(
-        own["fc.bias"].shape
+    if (
+        all(k in params and k in own for k in CLASSIFIER)
+        and getattr(params["fc.bias"], "ndim", None) == 1  # else check_tensors names it
+        and list(params["fc.bias"].shape) != list(own["fc.bias"].shape)
     ):
         print(
             f"pretrained {path}: classifier fc replaced, {params['fc.bias'].shape[0]} classes in the weights, "
@@ -60,7 +62,8 @@ def _arguments_hint(saved_spec, params, layout, spec):
     """A line naming the create_model arguments the weights were saved with, when they differ from `spec`'s."""
     if saved_spec is None:
         try:
-            saved_spec = infer_model_spec(params, layout or Layout("paddle_attn", "paddle_attn's own names"))
+            arrays = {key: value for key, value in params.items() if getattr(value, "ndim", 0) >= 1}  # what it reads
+            saved_spec = infer_model_spec(arrays, layout or Layout("paddle_attn", "paddle_attn's own names"))
         except ConversionError:
             return ""
     wanted = spec or {}
