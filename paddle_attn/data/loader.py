@@ -4,6 +4,7 @@ or the worker that stopped, never hanging, with workers that die with their trai
 import ctypes
 import ctypes.util
 import functools
+import gc
 import itertools
 import json
 import os
@@ -51,6 +52,10 @@ class ErrorReportingLoader(paddle.io.DataLoader):
         )
 
     def __iter__(self):
+        if self.num_workers:
+            # an earlier iterator left in a reference cycle would be freed by gc in the forked workers: its queue's
+            # condition variable, waited on by a thread that only the parent has, then hangs them (pthread_cond_destroy)
+            gc.collect()
         batches, total = super().__iter__(), len(self)
         try:
             for number in itertools.count(1):
