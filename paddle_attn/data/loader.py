@@ -59,15 +59,18 @@ class ErrorReportingLoader(paddle.io.DataLoader):
         batches, total = super().__iter__(), len(self)
         try:
             for number in itertools.count(1):
-                watchdog = _Watchdog(batches, self.timeout_s)
-                try:
+                watchdog = None
+                try:  # Paddle's SIGCHLD handler raises wherever the main thread is, the watchdog's start included
+                    watchdog = _Watchdog(batches, self.timeout_s)
                     batch = next(batches)
                 except StopIteration:
                     return
                 except SystemError as err:  # Paddle killed its queue: a worker died (or the watchdog stopped them)
-                    raise DataError(self._stopped(batches, f"{number} of {total}", watchdog, err)) from None
+                    fired = watchdog is not None and watchdog.fired
+                    raise DataError(self._stopped(batches, f"{number} of {total}", fired, err)) from None
                 finally:
-                    watchdog.cancel()
+                    if watchdog is not None:
+                        watchdog.cancel()
                 if isinstance(batch, (list, tuple)) and len(batch) == 3 and isinstance(batch[1], str):
                     if batch[1] == FAILURE_TAG:
                         raise DataError(self._failed(json.loads(batch[2])))
@@ -83,14 +86,14 @@ class ErrorReportingLoader(paddle.io.DataLoader):
         where = f" ({report['file']})" if report["file"] and report["file"] not in report["message"] else ""
         return f"sample {report['index']} of {self.name}{where}: {report['message']}"
 
-    def _stopped(self, batches, number, watchdog, err):
+    def _stopped(self, batches, number, fired, err):
         waiting = f"while batch {number} of {self.name} was loading"
-        if watchdog.fired and not self.num_workers:
+        if fired and not self.num_workers:
             return (
                 f"no sample was read for {self.timeout_s:g} s (data.timeout_s) {waiting}: a read stuck on a slow "
                 f"or hung file system? (raise data.timeout_s if it is just slow)"
             )
-        if watchdog.fired:
+        if fired:
             return (
                 f"the data loader's workers sent no batch for {self.timeout_s:g} s (data.timeout_s) {waiting}, and "
                 f"were stopped: a read stuck on a slow or hung file system? (raise data.timeout_s if it is just slow)"
