@@ -18,3 +18,14 @@ settings.load_profile("reproducible")
 def _seed():
     paddle.seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def onednn_ops():
+    """The oneDNN operator built (or loaded from the cache); the test is skipped with the reason where it cannot be."""
+    from paddle_attn.kernels.onednn.build import BuildUnavailable, load_ops
+
+    try:
+        load_ops()
+    except BuildUnavailable as err:
+        pytest.skip(f"the oneDNN operator cannot be built here: {err}")

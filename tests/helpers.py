@@ -208,3 +208,8 @@ def write_lying_images(folder):
     with open(truncated, "wb") as f:
         f.write(buffer.getvalue()[:300])
     return bomb, truncated
+
+
+def relative_error(ours, theirs):
+    """Largest absolute difference over the largest magnitude of `theirs` (Paddle tensors)."""
+    return float((ours - theirs).abs().max()) / max(float(theirs.abs().max()), 1e-30)

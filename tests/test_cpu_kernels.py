@@ -16,7 +16,7 @@ from paddle_attn.layers.psa import PSAModule
 from paddle_attn.training import cpu_kernels
 from paddle_attn.training.trainer import train
 from paddle_attn.weights.factory import create_model
-from tests.helpers import ROOT, tiny_config, tiny_overrides
+from tests.helpers import ROOT, relative_error, tiny_config, tiny_overrides
 
 TOLERANCE = 1e-4  # relative to the largest magnitude of Paddle's output, through a whole network: fp32 agreement
 # gradients: sums over the batch and space that nearly cancel (PSA's SE bias: 1e-5 of its terms) lose digits to
@@ -25,20 +25,10 @@ GRAD_TOLERANCE = 1e-3
 
 
 @pytest.fixture(scope="module")
-def onednn():
-    from paddle_attn.kernels.onednn.build import BuildUnavailable, load_ops
-
-    try:
-        load_ops()
-    except BuildUnavailable as err:
-        pytest.skip(f"the oneDNN operator cannot be built here: {err}")
+def onednn(onednn_ops):
     from paddle_attn.kernels.onednn import layers
 
     return layers
-
-
-def relative_error(ours, theirs):
-    return float((ours - theirs).abs().max()) / max(float(theirs.abs().max()), 1e-30)
 
 
 def twin_networks(build):

@@ -7,7 +7,7 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, relative_error
 
 TOLERANCE = 1e-5  # relative to the largest magnitude of Paddle's result: fp32 agreement
 
@@ -25,19 +25,10 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def onednn_conv2d():
-    from paddle_attn.kernels.onednn.build import BuildUnavailable, load_ops
+def onednn_conv2d(onednn_ops):
     from paddle_attn.kernels.onednn.conv import conv2d
 
-    try:
-        load_ops()
-    except BuildUnavailable as err:
-        pytest.skip(f"onednn_conv2d cannot be built here: {err}")
     return conv2d
-
-
-def relative_error(ours, theirs):
-    return float((ours - theirs).abs().max()) / max(float(theirs.abs().max()), 1e-30)
 
 
 @pytest.mark.parametrize("layout", ["auto", "any", "nchw", "nhwc"])

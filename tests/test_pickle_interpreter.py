@@ -18,7 +18,7 @@ import pytest
 import paddle_attn
 from paddle_attn.checkpoint import CheckpointError, pickle_machine, safe_pickle
 from tests.helpers import ROOT
-from tests.test_trust import assert_same
+from tests.test_trust import Call, CallPickler, assert_same
 
 CHILD_MIB = 256  # what a child may allocate beyond its imports: every file here is a few KiB
 CHILD_SECONDS = 60  # a whole batch, imports included; one file should take milliseconds
@@ -66,20 +66,6 @@ def put(index):
 
 def get(index):
     return b"j" + struct.pack("<I", index)
-
-
-class Call:
-    """Pickled as `func(*args)`, then BUILD with `state` if given: what a crafted file can ask for."""
-
-    def __init__(self, func, args, state=None):
-        self.func, self.args, self.state = func, tuple(args), state
-
-
-class CallPickler(pickle.Pickler):
-    def reducer_override(self, obj):
-        if isinstance(obj, Call):
-            return (obj.func, obj.args) if obj.state is None else (obj.func, obj.args, obj.state)
-        return NotImplemented
 
 
 def crafted(value, protocol=2):

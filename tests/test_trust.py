@@ -171,13 +171,13 @@ def test_no_paddle_load_or_free_unpickling_in_the_library_or_tools():
 
 
 class Call:
-    """A node of a random pickle: `func(*args)`, then `__setstate__(state)` (BUILD) if a state is given."""
+    """Pickled as `func(*args)`, then BUILD with `state` if given: a node of a random or a crafted pickle."""
 
     def __init__(self, func, args, state=None):
         self.func, self.args, self.state = func, tuple(args), state
 
 
-class RandomPickler(pickle.Pickler):
+class CallPickler(pickle.Pickler):
     def reducer_override(self, obj):
         if isinstance(obj, Call):
             return (obj.func, obj.args) if obj.state is None else (obj.func, obj.args, obj.state)
@@ -280,7 +280,7 @@ def test_random_pickles_never_act_and_load_only_plain_values(tmp_path_factory):
     def check(tree, protocol):
         try:
             with open(path, "wb") as f:
-                RandomPickler(f, protocol=protocol).dump(tree)
+                CallPickler(f, protocol=protocol).dump(tree)
         except (pickle.PicklingError, TypeError, AttributeError):
             return
         try:
