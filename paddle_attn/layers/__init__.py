@@ -1,6 +1,6 @@
 """Attention blocks, each usable alone on an NCHW tensor."""
 
-from paddle_attn.layers.attention import AttentionGate, check_nchw
+from paddle_attn.layers.attention import GATE_KINDS, NORM_LAYERS, AttentionGate, check_nchw
 from paddle_attn.layers.cbam import CBAM, ChannelAttention, SpatialAttention
 from paddle_attn.layers.eca import EfficientChannelAttention, eca_kernel_size
 from paddle_attn.layers.nam import NAMChannelAttention, NAMPixelAttention, NormalizationAttention
@@ -19,6 +19,8 @@ ATTENTION_LAYERS = {
 __all__ = [
     "ATTENTION_LAYERS",
     "AttentionGate",
+    "GATE_KINDS",
+    "NORM_LAYERS",
     "CBAM",
     "ChannelAttention",
     "EfficientChannelAttention",
