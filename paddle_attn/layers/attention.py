@@ -37,9 +37,9 @@ NORM_LAYERS = (
     nn.InstanceNorm2D,
     nn.InstanceNorm3D,
 )
-# what a gate's values span, by the shape of `gate(x)` for x (N, C, H, W)
+# what a gate's values weigh, by the shape of `gate(x)` for x (N, C, H, W)
 GATE_KINDS = {
-    "channel": "(N, C, 1, 1): one value per channel (SE, ECA, CBAM's and NAM's channel branches)",
+    "channel": "(N, C, 1, 1): one value per channel (SE, ECA, CBAM); (N, C, H, W) for NAM's, a per-channel BatchNorm",
     "spatial": "(N, 1, H, W): one value per position, shared by the channels (CBAM's spatial branch)",
     "pixel": "(N, C, H, W): one value per channel and position (NAM's pixel branch)",
     "per-axis": "(N, C, H, W) as the product of a (N, C, H, 1) and a (N, C, 1, W) gate (coordinate attention)",
