@@ -18,9 +18,9 @@ from paddle_attn.analysis.report import class_index, open_network, write_report
 from paddle_attn.checkpoint import CheckpointError
 from paddle_attn.config import ConfigError
 from paddle_attn.data.synthetic import make_images
-from paddle_attn.layers import PSAModule
+from paddle_attn.layers import ATTENTION_LAYERS, GATE_KINDS, PSAModule
 
-FAMILIES = ("resnet18_se", "resnet18_eca", "resnet18_cbam", "resnet18_nam")
+FAMILIES = tuple(f"resnet18_{suffix}" for suffix in ATTENTION_LAYERS)
 
 
 def network(name, stem="cifar"):
@@ -67,7 +67,26 @@ def test_recorded_gates_are_what_each_block_multiplied_by(name):
         np.testing.assert_array_equal(outputs[gate.name], inputs[gate.name].numpy() * gate.values)  # and multiplied by
         assert "gate" not in vars(layer)  # the recording wrapper is gone
         assert gate.stage == gate.name.split(".")[0]
-    assert {gate.kind for gate in maps.gates} == ({"channel", "spatial"} if name.endswith("cbam") else {"channel"})
+    if name.endswith("cbam"):
+        assert {gate.kind for gate in maps.gates} == {"channel", "spatial"}
+    for gate in maps.gates:
+        assert_shaped_as_its_kind(gate, inputs[gate.name].shape)
+
+
+def assert_shaped_as_its_kind(gate, x_shape):
+    """The label a gate is recorded under says what its values span (layers.GATE_KINDS)."""
+    n, c, h, w = x_shape
+    shapes = {
+        "channel": {(n, c, 1, 1), (n, c, h, w)},  # NAM's channel gate, a BatchNorm's output, differs at each position
+        "spatial": {(n, 1, h, w)},
+        "pixel": {(n, c, h, w)},
+        "per-axis": {(n, c, h, w)},
+    }
+    assert set(shapes) == set(GATE_KINDS)
+    assert gate.values.shape in shapes[gate.kind], (gate.name, gate.kind)
+    if gate.kind == "per-axis":  # per channel an outer product of a column and a row: rank 1
+        singular = np.linalg.svd(gate.values.astype("float64"), compute_uv=False)
+        assert (singular[..., 1:] <= 1e-5 * singular[..., :1]).all(), gate.name
 
 
 def test_gate_statistics_equal_what_the_layers_compute():

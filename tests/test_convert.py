@@ -14,6 +14,7 @@ import pytest
 
 import paddle_attn
 from paddle_attn.convert import ConversionError, convert_state_dict, read_torch_state_dict, unwrap_state_dict
+from paddle_attn.layers import ATTENTION_LAYERS
 from paddle_attn.weights import load_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,10 +76,6 @@ def logits(torch, net, x):
 PARITY = [  # reference network, its builder's kwargs, input size, the create_model arguments to infer
     ("resnet50", {}, 64, {"name": "resnet50", "stem": "imagenet", "kwargs": {}}),
     ("resnet18", {}, 64, {"name": "resnet18", "stem": "imagenet", "kwargs": {}}),
-    ("resnet50_eca", {}, 32, {"name": "resnet50_eca", "stem": "cifar", "kwargs": {}}),
-    ("resnet50_cbam", {}, 32, {"name": "resnet50_cbam", "stem": "cifar", "kwargs": {}}),
-    ("resnet50_se", {}, 64, {"name": "resnet50_se", "stem": "imagenet", "kwargs": {}}),
-    ("resnet50_nam", {}, 32, {"name": "resnet50_nam", "stem": "cifar", "kwargs": {}}),
     ("resnet18_cbam", {}, 32, {"name": "resnet18_cbam", "stem": "cifar", "kwargs": {}}),
     ("epsanet50", {}, 64, {"name": "epsanet50", "stem": "imagenet", "kwargs": {}}),
     (
@@ -103,6 +100,24 @@ PARITY = [  # reference network, its builder's kwargs, input size, the create_mo
 @pytest.mark.parametrize("name, builder_kwargs, size, spec", PARITY, ids=[case[0] for case in PARITY])
 def test_converted_logits_match_pytorch(torch, reference, name, builder_kwargs, size, spec):
     net = randomize(torch, reference, reference.build(name, num_classes=CLASSES, **builder_kwargs))
+    check_parity(torch, reference, name, net, size, spec)
+
+
+@pytest.mark.parametrize("suffix", sorted(ATTENTION_LAYERS))
+def test_every_registered_block_converts_from_its_pytorch_reference(torch, reference, suffix):
+    """resnet50_<suffix> of every ATTENTION_LAYERS block, from the reference a torch_reference module declares;
+    input 64 px for the ImageNet stem, 32 px for the CIFAR stem of the tutorials' networks."""
+    name = f"resnet50_{suffix}"
+    assert name in reference.BUILDERS, f"no PyTorch reference declares {name} (torch_reference/*.py REFERENCES)"
+    net = randomize(torch, reference, reference.build(name, num_classes=CLASSES))
+    stem = "imagenet" if net.conv1.kernel_size == (7, 7) else "cifar"
+    check_parity(
+        torch, reference, name, net, 64 if stem == "imagenet" else 32, {"name": name, "stem": stem, "kwargs": {}}
+    )
+
+
+def check_parity(torch, reference, name, net, size, spec):
+    """The converted `net` is the network `spec` names, and its logits are the PyTorch network's."""
     converted = convert_state_dict(net.state_dict(), reference.LAYOUTS[name])
     assert converted.spec == {**spec, "num_classes": CLASSES}
     x = np.random.RandomState(0).randn(2, 3, size, size).astype("float32")

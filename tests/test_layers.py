@@ -7,7 +7,9 @@ import pytest
 
 import paddle_attn
 from paddle_attn.layers import (
+    ATTENTION_LAYERS,
     CBAM,
+    AttentionGate,
     ChannelAttention,
     EfficientChannelAttention,
     NAMChannelAttention,
@@ -16,13 +18,12 @@ from paddle_attn.layers import (
     PSAModule,
     SEWeightModule,
     SpatialAttention,
-    SqueezeExcitation,
     eca_kernel_size,
 )
 
+# builders from the channel count: every registered block by its model-name suffix, and parts and options of some
 GATES = {
-    "se": lambda c: SqueezeExcitation(c),
-    "eca": lambda c: EfficientChannelAttention(c),
+    **{suffix: block for suffix, block in ATTENTION_LAYERS.items() if issubclass(block, AttentionGate)},
     "cbam_channel": lambda c: ChannelAttention(c),
     "cbam_spatial": lambda c: SpatialAttention(),
     "cbam_spatial_authors": lambda c: SpatialAttention(batch_norm=True, max_first=True),
@@ -31,8 +32,7 @@ GATES = {
 }
 BLOCKS = {
     **GATES,
-    "cbam": lambda c: CBAM(c),
-    "nam": lambda c: NormalizationAttention(c),
+    **ATTENTION_LAYERS,
     "nam_with_pixel": lambda c: NormalizationAttention(c, pixel_attention=True, spatial_size=(6, 5)),
 }
 

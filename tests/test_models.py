@@ -44,16 +44,10 @@ def test_plain_resnet50_counts_equal_paddle_vision():
 def test_registry_names():
     names = paddle_attn.list_models()
     expected = {f"resnet{d}" for d in (18, 34, 50, 101, 152)}
-    expected |= {f"resnet{d}_{a}" for d in (18, 34, 50, 101, 152) for a in ("se", "eca", "cbam", "nam")}
+    expected |= {f"resnet{d}_{a}" for d in (18, 34, 50, 101, 152) for a in ATTENTION_LAYERS}
     expected |= {"epsanet50", "epsanet101"}
     assert set(names) == expected and len(names) == len(expected)
-    assert paddle_attn.list_models("resnet18*") == [
-        "resnet18",
-        "resnet18_cbam",
-        "resnet18_eca",
-        "resnet18_nam",
-        "resnet18_se",
-    ]
+    assert paddle_attn.list_models("resnet18*") == ["resnet18"] + sorted(f"resnet18_{a}" for a in ATTENTION_LAYERS)
 
 
 @pytest.mark.parametrize("name", paddle_attn.list_models())
@@ -160,8 +154,15 @@ def test_three_d_input_to_network():
         paddle_attn.create_model("resnet18")(paddle.randn([3, 32, 32]))
 
 
-def test_attention_registry_is_one_table():
-    assert set(ATTENTION_LAYERS) == {"se", "eca", "cbam", "nam"}
+@pytest.mark.parametrize("suffix", sorted(ATTENTION_LAYERS))
+def test_each_registered_block_is_in_every_residual_block_of_its_models(suffix):
+    """One line in ATTENTION_LAYERS is the whole registration: resnet{depth}_{suffix} carries that block, built
+    for the block's width, after the last BatchNorm of every residual block."""
+    net = paddle_attn.create_model(f"resnet18_{suffix}", num_classes=10)
+    blocks = [b for stage in (net.layer1, net.layer2, net.layer3, net.layer4) for b in stage]
+    assert all(type(b.attention) is ATTENTION_LAYERS[suffix] for b in blocks)
+    x = paddle.randn([2, 64, 6, 5])
+    assert blocks[0].attention(x).shape == x.shape
 
 
 def test_set_cpu_threads():

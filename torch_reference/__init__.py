@@ -3,12 +3,15 @@
     from torch_reference import build      # needs torch; the repository root on sys.path (tests and benchmarks put it there)
     net = build("resnet50_nam", num_classes=100)
 
-Names: resnet{18,34,50,101,152}[_se|_eca|_cbam|_nam|_eca_official|_cbam_official] and epsanet{50,101};
-`LAYOUTS[name]` is the `paddle_attn.convert` layout its state dict converts with. Each is parity-tested
-against paddle_attn's network (tests/test_convert.py).
+Names: resnet{18,34,50,101,152}<suffix> for each suffix a module of this package declares in its `REFERENCES`
+({suffix: (builder(depth, num_classes, ...), converter layout)}: a new reference is one file, found here), and
+epsanet{50,101}; `LAYOUTS[name]` is the `paddle_attn.convert` layout its state dict converts with. Each is
+parity-tested against paddle_attn's network (tests/test_convert.py).
 """
 
 import functools
+import importlib
+import pkgutil
 
 from .cbam_official import cbam_resnet
 from .cbam_tutorial import resnet_cbam
@@ -19,16 +22,35 @@ from .nam_tutorial import resnet_nam
 from .resnet import DEPTHS, resnet
 from .squeeze_excitation import resnet_se
 
-# suffix -> (builder(depth, num_classes, ...), converter layout)
-FAMILIES = {
-    "": (resnet, "torchvision"),  # torchvision's ResNet, ImageNet stem
-    "_se": (resnet_se, "torchvision"),  # SE as the PSA tutorial's SEWeightModule (seed 000/003)
-    "_eca": (resnet_eca, "eca_tutorial"),  # seed 002, CIFAR stem
-    "_cbam": (resnet_cbam, "cbam_tutorial"),  # seed 004, CIFAR stem
-    "_nam": (resnet_nam, "nam_tutorial"),  # seed 001 ported, CIFAR stem
-    "_eca_official": (eca_resnet, "eca_official"),  # ImageNet stem, k_size=(k1, k2, k3, k4)
-    "_cbam_official": (cbam_resnet, "cbam_official"),  # ImageNet stem
-}
+__all__ = [
+    "BUILDERS",
+    "DEPTHS",
+    "FAMILIES",
+    "LAYOUTS",
+    "build",
+    "cbam_resnet",
+    "eca_resnet",
+    "epsanet",
+    "resnet",
+    "resnet_cbam",
+    "resnet_eca",
+    "resnet_nam",
+    "resnet_se",
+]
+
+
+def _declared_references():
+    """{suffix: (builder, layout)} merged from the `REFERENCES` of every module in this package."""
+    found = {}
+    for module in sorted(info.name for info in pkgutil.iter_modules(__path__)):
+        for suffix, reference in getattr(importlib.import_module(f"{__name__}.{module}"), "REFERENCES", {}).items():
+            if suffix in found:
+                raise ValueError(f"torch_reference.{module} declares {suffix!r} again")
+            found[suffix] = reference
+    return found
+
+
+FAMILIES = _declared_references()
 BUILDERS = {
     f"resnet{depth}{suffix}": functools.partial(builder, depth)
     for depth in DEPTHS

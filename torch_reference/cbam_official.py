@@ -69,3 +69,7 @@ class CBAM(nn.Module):
 
 def cbam_resnet(depth, num_classes=1000, stem="imagenet"):
     return ResNet(depth, num_classes, stem, attention=[("cbam", CBAM)] * 4)
+
+
+# found by torch_reference/__init__.py: resnet{depth}_cbam_official is cbam_resnet(depth, ...), converted with this layout
+REFERENCES = {"_cbam_official": (cbam_resnet, "cbam_official")}  # ImageNet stem

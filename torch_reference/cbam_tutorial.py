@@ -40,3 +40,7 @@ def resnet_cbam(depth, num_classes=1000):
     return TutorialResNet(
         depth, lambda c: [("channel", ChannelAttention(c)), ("spatial", SpatialAttention())], num_classes
     )
+
+
+# found by torch_reference/__init__.py: resnet{depth}_cbam is resnet_cbam(depth, ...), converted with this layout
+REFERENCES = {"_cbam": (resnet_cbam, "cbam_tutorial")}  # seed 004, CIFAR stem

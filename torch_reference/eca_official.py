@@ -25,3 +25,7 @@ class ECALayer(nn.Module):
 def eca_resnet(depth, num_classes=1000, k_size=(3, 3, 3, 3), stem="imagenet"):
     attention = [("eca", functools.partial(ECALayer, k_size=int(k))) for k in k_size]
     return ResNet(depth, num_classes, stem, attention)
+
+
+# found by torch_reference/__init__.py: resnet{depth}_eca_official is eca_resnet(depth, ...), converted with this layout
+REFERENCES = {"_eca_official": (eca_resnet, "eca_official")}  # ImageNet stem, k_size=(k1, k2, k3, k4)

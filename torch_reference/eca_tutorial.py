@@ -25,3 +25,7 @@ class EfficientChannelAttention(nn.Module):
 
 def resnet_eca(depth, num_classes=1000):
     return TutorialResNet(depth, lambda c: [("channel", EfficientChannelAttention(c))], num_classes)
+
+
+# found by torch_reference/__init__.py: resnet{depth}_eca is resnet_eca(depth, ...), converted with this layout
+REFERENCES = {"_eca": (resnet_eca, "eca_tutorial")}  # seed 002, CIFAR stem

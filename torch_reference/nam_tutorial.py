@@ -31,3 +31,7 @@ class Att(nn.Module):
 
 def resnet_nam(depth, num_classes=1000, stem="cifar"):
     return ResNet(depth, num_classes, stem, attention=[("nam", Att)] * 4)
+
+
+# found by torch_reference/__init__.py: resnet{depth}_nam is resnet_nam(depth, ...), converted with this layout
+REFERENCES = {"_nam": (resnet_nam, "nam_tutorial")}  # seed 001 ported, CIFAR stem

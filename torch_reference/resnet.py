@@ -129,3 +129,7 @@ class ResNet(nn.Module):
 def resnet(depth, num_classes=1000, stem="imagenet"):
     """Plain ResNet, torchvision's names and layout."""
     return ResNet(depth, num_classes, stem)
+
+
+# found by torch_reference/__init__.py: resnet{depth} is resnet(depth, ...), converted with this layout
+REFERENCES = {"": (resnet, "torchvision")}  # torchvision's ResNet, ImageNet stem

@@ -23,3 +23,7 @@ class SqueezeExcitation(nn.Module):
 
 def resnet_se(depth, num_classes=1000, stem="imagenet"):
     return ResNet(depth, num_classes, stem, [("attention", SqueezeExcitation)] * 4)
+
+
+# found by torch_reference/__init__.py: resnet{depth}_se is resnet_se(depth, ...), converted with this layout
+REFERENCES = {"_se": (resnet_se, "torchvision")}  # SE as the PSA tutorial's SEWeightModule (seed 000/003)

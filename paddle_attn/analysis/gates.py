@@ -12,7 +12,7 @@ import paddle
 import paddle.nn.functional as F
 
 from paddle_attn.analysis.gradcam import cam_from, class_indices, pick_cam_layer, stage_outputs
-from paddle_attn.layers import AttentionGate, NAMChannelAttention, NAMPixelAttention, PSAModule, SpatialAttention
+from paddle_attn.layers import AttentionGate, PSAModule
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")
 VALUES_PER_IMAGE = 20_000  # a sample of each stage's gates per image for distributions: NAM's hold millions at 224 px
@@ -20,12 +20,11 @@ VALUES_PER_IMAGE = 20_000  # a sample of each stage's gates per image for distri
 
 @dataclass
 class RecordedGate:
-    """The gate one attention block multiplied its input by: (N, C, 1, 1) channel, (N, 1, H, W) spatial,
-    (N, C, H, W) for NAM, whose BatchNorm gate differs at each position."""
+    """The gate one attention block multiplied its input by, shaped as its kind says (layers.GATE_KINDS)."""
 
     name: str  # the block's sublayer name, e.g. "layer2.1.attention.channel"
     stage: str  # "layer1" ... "layer4", or "" outside the stages
-    kind: str  # "channel", "spatial" (CBAM) or "pixel" (NAM's pixel branch)
+    kind: str  # the block's `gate_kind`: "channel", "spatial" (CBAM), "pixel" (NAM's pixel branch), "per-axis"
     values: np.ndarray
 
 
@@ -45,9 +44,7 @@ def stage_of(name):
 
 
 def gate_kind(layer):
-    if isinstance(layer, SpatialAttention):
-        return "spatial"
-    return "pixel" if isinstance(layer, NAMPixelAttention) else "channel"
+    return layer.gate_kind
 
 
 def psa_kernel_sizes(psa):
@@ -124,12 +121,12 @@ def has_attention(net):
 
 
 def nam_scale_weights(net):
-    """{sublayer name: |gamma| / sum |gamma|} of every NAM channel branch (NAM eq. 2's channel weights)."""
+    """{sublayer name: its `attention_scales()`} of every gate that has them: |gamma| / sum |gamma| of each NAM
+    channel branch (NAM eq. 2's channel weights)."""
     scales = {}
     for name, layer in net.named_sublayers():
-        if isinstance(layer, NAMChannelAttention):
-            gamma = np.abs(layer.weight.numpy())
-            scales[name] = gamma / gamma.sum()
+        if isinstance(layer, AttentionGate) and (weights := layer.attention_scales()) is not None:
+            scales[name] = weights
     return scales
 
 
@@ -198,7 +195,7 @@ class AttentionMaps:
 
     def gate_values(self, kind="channel", per_image=None):
         """{stage: (N, values)}: each image's gate values of that kind over the stage's blocks, all positions
-        of a gate that differs across them (NAM); `per_image` caps the values kept per image by an even stride."""
+        of a gate that differs across them (NAM's pixel, per-axis); `per_image` caps the values kept per image by an even stride."""
         by_stage = {}
         for gate in self.gates:
             if gate.kind == kind:

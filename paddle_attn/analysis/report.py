@@ -68,23 +68,24 @@ def class_index(target, class_names):
 
 
 def available_maps(net):
-    """The pictures `net` can give: Grad-CAM always, the others where it has the gates they show."""
-    layers = net.sublayers()
+    """The pictures `net` can give: Grad-CAM always, the others where it has the gates they show (by their traits)."""
+    gates = [layer for layer in net.sublayers() if isinstance(layer, am.AttentionGate)]
+    kinds = {am.gate_kind(gate) for gate in gates}
     found = {"gradcam"}
-    if any(isinstance(layer, am.SpatialAttention) for layer in layers):
+    if "spatial" in kinds:
         found.add("spatial")
-    if any(isinstance(layer, am.AttentionGate) and am.gate_kind(layer) != "spatial" for layer in layers):
+    if kinds - {"spatial"}:
         found.add("channel")
-    if any(isinstance(layer, am.PSAModule) for layer in layers):
+    if any(isinstance(layer, am.PSAModule) for layer in net.sublayers()):
         found.add("psa")
-    if any(isinstance(layer, am.NAMChannelAttention) for layer in layers):
+    if any(gate.attention_scales() is not None for gate in gates):
         found.add("nam")
     return found
 
 
 MISSING = {
     "spatial": "no CBAM spatial gate",
-    "channel": "no channel gates (SE, ECA, CBAM, NAM)",
+    "channel": "no channel, pixel or per-axis gates",
     "psa": "no PSA modules (EPSANet)",
     "nam": "no NAM blocks",
 }
@@ -153,7 +154,7 @@ def write_report(
             continue
         found = am.attention_maps(net, np.stack(arrays), target, cam_layer)
         layer, done = found.cam_layer, done + len(batch)
-        for kind in ("channel", "pixel"):
+        for kind in (kind for kind in found.gate_kinds() if kind != "spatial"):  # spatial maps: per image
             for stage, values in found.gate_values(kind, am.VALUES_PER_IMAGE).items():
                 gates.setdefault(kind, {}).setdefault(stage, []).append(values.ravel())
         for stage, (kernels, weights) in found.stage_scale_weights().items():

@@ -1,22 +1,16 @@
 """Which paddle_attn model converted weights belong to: `create_model` arguments read off the tensors."""
 
+import functools
 import re
 
 from paddle_attn.convert.errors import ConversionError
 from paddle_attn.convert.layouts import get_layout
-from paddle_attn.layers import eca_kernel_size
+from paddle_attn.layers import ATTENTION_LAYERS, eca_kernel_size
 from paddle_attn.models.resnet import DEPTHS, STAGES, BasicBlock, Bottleneck
 
 BLOCK_KEY = re.compile(r"^layer([1-4])\.(\d+)\.")
 STAGE_PLANES = (64, 128, 256, 512)
 STEM_BY_KERNEL = {7: "imagenet", 3: "cifar"}
-# a tensor name ending only that attention block has -> the model-name suffix
-ATTENTION_MARKERS = (
-    (".attention.se.fc1.weight", "se"),
-    (".attention.conv.weight", "eca"),
-    (".attention.channel.fc1.weight", "cbam"),
-    (".attention.channel.weight", "nam"),
-)
 PSA_MARKER = ".conv2.conv_1.weight"
 
 
@@ -37,11 +31,18 @@ def infer_model_spec(params, layout, name=None, num_classes=None, stem=None):
     }
 
 
+@functools.cache
+def attention_tensor_names():
+    """{model-name suffix: the tensor names of that ATTENTION_LAYERS block, built with its defaults}."""
+    return {suffix: frozenset(layer(64).state_dict()) for suffix, layer in ATTENTION_LAYERS.items()}
+
+
 def _attention(params):
-    for ending, suffix in ATTENTION_MARKERS:
-        if any(key.endswith(ending) for key in params):
-            return suffix
-    return None
+    """The suffix of the block whose every tensor name is among those under the residual blocks' `attention.`;
+    of several, the one with most names (the CBAM authors' layout adds MLP biases and a BatchNorm to CBAM's)."""
+    found = {key.split(".attention.", 1)[1] for key in params if BLOCK_KEY.match(key) and ".attention." in key}
+    fits = [(len(names), suffix) for suffix, names in attention_tensor_names().items() if found and names <= found]
+    return max(fits)[1] if fits else None
 
 
 def _block_type(params):

@@ -47,6 +47,8 @@ class SpatialAttention(AttentionGate):
     conv (`batch_norm=True`, PyTorch momentum 0.01, i.e. Paddle momentum 0.99).
     """
 
+    gate_kind = "spatial"
+
     def __init__(self, kernel_size: int = 7, batch_norm: bool = False, max_first: bool = False) -> None:
         super().__init__()
         check_positive_int("CBAM", "kernel_size", kernel_size, odd=True)  # an even one would change H and W

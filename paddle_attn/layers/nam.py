@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -35,6 +36,12 @@ class _ScaleWeightedNorm(AttentionGate):
             stat.stop_gradient = True
             setattr(self, name, stat)
 
+    def norm_parameters(self):
+        return []  # its BatchNorm scales are the attention weights (NAM eq. 2): the ordinary weight decay applies
+
+    def sparsity_parameters(self):
+        return [self.weight]  # NAM eq. 4: lambda * sum |gamma| over both branches
+
     def _weighted_norm_gate(self, x):
         scale = self.weight.abs()
         scale = scale / scale.sum()
@@ -60,6 +67,11 @@ class NAMChannelAttention(_ScaleWeightedNorm):
     def __init__(self, channels: int, detach_weights: bool = False) -> None:
         super().__init__(channels, detach_weights, "NCHW")
 
+    def attention_scales(self) -> np.ndarray:
+        """|gamma| / sum |gamma|: NAM eq. 2's channel weights."""
+        gamma = np.abs(self.weight.numpy())
+        return gamma / gamma.sum()
+
     def gate(self, x: paddle.Tensor) -> paddle.Tensor:
         return self._weighted_norm_gate(x)
 
@@ -67,6 +79,8 @@ class NAMChannelAttention(_ScaleWeightedNorm):
 class NAMPixelAttention(_ScaleWeightedNorm):
     """NAM's pixel branch (eq. 3, described but never released by the authors): the same gate with
     a batch-norm over the H*W pixel positions, so it is built for one feature-map size."""
+
+    gate_kind = "pixel"
 
     def __init__(self, spatial_size: int | tuple[int, int], detach_weights: bool = False) -> None:
         h, w = (spatial_size, spatial_size) if isinstance(spatial_size, int) else spatial_size

@@ -2,12 +2,13 @@
 
 import paddle
 
-from paddle_attn.layers import NAMChannelAttention, NAMPixelAttention
+from paddle_attn.layers import AttentionGate
 
 
 def nam_gammas(net):
-    """The BatchNorm scales (gamma) of every NAM attention branch in `net`."""
-    return [layer.weight for layer in net.sublayers() if isinstance(layer, (NAMChannelAttention, NAMPixelAttention))]
+    """The parameters every attention gate in `net` puts under the sparsity penalty (`sparsity_parameters`):
+    the BatchNorm scales (gamma) of NAM's branches."""
+    return [p for layer in net.sublayers() if isinstance(layer, AttentionGate) for p in layer.sparsity_parameters()]
 
 
 def add_nam_sparsity(net, lam):

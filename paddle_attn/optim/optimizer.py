@@ -3,43 +3,28 @@
 from __future__ import annotations
 
 import paddle
-import paddle.nn as nn
 
-from paddle_attn.layers import NAMChannelAttention, NAMPixelAttention
+from paddle_attn.layers import NORM_LAYERS, AttentionGate
 
-NORM_LAYERS = (
-    nn.BatchNorm,
-    nn.BatchNorm1D,
-    nn.BatchNorm2D,
-    nn.BatchNorm3D,
-    nn.SyncBatchNorm,
-    nn.LayerNorm,
-    nn.GroupNorm,
-    nn.InstanceNorm1D,
-    nn.InstanceNorm2D,
-    nn.InstanceNorm3D,
-)
-# NAM's gates are built on BatchNorm, but their scales are the attention weights (NAM eq. 2): not normalization
-ATTENTION_NORM_LAYERS = (NAMChannelAttention, NAMPixelAttention)
 OPTIMIZERS = ("momentum", "sgd", "adam", "adamw")  # the names `build_optimizer` builds
 
 
 def norm_parameters(net):
-    """The scales and shifts of `net`'s normalization layers, NAM's attention layers excepted (running
-    statistics are parameters in Paddle too, but not trainable ones: no optimizer touches them)."""
-    attention = {
+    """The scales and shifts of `net`'s normalization layers, those inside attention gates as each gate declares
+    (`AttentionGate.norm_parameters`: none of NAM's). Running statistics are parameters in Paddle too, but not
+    trainable ones: no optimizer touches them."""
+    layers = net.sublayers(include_self=True)
+    gates = [layer for layer in layers if isinstance(layer, AttentionGate)]
+    in_gates = {id(p) for gate in gates for p in gate.parameters()}
+    chosen = {id(p) for gate in gates for p in gate.norm_parameters()}
+    chosen |= {
         id(p)
-        for layer in net.sublayers(include_self=True)
-        if isinstance(layer, ATTENTION_NORM_LAYERS)
-        for p in layer.parameters()
-    }
-    return [
-        p
-        for layer in net.sublayers(include_self=True)
+        for layer in layers
         if isinstance(layer, NORM_LAYERS)
         for p in layer.parameters(include_sublayers=False)
-        if not p.stop_gradient and id(p) not in attention
-    ]
+        if not p.stop_gradient and id(p) not in in_gates
+    }
+    return [p for p in net.parameters() if id(p) in chosen]
 
 
 def parameter_groups(net: paddle.nn.Layer, norm_weight_decay: float | None = None) -> list:
