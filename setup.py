@@ -12,6 +12,8 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["paddle_attn", "paddle_attn.*"]) + ["paddle_attn_tools"],
     package_dir={"paddle_attn_tools": "tools"},
+    # what the installed package reads as files: the built-in configs (-c NAME) and the oneDNN operator's C++ source
+    package_data={"paddle_attn": ["configs/*.yaml"], "paddle_attn.kernels.onednn": ["*.cc"]},
     entry_points={"console_scripts": COMMANDS},
     python_requires=">=3.9",
     # PaddlePaddle is an extra: CPU users take `.[cpu]`, GPU users install paddlepaddle-gpu by Paddle's guide
