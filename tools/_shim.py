@@ -1,7 +1,7 @@
 """What every tools/<name>.py does: run the installed command paddle_attn.cli.<name> (`paddle-attn-<name>`).
 
 The tools live in the package; these files keep `python tools/train.py -c ...` working from a checkout once the
-package is installed, and say how to install it when it is not (no sys.path edits: the import is the installed one).
+package is installed, and say how to install it when it is not (the import path is left alone: the package imported is the installed one).
 """
 
 import importlib
