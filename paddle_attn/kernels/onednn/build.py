@@ -31,8 +31,11 @@ def _source_paths():
 
 def onednn_include_dir():
     """The include folder holding oneapi/dnnl/dnnl.hpp of oneDNN 3.6 (from onednn-devel), else BuildUnavailable."""
-    candidates = [os.path.join(sys.prefix, "include")]
-    candidates += glob.glob(os.path.join(sys.prefix, "**", "onednn_devel*.data", "data", "include"), recursive=True)
+    candidates = []
+    # a virtualenv with --system-site-packages finds onednn-devel's headers under the base environment's prefix
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix)):
+        candidates.append(os.path.join(prefix, "include"))
+        candidates += glob.glob(os.path.join(prefix, "**", "onednn_devel*.data", "data", "include"), recursive=True)
     for folder in candidates:
         version_header = os.path.join(folder, "oneapi", "dnnl", "dnnl_version.h")
         if os.path.exists(version_header):
