@@ -3,9 +3,11 @@ pip extras and link targets it names must exist. Used by tests/test_readme_comma
 
 import ast
 import collections
+import contextlib
 import functools
 import glob
 import importlib
+import io
 import itertools
 import os
 import re
@@ -140,13 +142,19 @@ def tool_problems(name, args):
                 problems.append(f"{option} {value}: not one of {', '.join(action.choices)}")
     else:
         try:
-            parser.parse_args(args)
+            with contextlib.redirect_stdout(io.StringIO()):  # --help and --list-configs print, then exit 0
+                parser.parse_args(args)
         except ArgumentError as err:
             problems.append(str(err))
+        except SystemExit as exit_:
+            if exit_.code:
+                problems.append(f"exits with status {exit_.code}")
     overrides = [value for option, value in zip(args, args[1:]) if option in ("-o", "--override")]
     problems += [p for p in (config_key_problem(item.partition("=")[0]) for item in overrides) if p]
     config = next((value for option, value in zip(args, args[1:]) if option in ("-c", "--config")), None)
     builtin = config in builtin_configs()  # -c NAME: a config shipped with the package
+    if config and not (builtin or CONFIG.match(config) or is_placeholder(config) or config.isupper()):
+        problems.append(f"-c {config}: neither a configs/ file nor a built-in config name")
     concrete = config and (CONFIG.match(config) or builtin) and not any(map(is_placeholder, overrides))
     if concrete and not problems and (builtin or os.path.exists(os.path.join(ROOT, config))):
         try:
