@@ -33,6 +33,7 @@ setup(
         "int8": ["nncf>=3.4"],  # OpenVINO's quantizer: the second int8 recipe (the first is onnxruntime's)
         # what builds and executes docs/tutorials' notebooks (tests/test_tutorials.py); opening them needs jupyterlab
         "notebooks": ["nbformat>=5.9", "nbclient>=0.10", "ipykernel>=6.20", "matplotlib"],
-        "test": ["pytest", "hypothesis", "ruff>=0.6", "mypy>=1.10"],  # ruff and mypy: the checks .ci/run runs first
+        # ruff and mypy: the checks .ci/run runs first; setuptools builds the wheel tests/test_wheel_install.py installs
+        "test": ["pytest", "hypothesis", "ruff>=0.6", "mypy>=1.10", "setuptools>=70.1"],
     },
 )

@@ -5,8 +5,10 @@ installed C++ source. One virtualenv for the module; Paddle and the rest come fr
 
 import os
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 import venv
 
 import pytest
@@ -36,9 +38,13 @@ def installed(tmp_path_factory):
     build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"), str(source)]
     subprocess.run(build, env=env, check=True, capture_output=True)
     (wheel,) = (root / "dist").glob("paddle_attn-*.whl")
-    venv.create(root / "venv", system_site_packages=True, with_pip=False)  # pip comes from the system site
+    venv.create(root / "venv", system_site_packages=True, with_pip=False)  # pip: the running environment's
     python = str(root / "venv" / "bin" / "python")
-    # --ignore-installed: the editable install in the system site must not count as this one
+    # inside a virtualenv (CI) "system" is the base Python: the running environment's packages come after the venv's own
+    own = sysconfig.get_path("purelib", vars={"base": str(root / "venv"), "platbase": str(root / "venv")})
+    with open(os.path.join(own, "running_environment.pth"), "w") as pth:
+        pth.writelines(f"import site; site.addsitedir({folder!r})\n" for folder in site.getsitepackages())
+    # --ignore-installed: never "already satisfied" by the editable install in the system site (the first test checks)
     install = [python, "-m", "pip", "-q", "install", "--no-deps", "--ignore-installed", str(wheel)]
     subprocess.run(install, env=env, check=True, capture_output=True)
     elsewhere = root / "elsewhere"
