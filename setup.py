@@ -1,17 +1,25 @@
+import os
+
 from setuptools import find_packages, setup
 
-# tools/*.py installed as the package paddle_attn_tools, each one's main() a command (python tools/x.py still works)
-TOOLS = ("train", "eval", "infer", "export", "visualize", "summary", "compare", "convert_torch", "plot_curves")
-COMMANDS = [f"paddle-attn-{tool.replace('_', '-')} = paddle_attn_tools.{tool}:main" for tool in TOOLS]
+# every module of paddle_attn/cli/ but the private ones (_shared) is a tool: paddle_attn/cli/x_y.py -> paddle-attn-x-y
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLI = os.path.join(HERE, "paddle_attn", "cli")
+COMMANDS = [
+    f"paddle-attn-{name[:-3].replace('_', '-')} = paddle_attn.cli.{name[:-3]}:main"
+    for name in sorted(os.listdir(CLI))
+    if name.endswith(".py") and not name.startswith("_")
+]
 
 setup(
     name="paddle_attn",
     version="0.1.0",
     description="CNN attention blocks (SE, ECA, CBAM, NAM, PSA) and attention ResNets for PaddlePaddle",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["paddle_attn", "paddle_attn.*"]) + ["paddle_attn_tools"],
-    package_dir={"paddle_attn_tools": "tools"},
+    packages=find_packages(include=["paddle_attn", "paddle_attn.*"]),
+    # what the installed package reads as files: the built-in configs (-c NAME) and the oneDNN operator's C++ source
+    package_data={"paddle_attn": ["configs/*.yaml"], "paddle_attn.kernels.onednn": ["*.cc"]},
     entry_points={"console_scripts": COMMANDS},
     python_requires=">=3.9",
     # PaddlePaddle is an extra: CPU users take `.[cpu]`, GPU users install paddlepaddle-gpu by Paddle's guide
@@ -25,6 +33,7 @@ setup(
         "int8": ["nncf>=3.4"],  # OpenVINO's quantizer: the second int8 recipe (the first is onnxruntime's)
         # what builds and executes docs/tutorials' notebooks (tests/test_tutorials.py); opening them needs jupyterlab
         "notebooks": ["nbformat>=5.9", "nbclient>=0.10", "ipykernel>=6.20", "matplotlib"],
-        "test": ["pytest", "hypothesis", "ruff>=0.6", "mypy>=1.10"],  # ruff and mypy: the checks .ci/run runs first
+        # ruff and mypy: the checks .ci/run runs first; setuptools builds the wheel tests/test_wheel_install.py installs
+        "test": ["pytest", "hypothesis", "ruff>=0.6", "mypy>=1.10", "setuptools>=70.1"],
     },
 )

@@ -15,7 +15,7 @@ import statistics
 import tempfile
 import warnings
 
-from common import Isolated, load, machine, versions  # common sets sys.path
+from common import Isolated, load, machine, versions
 from infer_speed import onnx_side
 
 VARIANTS = (

@@ -2,6 +2,7 @@
 
 import contextlib
 import ctypes
+import importlib.util
 import multiprocessing
 import os
 import platform
@@ -11,7 +12,18 @@ import time
 import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # run from a checkout
+
+
+def _checkout_package(name):
+    """The checkout's package `name` (torch_reference/: the tests' references, not installed), loaded by its path."""
+    if name not in sys.modules:
+        folder = os.path.join(ROOT, name)
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
+        )
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 def torch_reference(name, num_classes, stem="cifar"):
@@ -20,8 +32,8 @@ def torch_reference(name, num_classes, stem="cifar"):
     Built from `torch_reference/` (the references tests/test_convert.py checks against
     paddle_attn's networks); the ECA, CBAM and NAM tutorials' networks have the CIFAR stem only.
     """
-    from torch_reference import BUILDERS, build  # imports torch only, not Paddle
-
+    reference = _checkout_package("torch_reference")  # imports torch only, not Paddle
+    BUILDERS, build = reference.BUILDERS, reference.build
     if name not in BUILDERS:
         return None
     if name.split("_")[-1] in ("eca", "cbam", "nam"):

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CASES = {  # name: (threads, fast_blas, keep_freed_memory); None threads: every core
     "as it comes": (1, False, False),
     "threads only": (None, False, False),
@@ -26,7 +25,6 @@ CASES = {  # name: (threads, fast_blas, keep_freed_memory); None threads: every 
 
 STEP = """
 import json, sys, time
-sys.path.insert(0, {root!r})
 threads, fast_blas, keep_freed = {settings!r}
 from paddle_attn.cpu import apply_cpu_settings
 apply_cpu_settings(threads, fast_blas, keep_freed)
@@ -49,7 +47,7 @@ print(json.dumps({{"images_per_s": {batch} * {steps} / (time.perf_counter() - st
 
 def measure(settings, args):
     env = {k: v for k, v in os.environ.items() if k != "MKL_DEBUG_CPU_TYPE"}
-    code = STEP.format(root=ROOT, settings=settings, model=args.model, batch=args.batch, steps=args.steps)
+    code = STEP.format(settings=settings, model=args.model, batch=args.batch, steps=args.steps)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return json.loads(run.stdout.strip().splitlines()[-1])["images_per_s"]
 
@@ -60,7 +58,6 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=4)
     args = parser.parse_args()
-    sys.path.insert(0, ROOT)
     from common import machine
 
     print(f"{args.model}, CIFAR stem 32x32, batch {args.batch}, {args.steps} timed training steps; {machine()}")

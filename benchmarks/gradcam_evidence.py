@@ -11,23 +11,20 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+import paddle
 
-import numpy as np  # noqa: E402
-import paddle  # noqa: E402
+from paddle_attn.analysis import gates as am
+from paddle_attn.analysis import gradcam
+from paddle_attn.checkpoint import find_latest
+from paddle_attn.config import load_config
+from paddle_attn.cpu import apply_cpu_settings
+from paddle_attn.data.preprocessing import inference_info
+from paddle_attn.data.synthetic import make_images
+from paddle_attn.data.transforms import build_transform
+from paddle_attn.training import train
+from paddle_attn.weights import load_model
 
-from paddle_attn.analysis import gates as am  # noqa: E402
-from paddle_attn.analysis import gradcam  # noqa: E402
-from paddle_attn.checkpoint import find_latest  # noqa: E402
-from paddle_attn.config import load_config  # noqa: E402
-from paddle_attn.cpu import apply_cpu_settings  # noqa: E402
-from paddle_attn.data.preprocessing import inference_info  # noqa: E402
-from paddle_attn.data.synthetic import make_images  # noqa: E402
-from paddle_attn.data.transforms import build_transform  # noqa: E402
-from paddle_attn.training import train  # noqa: E402
-from paddle_attn.weights import load_model  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATIO = 2.0
 TEST_SEED = 1  # write_synthetic_cifar draws the test split with seed + 1, and the data sets use seed 0
 
@@ -52,11 +49,7 @@ if __name__ == "__main__":
     apply_cpu_settings()  # as tools/*.py do, before the first conv
     if find_latest(args.run) is None:
         print(f"{args.run} holds no checkpoint: training the quick start there first")
-        train(
-            load_config(
-                os.path.join(ROOT, "configs", "quickstart.yaml"), [f"run.output_dir={args.run}", "train.verbose=0"]
-            )
-        )
+        train(load_config("quickstart", [f"run.output_dir={args.run}", "train.verbose=0"]))
     config = load_config(os.path.join(args.run, "config.yaml"), saved_run=True)
     if config["data"]["dataset"] != "synthetic":
         raise SystemExit(f"{args.run} did not train on the synthetic shapes: no boxes to compare with")

@@ -37,7 +37,7 @@ import time
 import warnings
 
 import numpy as np
-from common import (  # common sets sys.path
+from common import (
     KEEP_FREED_MEMORY,
     Isolated,
     PeakMemory,

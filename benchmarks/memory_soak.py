@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 import numpy as np
-from common import PeakMemory, load, machine, versions  # common sets sys.path
+from common import PeakMemory, load, machine, versions
 
 MODES = "inference:0,inference:2,dygraph:0,dygraph:2"
 

@@ -14,7 +14,7 @@ import statistics
 
 from common import load, machine, timed, versions
 
-import paddle_attn  # noqa: I001  (after common, which puts the checkout first on sys.path)
+import paddle_attn
 
 ConvShape = collections.namedtuple("ConvShape", "batch in_c size out_c kernel stride pad dilation groups")
 

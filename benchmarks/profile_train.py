@@ -10,7 +10,6 @@ Prints Paddle's operator view (`paddle.profiler`, CPU), sorted by total CPU time
 
 import argparse
 
-import common  # noqa: F401  (sets sys.path for a checkout)
 import numpy as np
 
 

@@ -9,11 +9,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from paddle_attn.config import load_config  # noqa: E402
-from paddle_attn.cpu import apply_cpu_settings  # noqa: E402
-from paddle_attn.training import train  # noqa: E402
+from paddle_attn.config import load_config
+from paddle_attn.cpu import apply_cpu_settings
+from paddle_attn.training import train
 
 CLAIM = 0.60
 
@@ -22,9 +20,8 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="output/quickstart-bench")
     parser.add_argument("--kernels", default="auto", help="cpu.kernels: auto, paddle or onednn (default auto)")
     args = parser.parse_args()
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     config = load_config(
-        os.path.join(root, "configs", "quickstart.yaml"),
+        "quickstart",  # the installed package's configs/quickstart.yaml
         [f"run.output_dir={args.out}", "train.verbose=0", "run.move_existing_run=true", f"cpu.kernels={args.kernels}"],
     )
     apply_cpu_settings()  # as tools/train.py does, before the first conv

@@ -34,7 +34,7 @@ import sys
 import time
 
 import numpy as np
-from common import (  # common sets sys.path
+from common import (
     KEEP_FREED_MEMORY,
     Isolated,
     PeakMemory,

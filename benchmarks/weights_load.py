@@ -15,7 +15,7 @@ import statistics
 import tempfile
 import time
 
-from common import machine  # common sets sys.path
+from common import machine
 
 
 def parse_args():

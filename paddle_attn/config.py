@@ -1,4 +1,5 @@
-"""Run configs: YAML files in configs/, `-o section.key=value` overrides, validation before anything is built.
+"""Run configs: YAML files (a path, or the name of one shipped in paddle_attn/configs/), `-o section.key=value`
+overrides, validation before anything is built.
 
 Every key has a default here, so a config file names only what differs. An unknown section or key,
 a wrong type or an impossible value raises a ConfigError naming the key, where it came from and the
@@ -21,6 +22,9 @@ from paddle_attn.errors import ConfigError, ModelError, did_you_mean
 from paddle_attn.models import check_model_kwargs, list_models
 from paddle_attn.models.resnet import STEMS
 from paddle_attn.optim import OPTIMIZERS, SCHEDULES
+
+# the package's own configs (package data; the checkout's configs/ links here), for `-c NAME` from any folder
+BUILTIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 
 DEVICES = ("auto", "cpu", "gpu")
 # convolutions of CPU training runs: auto is oneDNN where its operator builds and passes its self-check (issue 31)
@@ -162,6 +166,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: Iterable[str] 
     config = defaults()
     sources: dict[str, str] = {}  # section.key -> where its value came from
     if path is not None:
+        path = resolve_config(path)
         for section, key, value in _flatten_file(path):
             if saved_run:
                 section, _, key = MOVED_KEYS.get(f"{section}.{key}", f"{section}.{key}").partition(".")
@@ -180,6 +185,25 @@ def load_config(path: str | os.PathLike | None = None, overrides: Iterable[str] 
         _assign(config, sources, section, key, value, "command line -o")
     _validate(config, sources)
     return config
+
+
+def builtin_configs() -> list[str]:
+    """The names `-c NAME` takes: the configs shipped with the package (paddle_attn/configs/NAME.yaml)."""
+    return sorted(name[:-5] for name in os.listdir(BUILTIN_DIR) if name.endswith(".yaml"))
+
+
+def resolve_config(path: str | os.PathLike) -> str | os.PathLike:
+    """`path` if that file exists, else the built-in config of that name (with or without .yaml), else a ConfigError
+    listing the built-in names. Paths inside a config (data, output) stay relative to the working folder."""
+    if os.path.isfile(path):
+        return path
+    name = os.fspath(path)
+    name = name[:-5] if name.endswith(".yaml") else name
+    if name in builtin_configs():
+        return os.path.join(BUILTIN_DIR, f"{name}.yaml")
+    raise ConfigError(
+        f"no config file {os.fspath(path)!r} and no built-in config of that name; built-in: {', '.join(builtin_configs())}"
+    )
 
 
 def synthetic_data_overrides(data_file, train_per_class, test_per_class):

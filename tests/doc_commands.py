@@ -3,15 +3,19 @@ pip extras and link targets it names must exist. Used by tests/test_readme_comma
 
 import ast
 import collections
+import contextlib
 import functools
 import glob
-import importlib.util
+import importlib
+import io
 import itertools
 import os
 import re
+import runpy
 import shlex
+from unittest import mock
 
-from paddle_attn.config import MOVED_KEYS, SCHEMA, load_config
+from paddle_attn.config import MOVED_KEYS, SCHEMA, builtin_configs, load_config
 from paddle_attn.errors import ConfigError
 from tests.helpers import ROOT
 
@@ -68,11 +72,8 @@ def variants(tokens):
 
 @functools.cache
 def tool_parser(name):
-    """tools/<name>.py's argparse parser, from its build_parser(), with errors raised instead of exiting."""
-    spec = importlib.util.spec_from_file_location(f"doc_tool_{name}", os.path.join(ROOT, "tools", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    parser = module.build_parser()
+    """The argparse parser of the tool `name` (paddle_attn/cli/<name>.py's build_parser()), errors raised, not exiting."""
+    parser = importlib.import_module(f"paddle_attn.cli.{name}").build_parser()
 
     def error(message):
         raise ArgumentError(message)
@@ -95,14 +96,18 @@ def benchmark_options(path):
 
 
 @functools.cache
-def setup_tools_and_extras():
-    """setup.py's TOOLS (the paddle-attn-* commands) and extras_require keys, read without running setup()."""
-    tree = ast.parse(open(os.path.join(ROOT, "setup.py")).read())
-    tools = next(node.value for node in tree.body if isinstance(node, ast.Assign) and node.targets[0].id == "TOOLS")
-    extras = next(
-        node.value for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg == "extras_require"
-    )
-    return ast.literal_eval(tools), {key.value for key in extras.keys}
+def setup_arguments():
+    """The keyword arguments setup.py gives setup(), from running it with setup() replaced: nothing is built."""
+    given = {}
+    with mock.patch("setuptools.setup", lambda **kwargs: given.update(kwargs)):
+        runpy.run_path(os.path.join(ROOT, "setup.py"))
+    return given
+
+
+def setup_commands():
+    """{command: "module:function"} of setup.py's console entry points."""
+    entries = (entry.split("=") for entry in setup_arguments()["entry_points"]["console_scripts"])
+    return {command.strip(): target.strip() for command, target in entries}
 
 
 def config_key_problem(dotted):
@@ -137,16 +142,23 @@ def tool_problems(name, args):
                 problems.append(f"{option} {value}: not one of {', '.join(action.choices)}")
     else:
         try:
-            parser.parse_args(args)
+            with contextlib.redirect_stdout(io.StringIO()):  # --help and --list-configs print, then exit 0
+                parser.parse_args(args)
         except ArgumentError as err:
             problems.append(str(err))
+        except SystemExit as exit_:
+            if exit_.code:
+                problems.append(f"exits with status {exit_.code}")
     overrides = [value for option, value in zip(args, args[1:]) if option in ("-o", "--override")]
     problems += [p for p in (config_key_problem(item.partition("=")[0]) for item in overrides) if p]
     config = next((value for option, value in zip(args, args[1:]) if option in ("-c", "--config")), None)
-    concrete = config and CONFIG.match(config) and not any(map(is_placeholder, overrides))
-    if concrete and not problems and os.path.exists(os.path.join(ROOT, config)):
+    builtin = config in builtin_configs()  # -c NAME: a config shipped with the package
+    if config and not (builtin or CONFIG.match(config) or is_placeholder(config) or config.isupper()):
+        problems.append(f"-c {config}: neither a configs/ file nor a built-in config name")
+    concrete = config and (CONFIG.match(config) or builtin) and not any(map(is_placeholder, overrides))
+    if concrete and not problems and (builtin or os.path.exists(os.path.join(ROOT, config))):
         try:
-            load_config(os.path.join(ROOT, config), overrides)
+            load_config(config if builtin else os.path.join(ROOT, config), overrides)
         except ConfigError as err:
             problems.append(str(err))
     return problems
@@ -155,14 +167,14 @@ def tool_problems(name, args):
 def command_problems(tokens):
     """What is wrong with one command: the files it names, then its script's options (tools and benchmarks)."""
     problems = []
-    tools, extras = setup_tools_and_extras()
+    extras = setup_arguments()["extras_require"]
     for token in tokens:
         if CONFIG.match(token) and not os.path.exists(os.path.join(ROOT, token)):
             problems.append(f"no config file {token}")
         if SCRIPT.match(token) and not os.path.exists(os.path.join(ROOT, token)):
             problems.append(f"no script {token}")
-        if COMMAND.match(token) and token.removeprefix("paddle-attn-").replace("-", "_") not in tools:
-            problems.append(f"no command {token} in setup.py's TOOLS")
+        if COMMAND.match(token) and token not in setup_commands():
+            problems.append(f"no command {token} in setup.py (a module of paddle_attn/cli/)")
         for extra in EXTRAS.fullmatch(token).group(1).split(",") if EXTRAS.fullmatch(token) else ():
             if extra not in extras:
                 problems.append(f"no pip extra {extra!r} in setup.py")

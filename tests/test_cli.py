@@ -1,8 +1,6 @@
 """Only the user's mistakes become one-line errors: a bug anywhere else keeps its traceback."""
 
-import ast
 import importlib
-import importlib.util
 import os
 import subprocess
 import sys
@@ -10,6 +8,7 @@ import sys
 import pytest
 
 from paddle_attn import cli
+from paddle_attn.config import builtin_configs
 from paddle_attn.errors import (
     CheckpointError,
     ConfigError,
@@ -18,6 +17,7 @@ from paddle_attn.errors import (
     ModelError,
     TrainingStopped,
 )
+from tests.doc_commands import setup_commands
 from tests.helpers import ROOT
 
 
@@ -56,9 +56,9 @@ def test_other_errors_keep_their_traceback(bug):
 def test_a_bug_inside_a_tool_shows_its_traceback():
     # a library failure the user did not cause (here: the registry broken from inside) must not pass as "error: ..."
     code = (
-        "import sys, runpy; import paddle_attn; "
-        "paddle_attn.create_model = lambda *a, **k: (_ for _ in ()).throw(ValueError('internal failure')); "
-        "sys.argv = ['summary.py', '--model', 'resnet18']; runpy.run_path('tools/summary.py', run_name='__main__')"
+        "import sys, runpy; import paddle_attn.weights; "
+        "paddle_attn.weights.create_model = lambda *a, **k: (_ for _ in ()).throw(ValueError('internal failure')); "
+        "sys.argv = ['summary.py', '--model', 'resnet18']; runpy.run_module('paddle_attn.cli.summary', run_name='__main__')"
     )
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 1
@@ -66,44 +66,24 @@ def test_a_bug_inside_a_tool_shows_its_traceback():
     assert "error: internal failure" not in run.stderr
 
 
-def setup_commands():
-    """{command: "module:function"} of setup.py's console entry points, read without running setup()."""
-    tree = ast.parse(open(os.path.join(ROOT, "setup.py")).read())
-    tools = next(node.value for node in tree.body if isinstance(node, ast.Assign) and node.targets[0].id == "TOOLS")
-    return {
-        f"paddle-attn-{tool.replace('_', '-')}": f"paddle_attn_tools.{tool}:main" for tool in ast.literal_eval(tools)
+def cli_modules():
+    return sorted(name[:-3] for name in os.listdir(os.path.dirname(cli.__file__)) if name.endswith(".py"))
+
+
+def test_every_tool_is_a_console_command_and_a_checkout_script():
+    tools = [name for name in cli_modules() if not name.startswith("_")]
+    assert {"train", "eval", "summary", "convert_torch"} <= set(tools)
+    assert setup_commands() == {
+        f"paddle-attn-{tool.replace('_', '-')}": f"paddle_attn.cli.{tool}:main" for tool in tools
     }
+    scripts = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "tools")) if name.endswith(".py"))
+    assert scripts == ["_shim"] + tools
+    for tool in tools:
+        assert callable(importlib.import_module(f"paddle_attn.cli.{tool}").main), tool
 
 
-@pytest.fixture
-def installed_tools(monkeypatch):
-    """tools/ as the package `paddle_attn_tools`, as setup.py's package_dir installs it."""
-    folder = os.path.join(ROOT, "tools")
-    spec = importlib.util.spec_from_file_location(
-        "paddle_attn_tools", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
-    )
-    package = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(package)
-    monkeypatch.setitem(sys.modules, "paddle_attn_tools", package)
-    yield
-    for name in [name for name in sys.modules if name.startswith("paddle_attn_tools.")]:
-        del sys.modules[name]
-
-
-def test_every_tool_is_a_console_command(installed_tools):
-    commands = setup_commands()
-    assert sorted(commands) == sorted(
-        f"paddle-attn-{name[:-3].replace('_', '-')}"
-        for name in os.listdir(os.path.join(ROOT, "tools"))
-        if name.endswith(".py") and name != "__init__.py"
-    )
-    for target in commands.values():
-        module, function = target.split(":")
-        assert callable(getattr(importlib.import_module(module), function)), target
-
-
-def test_the_train_command_runs_the_tool(installed_tools, monkeypatch, capsys):
-    main = importlib.import_module("paddle_attn_tools.train").main
+def test_the_train_command_runs_the_tool(monkeypatch, capsys):
+    main = importlib.import_module("paddle_attn.cli.train").main
     monkeypatch.setattr(sys, "argv", ["paddle-attn-train", "--help"])
     with pytest.raises(SystemExit) as exit_:
         main()
@@ -111,7 +91,38 @@ def test_the_train_command_runs_the_tool(installed_tools, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["paddle-attn-train", "-c", "missing.yaml"])
     with pytest.raises(SystemExit) as exit_:
         main()
-    assert exit_.value.code == 2 and "error: cannot read config file 'missing.yaml'" in capsys.readouterr().err
+    assert exit_.value.code == 2 and "error: no config file 'missing.yaml'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tool", ["train", "eval", "summary"])
+def test_config_tools_list_the_builtin_configs(tool, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [f"paddle-attn-{tool}", "--list-configs"])
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(f"paddle_attn.cli.{tool}").main()
+    assert exit_.value.code == 0 and capsys.readouterr().out.split() == builtin_configs()
+
+
+def test_a_checkout_script_runs_the_installed_tool(tmp_path):
+    run = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "train.py"), "--list-configs"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT},  # this checkout's package, as an editable install gives it
+    )
+    assert run.returncode == 0 and run.stdout.split() == builtin_configs(), run.stderr
+
+
+def test_a_checkout_script_without_the_package_prints_the_install_command(tmp_path):
+    # -S: no site-packages, -E: no PYTHONPATH: paddle_attn cannot be imported
+    run = subprocess.run(
+        [sys.executable, "-S", "-E", os.path.join(ROOT, "tools", "summary.py"), "--model", "resnet18"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr == f'error: paddle_attn is not installed; from the checkout ({ROOT}): pip install -e ".[cpu]"\n'
 
 
 def test_run_script_prints_the_child_output_and_raises_on_failure(tmp_path, capsys):

@@ -5,7 +5,7 @@ import os
 import pytest
 import yaml
 
-from paddle_attn.config import ConfigError, load_config, save_config
+from paddle_attn.config import BUILTIN_DIR, ConfigError, builtin_configs, load_config, save_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(f for f in os.listdir(os.path.join(ROOT, "configs")) if f.endswith(".yaml"))
@@ -109,7 +109,7 @@ def test_override_errors(override, message):
 
 
 def test_missing_config_file():
-    with pytest.raises(ConfigError, match=r"cannot read config file 'nowhere.yaml'"):
+    with pytest.raises(ConfigError, match=r"no config file 'nowhere.yaml' and no built-in config of that name"):
         load_config("nowhere.yaml")
 
 
@@ -140,3 +140,30 @@ def test_a_runs_saved_config_from_before_the_split_reads_its_old_keys_at_their_n
     assert (config["device"]["amp"], config["loss"]["nam_sparsity"]) == ("off", 1e-4)
     with pytest.raises(ConfigError, match=r"command line -o: train.threads moved to cpu.threads"):
         load_config(str(path), ["train.threads=1"], saved_run=True)
+
+
+@pytest.mark.parametrize("name", ["quickstart", "quickstart.yaml"])
+def test_a_builtin_config_by_name_from_any_folder(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_config(name) == load_config(os.path.join(ROOT, "configs", "quickstart.yaml"))
+    assert "quickstart" in builtin_configs() and "resnet50_nam_cifar100" in builtin_configs()
+
+
+def test_a_file_of_that_name_wins_over_the_builtin_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "quickstart.yaml").write_text("train:\n  epochs: 7\n")
+    assert load_config("quickstart.yaml")["train"]["epochs"] == 7
+    assert load_config("quickstart")["train"]["epochs"] == 5  # no file named quickstart: the built-in one
+
+
+def test_the_checkout_configs_folder_is_the_package_one():
+    shipped = sorted(f"{name}.yaml" for name in builtin_configs())
+    assert CONFIGS == shipped and os.path.samefile(os.path.join(ROOT, "configs"), BUILTIN_DIR)
+
+
+def test_an_unknown_config_name_lists_the_builtin_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as error:
+        load_config("quikstart")
+    assert "no config file 'quikstart'" in str(error.value) and "quickstart, resnet50_cbam_cifar100" in str(error.value)
+    assert "\n" not in str(error.value)

@@ -157,10 +157,10 @@ def run_tool_without_bf16(tool, *args):
     """tools/<tool> in a subprocess whose CPU feature check finds no AVX-512 BF16 or AMX, on any machine."""
     code = (
         "import runpy, sys; import paddle_attn.cpu as cpu; cpu.cpu_info = lambda: ('GenuineIntel', {'avx2'}); "
-        "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+        "sys.argv = sys.argv[1:]; runpy.run_module('paddle_attn.cli.' + sys.argv[0], run_name='__main__')"
     )
     return subprocess.run(
-        [sys.executable, "-c", code, os.path.join(ROOT, "tools", tool), *map(str, args)],
+        [sys.executable, "-c", code, tool.removesuffix(".py"), *map(str, args)],
         capture_output=True,
         text=True,
         cwd=ROOT,

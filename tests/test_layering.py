@@ -86,7 +86,29 @@ def test_every_package_and_root_module_has_a_row():
 
 def test_the_root_holds_only_the_front_door():
     modules = {part for part, paths in parts().items() if paths[0].endswith(f"{part}.py")}
-    assert modules == {"__init__", "errors", "cpu", "config", "cli"}, modules
+    assert modules == {"__init__", "errors", "cpu", "config"}, modules
+
+
+def test_the_tools_are_a_package_of_the_top_row():
+    """paddle_attn/cli/ (one module per command) sits above training; tools/*.py are shims that import only _shim."""
+    assert "paddle_attn/cli/train.py" in {os.path.relpath(path, ROOT) for path in parts()["cli"]}
+    for name in sorted(os.listdir(os.path.join(ROOT, "tools"))):
+        if name.endswith(".py") and name != "_shim.py":
+            assert [module for _, module in imports_of(os.path.join(ROOT, "tools", name))] == ["_shim"], name
+
+
+def test_nothing_edits_sys_path():
+    """The tools, benchmarks and library import the installed package: no sys.path edit picks another copy."""
+    edits = [
+        f"{os.path.relpath(os.path.join(root, name), ROOT)}:{number}"
+        for folder in ("paddle_attn", "benchmarks", "tools")
+        for root, _, names in os.walk(os.path.join(ROOT, folder))
+        for name in names
+        if name.endswith(".py")
+        for number, line in enumerate(open(os.path.join(root, name)), 1)
+        if "sys.path" in line
+    ]
+    assert not edits, edits
 
 
 @pytest.mark.parametrize("part", sorted(set(ROW) & set(parts())))

@@ -53,6 +53,7 @@ mkdir -p output/x && python -c "
 print('a # inside a string')"
 paddle-attn-summary --model resnet50_nam --num-classes 100 --stem cifar
 python benchmarks/infer_speed.py --models resnet50_nam,resnet50
+paddle-attn-train --list-configs && paddle-attn-train -c resnet50_nam_cifar100 -o train.epochs=1
 ```
 
 See [deploy](docs/deploy.md), [its backends](docs/deploy.md#backends) and ![a picture](docs/images/attention_gradcam.png).
@@ -79,6 +80,9 @@ MUTATIONS = [
     ("-o run.resume=<checkpoint>", "-o run.resume.last=<checkpoint>", "run.resume is not a mapping"),
     # with a real -c, the whole config is loaded: values are checked too
     ("-o train.epochs=3", "-o train.epochs=zero", "train.epochs must be int"),
+    # a built-in config by name: it must exist, and it is loaded with the overrides
+    ("-c resnet50_nam_cifar100", "-c resnet50_nam_cifar10", "neither a configs/ file nor a built-in config name"),
+    ("-o train.epochs=1", "-o train.epochs=one", "train.epochs must be int"),
     ("attention_kwargs.reduction=8", "attention_kwargs.reductio=8", "has no option 'reductio'"),
     ("(docs/deploy.md)", "(docs/deploy.txt)", "no file docs/deploy.txt"),
     ("deploy.md#backends", "deploy.md#backend", "no heading #backend in docs/deploy.md"),
@@ -98,6 +102,8 @@ def test_the_sample_is_clean_and_every_command_is_read():
         "python",
         "paddle-attn-summary",
         "python",
+        "paddle-attn-train",
+        "paddle-attn-train",
     ]
     assert commands[3][-2:] == ["-o", "model.kwargs.attention_kwargs.reduction=8"]  # continuation joined
     assert commands[8] == ["python", "-c", "\nprint('a # inside a string')"]  # a quote spanning lines

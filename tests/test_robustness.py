@@ -45,12 +45,12 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[Healt
 
 
 def run_tool(tool, args, capsys):
-    """Run tools/<tool> in this process; return (exit code, stderr)."""
+    """Run the tool <tool> (paddle_attn/cli/<tool>, as tools/<tool> runs it) in this process; return (exit code, stderr)."""
     sys_argv = sys.argv
     sys.argv = [tool, *args]
     try:
         with pytest.raises(SystemExit) as exit_info:
-            runpy.run_path(os.path.join(ROOT, "tools", tool), run_name="__main__")
+            runpy.run_module(f"paddle_attn.cli.{tool.removesuffix('.py')}", run_name="__main__")
     finally:
         sys.argv = sys_argv
     return exit_info.value.code, capsys.readouterr().err

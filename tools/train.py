@@ -1,30 +1,5 @@
-"""Train a model from a YAML config: python tools/train.py -c configs/quickstart.yaml [-o train.epochs=3 ...]"""
+"""python tools/train.py --help: the command paddle-attn-train (paddle_attn/cli/train.py), run from a checkout."""
 
-import os
-import sys
+import _shim
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
-
-from paddle_attn import cli  # noqa: E402
-
-
-def build_parser():
-    """The command line; tests read it to check README commands."""
-    return cli.config_parser(__doc__)
-
-
-@cli.command
-def main():
-    args = build_parser().parse_args()
-    config = cli.config_from_args(args)
-    cli.set_up_process_for(config)  # before the first conv: MKL reads its CPU type once
-    from paddle_attn.training import train
-
-    result = train(config)
-    print(
-        f"done: best eval top-1 {result['best_top1']:.4f}; checkpoints in {os.path.join(result['run_dir'], 'checkpoints')}"
-    )
-
-
-if __name__ == "__main__":
-    main()
+_shim.run(__file__)

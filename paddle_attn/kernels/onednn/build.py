@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import glob
 import hashlib
+import importlib.metadata
 import os
 import sys
 import time
@@ -29,10 +30,22 @@ def _source_paths():
     return [os.path.join(here, name) for name in _SOURCES]
 
 
+def _installed_include_dirs():
+    """Where pip put onednn-devel's headers, from its file list: under the prefix of the environment that installed it,
+    which is not this one's from a virtualenv that sees another environment's packages."""
+    try:
+        files = importlib.metadata.distribution("onednn-devel").files or []
+    except importlib.metadata.PackageNotFoundError:
+        return []
+    headers = [file.locate() for file in files if str(file).endswith("oneapi/dnnl/dnnl_version.h")]
+    return [os.path.normpath(os.path.join(os.path.dirname(header), "..", "..")) for header in headers]
+
+
 def onednn_include_dir():
     """The include folder holding oneapi/dnnl/dnnl.hpp of oneDNN 3.6 (from onednn-devel), else BuildUnavailable."""
     candidates = [os.path.join(sys.prefix, "include")]
     candidates += glob.glob(os.path.join(sys.prefix, "**", "onednn_devel*.data", "data", "include"), recursive=True)
+    candidates += _installed_include_dirs()
     for folder in candidates:
         version_header = os.path.join(folder, "oneapi", "dnnl", "dnnl_version.h")
         if os.path.exists(version_header):

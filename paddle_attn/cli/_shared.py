@@ -1,20 +1,38 @@
-"""What every tools/*.py shares: `-c/-o` config arguments, CPU settings, and user errors as one line, not a traceback."""
+"""What every tool of paddle_attn/cli/ shares: `-c/-o` config arguments, CPU settings, and user errors as one line, not a traceback."""
 
 import argparse
 import functools
 import subprocess
 import sys
 
-from paddle_attn.config import load_config
+from paddle_attn.config import builtin_configs, load_config
 from paddle_attn.cpu import apply_cpu_settings
 from paddle_attn.errors import UserError
 
 TRUSTED_HELP = "read weights files that hold objects other than arrays (old files): runs any code they hold"
+CONFIG_HELP = "YAML config file, or the name of a config shipped with paddle_attn (see --list-configs)"
+
+
+class ListConfigs(argparse.Action):
+    """`--list-configs`: print the built-in config names, one a line, and exit (as --help does, before -c is due)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print("\n".join(builtin_configs()))
+        parser.exit()
+
+
+def add_config_argument(parser, required=True, help=CONFIG_HELP):
+    """`-c/--config` (a path or a built-in name) and `--list-configs`."""
+    parser.add_argument("-c", "--config", required=required, help=help)
+    parser.add_argument("--list-configs", action=ListConfigs, help="print the names -c takes without a path, and exit")
 
 
 def config_parser(description, config_required=True):
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("-c", "--config", required=config_required, help="YAML config file (see configs/)")
+    add_config_argument(parser, config_required)
     parser.add_argument(
         "-o",
         "--override",
