@@ -64,7 +64,7 @@ def _train_in(run_dir, config, amp, resume_from, callbacks):
         {**config["model"], "pretrained": None} if resume_from else config["model"], config["run"]["trusted"]
     )
     apply_cpu_kernels(net, config["cpu"]["kernels"], device)
-    train_loader, test_loader, seeding = run_loaders(config, train_set, test_set)
+    train_loader, test_loader, seeding = run_loaders(config["train"], config["data"], train_set, test_set)
     epochs = config["train"]["epochs"]
     scheduler = schedule_from_config(config["lr"], epochs, len(train_loader))
     optimizer = build_optimizer(config["optimizer"], scheduler, net)
@@ -111,7 +111,7 @@ def evaluate(
     callbacks = [*model.eval_callbacks(), mean_loss]
     with quiet_paddle():
         logs = model.evaluate(
-            eval_loader(config, test_set),
+            eval_loader(config["train"], config["data"], test_set),
             log_freq=config["train"]["log_freq"],
             verbose=config["train"]["verbose"] if verbose is None else verbose,
             callbacks=callbacks,
