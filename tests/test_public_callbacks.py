@@ -11,7 +11,7 @@ import paddle_attn
 from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS
 from paddle_attn.data.datasets import build_dataset
 from paddle_attn.optim import build_schedule
-from paddle_attn.training import CheckpointSaver, EvalLossMean, VisualDLLogger, step_lr
+from paddle_attn.training import CheckpointSaver, EvalLossMean, VisualDLLogger
 from tests.helpers import read_points, tiny_config
 
 EPOCHS, BATCH = 2, 8  # 40 training images: 5 steps an epoch
@@ -28,7 +28,7 @@ def test_the_public_callbacks_log_warm_up_and_save_in_a_plain_fit(tmp_path):
     model.prepare(optimizer, paddle.nn.CrossEntropyLoss(), paddle.metric.Accuracy(topk=(1, 5)))
     run_dir = tmp_path / "plain"
     callbacks = [
-        step_lr(),
+        paddle.callbacks.LRScheduler(by_step=True, by_epoch=False),  # warm-up and decay count batches
         EvalLossMean(),
         VisualDLLogger(str(run_dir / "vdl"), scheduler),
         CheckpointSaver(str(run_dir), optimizer, save_freq=1, total_epochs=EPOCHS),

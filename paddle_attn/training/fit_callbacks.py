@@ -50,12 +50,6 @@ class FitPlan:
     start: RunStart = field(default_factory=RunStart)
 
 
-def step_lr() -> paddle.callbacks.LRScheduler:
-    """Paddle's LRScheduler callback stepping the schedule after every batch (its default steps once an epoch):
-    with `optim.build_schedule`'s schedules, whose warm-up and decay count batches."""
-    return paddle.callbacks.LRScheduler(by_step=True, by_epoch=False)
-
-
 def in_phases(by_phase: dict[Phase, Sequence[paddle.callbacks.Callback]]) -> list[paddle.callbacks.Callback]:
     """The callbacks of `by_phase`, phase by phase in `Phase`'s order, each phase's in its given order."""
     return [callback for phase in sorted(by_phase) for callback in by_phase[phase]]
@@ -79,7 +73,7 @@ def fit_callbacks(plan: FitPlan, extra: Sequence[paddle.callbacks.Callback] = ()
     stop_on_signal = StopOnSignal(saver.save_interrupted)
     callbacks = in_phases(
         {
-            Phase.SCHEDULE: [step_lr()],
+            Phase.SCHEDULE: [paddle.callbacks.LRScheduler(by_step=True, by_epoch=False)],
             Phase.DATA_ORDER: [plan.seeding],
             Phase.EVALUATION: plan.model.eval_callbacks(),
             Phase.GUARD: [StopOnNonFinite(start.step, lambda: ckpt.find_latest(plan.run_dir))],
