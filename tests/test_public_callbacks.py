@@ -6,12 +6,13 @@ import os
 import numpy as np
 import paddle
 import pytest
+from visualdl import LogReader
 
 import paddle_attn
-from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS
+from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS, log_files
 from paddle_attn.data.datasets import build_dataset
 from paddle_attn.optim import build_schedule
-from paddle_attn.training import CheckpointSaver, EvalLossMean, VisualDLLogger
+from paddle_attn.training import CheckpointSaver, EvalLossMean, VisualDLLogger, attention_logger
 from tests.helpers import read_points, tiny_config
 
 EPOCHS, BATCH = 2, 8  # 40 training images: 5 steps an epoch
@@ -27,10 +28,12 @@ def test_the_public_callbacks_log_warm_up_and_save_in_a_plain_fit(tmp_path):
     model = paddle.Model(net)
     model.prepare(optimizer, paddle.nn.CrossEntropyLoss(), paddle.metric.Accuracy(topk=(1, 5)))
     run_dir = tmp_path / "plain"
+    curves = VisualDLLogger(str(run_dir / "vdl"), scheduler)
     callbacks = [
         paddle.callbacks.LRScheduler(by_step=True, by_epoch=False),  # warm-up and decay count batches
         EvalLossMean(),
-        VisualDLLogger(str(run_dir / "vdl"), scheduler),
+        curves,
+        attention_logger(curves, test_set, data, num_classes=10, every=2),
         CheckpointSaver(str(run_dir), optimizer, save_freq=1, total_epochs=EPOCHS),
     ]
     model.fit(train_set, test_set, batch_size=BATCH, epochs=EPOCHS, verbose=0, callbacks=callbacks)
@@ -49,3 +52,7 @@ def test_the_public_callbacks_log_warm_up_and_save_in_a_plain_fit(tmp_path):
     assert state["metrics"]["eval_samples"] == len(test_set)
     assert state["metrics"]["eval_loss"] == pytest.approx(points["eval/loss"][-1][1], rel=1e-6)
     assert os.path.islink(run_dir / "checkpoints" / "best")
+    (log,) = log_files(str(run_dir))
+    reader = LogReader(file_path=log)
+    assert [r.id for r in reader.get_data("histogram", "attention/layer4/channel")] == [1, 2]  # NAM's gates
+    assert [r.id for r in reader.get_data("image", "attention/gradcam")] == [2]  # every 2 epochs

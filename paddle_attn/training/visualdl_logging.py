@@ -137,19 +137,24 @@ class AttentionLogger(Callback):
         writer.flush()
 
 
+def attention_logger(visualdl, test_set, data, num_classes, every=1, epoch_offset=0):
+    """An AttentionLogger of the first `FIXED_IMAGES` images of `test_set` (a data set of `data.datasets.build_dataset`,
+    `data` the config's section it was built from, for the class names and to draw the images), writing through
+    `visualdl` (a `VisualDLLogger` earlier in the callbacks), Grad-CAM every `every` epochs."""
+    samples = [test_set[i] for i in range(min(FIXED_IMAGES, len(test_set)))]
+    images = np.stack([np.asarray(image, dtype="float32") for image, _ in samples])
+    labels = [int(label) for _, label in samples]
+    names = class_names(data, test_set) or [str(i) for i in range(num_classes)]
+    shown = to_display(images, data["transform"], data["mean"], data["std"])
+    return AttentionLogger(visualdl, images, labels, shown, names, every, epoch_offset)
+
+
 def attention_logging(config, test_set, visualdl, epoch_offset=0):
     """[AttentionLogger] when the config asks for it (`visualdl.attention`), on the main process only; else []."""
     if not config["visualdl"]["attention"] or not is_main_process():
         return []
-    data = config["data"]
-    samples = [test_set[i] for i in range(min(FIXED_IMAGES, len(test_set)))]
-    images = np.stack([np.asarray(image, dtype="float32") for image, _ in samples])
-    labels = [int(label) for _, label in samples]
-    names = class_names(data, test_set) or [str(i) for i in range(config["model"]["num_classes"])]
-    shown = to_display(images, data["transform"], data["mean"], data["std"])
-    return [
-        AttentionLogger(visualdl, images, labels, shown, names, config["visualdl"]["attention_every"], epoch_offset)
-    ]
+    every = config["visualdl"]["attention_every"]
+    return [attention_logger(visualdl, test_set, config["data"], config["model"]["num_classes"], every, epoch_offset)]
 
 
 def visualdl_loggers(config, run_dir, scheduler, test_set, epoch_offset=0, step_offset=0):
