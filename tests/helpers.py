@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from paddle_attn.analysis.run_logs import read_scalars
-from paddle_attn.config import load_config
+from paddle_attn.config import load_config, synthetic_data_overrides
 from paddle_attn.data.synthetic import write_synthetic_cifar
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -17,11 +17,7 @@ def tiny_overrides(tmp_path, run="run", epochs=2, model="resnet18_nam"):
     return [
         f"model.name={model}",
         "model.stem=imagenet",
-        "data.dataset=synthetic",
-        f"data.data_file={data_file}",
-        "data.synthetic_train_per_class=4",
-        "data.synthetic_test_per_class=3",
-        "data.num_workers=0",
+        *synthetic_data_overrides(data_file, train_per_class=4, test_per_class=3),
         f"train.epochs={epochs}",
         "train.batch_size=8",
         f"run.output_dir={tmp_path / run}",

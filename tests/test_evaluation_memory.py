@@ -25,13 +25,13 @@ def images(batch=4, seed=0):
 
 def evaluations(net, count):
     """RSS in MiB after each of `count` evaluations, each building and releasing the epoch's runner as training does."""
-    model = types.SimpleNamespace(network=net, eval_forward=None)
+    model = types.SimpleNamespace(network=net)
     callback = InferenceEvaluation(32)
     callback.set_model(model)
     process, rss = psutil.Process(), []
     for _ in range(count):
         callback.on_eval_begin()
-        model.eval_forward(images())
+        callback.logits(net, images())
         callback.on_eval_end()
         gc.collect()
         rss.append(process.memory_info().rss / 2**20)

@@ -71,7 +71,7 @@ def test_norm_weight_decay_zero_leaves_norm_parameters_undecayed(tmp_path, optim
     net = paddle_attn.create_model("resnet18_nam", num_classes=10, stem="cifar")
     for p in net.parameters():
         p.set_value(paddle.full(p.shape, 0.5, p.dtype))
-    opt = build_optimizer(config, 0.1, net)
+    opt = build_optimizer(config["optimizer"], 0.1, net)
     trainable = [(name, p) for name, p in net.named_parameters() if not p.stop_gradient]
     for _, p in trainable:  # a zero gradient: only weight decay moves a parameter
         (p * 0).sum().backward()

@@ -44,10 +44,9 @@ def parameter_groups(net: paddle.nn.Layer, norm_weight_decay: float | None = Non
 
 
 def build_optimizer(
-    config: dict, scheduler: paddle.optimizer.lr.LRScheduler, net: paddle.nn.Layer
+    opt: dict, scheduler: paddle.optimizer.lr.LRScheduler, net: paddle.nn.Layer
 ) -> paddle.optimizer.Optimizer:
-    """The optimizer the config's `optimizer` section names, stepping `net`'s parameters at `scheduler`'s LR."""
-    opt = config["optimizer"]
+    """The optimizer a config's `optimizer` section `opt` names, stepping `net`'s parameters at `scheduler`'s LR."""
     parameters = parameter_groups(net, opt["norm_weight_decay"])
     if opt["name"] == "momentum":
         return paddle.optimizer.Momentum(scheduler, opt["momentum"], parameters, weight_decay=opt["weight_decay"])

@@ -17,8 +17,10 @@ class CheckpointSaver(Callback):
     """Saves `checkpoints/epoch_NNNN` every `save_freq` epochs and at the last, switching `latest` to it,
     and whenever eval top-1 beats the best so far, switching `best` to it. Older epochs are removed.
 
-    Saving waits for the epoch's evaluation, so `state.json` carries its metrics. `run_description`
-    goes into every `state.json` too (see `resume.describe_run`).
+    Saving waits for the epoch's evaluation (so `fit` needs `eval_data`), and `state.json` carries its metrics
+    (`EvalLossMean` earlier in the callbacks adds the eval loss). `run_description` goes into every `state.json`
+    too (`train()`'s: `resume.describe_run`, which `tools/evaluate.py` and `run.resume` read); `paddle_attn.
+    checkpoint.load_params` reads the weights back.
     """
 
     def __init__(
@@ -27,14 +29,14 @@ class CheckpointSaver(Callback):
         optimizer,
         save_freq,
         total_epochs,
-        run_description,
+        run_description=None,
         epoch_offset=0,
         best_top1=-1.0,
         step_offset=0,
     ):
         super().__init__()
         self.directory, self.optimizer = os.path.join(run_dir, "checkpoints"), optimizer
-        self.save_freq, self.total_epochs, self.run_description = save_freq, total_epochs, run_description
+        self.save_freq, self.total_epochs, self.run_description = save_freq, total_epochs, run_description or {}
         self.epoch_offset, self.best_top1, self.step = epoch_offset, best_top1, step_offset
         self.epoch, self._train_logs, self._pending = epoch_offset, {}, False
 

@@ -1,5 +1,5 @@
 """Evaluation inside `paddle.Model.fit` and `.evaluate`: each test image counted once under data parallelism,
-and on the CPU through Paddle Inference with oneDNN (the fast path).
+and on the CPU through Paddle Inference with oneDNN (the fast path), the path chosen when the model is built.
 
 Paddle's own `eval_batch` trims the padding `DistributedBatchSampler` adds only for loaders of its
 own type and averages the loss of each rank's shard alone; here the ranks' logits and labels are
@@ -20,15 +20,22 @@ from paddle_attn.training.distributed import world_size
 
 class EvaluatingModel(paddle.Model):
     """`paddle.Model` with an exact evaluation: over `eval_set_size` test images under data parallelism,
-    through `eval_forward` (numpy images -> numpy logits, e.g. a Paddle Inference runner) when set.
+    through `evaluation`, its evaluation path chosen when it is built (`evaluation_path`; dygraph by default).
 
     After each batch, `eval_batch_samples` holds the number of test images it counted.
     """
 
-    eval_forward = None
     eval_set_size = None
     eval_batch_samples = 0
     _eval_seen = 0
+
+    def __init__(self, network, inputs=None, labels=None, evaluation=None):
+        super().__init__(network, inputs, labels)
+        self.evaluation = DygraphEvaluation() if evaluation is None else evaluation
+
+    def eval_callbacks(self):
+        """The callbacks its evaluation path needs in `fit` / `evaluate` (the Paddle Inference runner's set-up)."""
+        return [self.evaluation] if isinstance(self.evaluation, Callback) else []
 
     def prepare(self, optimizer=None, loss=None, metrics=None, amp_configs=None):
         self.loss_fn = loss
@@ -38,7 +45,7 @@ class EvaluatingModel(paddle.Model):
     def eval_batch(self, inputs, labels=None):
         images = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
         label = paddle.to_tensor(labels[0] if isinstance(labels, (list, tuple)) else labels)
-        logits = self._logits(images)
+        logits = self.evaluation.logits(self.network, images)
         if paddle.distributed.get_world_size() > 1:
             logits, label = _gather(logits), _gather(label)
             logits, label = self._drop_padding(logits, label)
@@ -50,14 +57,6 @@ class EvaluatingModel(paddle.Model):
             for metric in self.metric_list
         ]
         return [loss.numpy()], metrics
-
-    def _logits(self, images):
-        if self.eval_forward is not None:
-            images = images.numpy() if isinstance(images, paddle.Tensor) else np.asarray(images)
-            return paddle.to_tensor(self.eval_forward(np.ascontiguousarray(images, dtype=np.float32)))
-        self.network.eval()
-        with paddle.no_grad():
-            return self.network(paddle.to_tensor(images))
 
     def _drop_padding(self, logits, label):
         """The gathered batches follow the sampler's padded index order, the padding last: keep the set's size."""
@@ -78,25 +77,42 @@ def _as_list(value):
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+class DygraphEvaluation:
+    """The evaluation path through the network itself, in eval mode without gradients: any device, any ranks."""
+
+    def logits(self, network, images):
+        network.eval()
+        with paddle.no_grad():
+            return network(paddle.to_tensor(images))
+
+
 class InferenceEvaluation(Callback):
-    """At each evaluation's start, loads the network's weights into a new Paddle Inference runner (oneDNN, fp32)
-    for `EvaluatingModel`: it always sees the weights just trained, and its logits equal dygraph's within 1e-5.
-    The program is exported once per network (`NetworkExport`: each export keeps ~2 MB, a runner ~0.15 MB).
-    The runner uses the process's CPU threads (`cpu.cpu_threads`).
+    """The evaluation path through Paddle Inference (oneDNN, fp32), and the callback that sets it up: at each
+    evaluation's start it loads the network's weights into a new runner, so it always sees the weights just
+    trained, and its logits equal dygraph's within 1e-5. The program is exported once per network
+    (`NetworkExport`: each export keeps ~2 MB, a runner ~0.15 MB). The runner uses the process's CPU threads
+    (`cpu.cpu_threads`).
     """
 
     def __init__(self, image_size):
         super().__init__()
         self.image_size = image_size
         self._export = None
+        self._runner = None
+
+    def logits(self, network, images):
+        if self._runner is None:
+            raise RuntimeError("InferenceEvaluation runs inside an evaluation: pass it to fit / evaluate's callbacks")
+        images = images.numpy() if isinstance(images, paddle.Tensor) else np.asarray(images)
+        return paddle.to_tensor(self._runner(np.ascontiguousarray(images, dtype=np.float32)))
 
     def on_eval_begin(self, logs=None):
         if self._export is None or self._export.net is not self.model.network:
             self._export = NetworkExport(self.model.network, self.image_size)
-        self.model.eval_forward = self._export.runner(threads=cpu_threads())
+        self._runner = self._export.runner(threads=cpu_threads())
 
     def on_eval_end(self, logs=None):
-        self.model.eval_forward = None
+        self._runner = None
         release_freed_memory()  # the predictor's blocks, which glibc would otherwise keep resident around live ones
         # a predictor's run resets the math library's threads its own way, and dygraph's kernels then sum
         # in another order (1e-4 apart after 3 steps): set them back so training goes on as without it
@@ -108,7 +124,7 @@ class EvalLossMean(Callback):
 
     Paddle's `logs["loss"]` at eval end is the last batch's loss only; callbacks after this one
     in the list read `loss_mean` instead. Each batch's weight is the number of test images
-    `EvaluatingModel` counted in it (all ranks', padding dropped).
+    `EvaluatingModel` counted in it (all ranks', padding dropped); in a plain `paddle.Model`, the batch's size.
     """
 
     mean, samples = None, 0
@@ -117,7 +133,7 @@ class EvalLossMean(Callback):
         self._total, self._count, self.mean = 0.0, 0, None
 
     def on_eval_batch_end(self, step, logs=None):
-        samples = self.model.eval_batch_samples
+        samples = getattr(self.model, "eval_batch_samples", None) or logs["batch_size"]
         self._total += float(np.mean(logs["loss"])) * samples
         self._count += samples
 
@@ -128,12 +144,15 @@ class EvalLossMean(Callback):
                 logs["loss_mean"], logs["samples"] = self.mean, self.samples
 
 
-def prepare(net, config, optimizer=None, amp=None, eval_set_size=None):
-    """paddle.Model with cross-entropy (label-smoothed on training steps), top-1/top-5 accuracy exact over
-    `eval_set_size` test images, and `amp` configs."""
+def prepare(net, config, optimizer=None, amp=None, eval_set_size=None, evaluation=None):
+    """EvaluatingModel with cross-entropy (label-smoothed on training steps), top-1/top-5 accuracy exact over
+    `eval_set_size` test images, `amp` configs, and its evaluation path `evaluation` (`evaluation_path`)."""
     size = config["data"]["image_size"]
     model = EvaluatingModel(
-        net, InputSpec([None, 3, size, size], "float32", "image"), InputSpec([None], "int64", "label")
+        net,
+        InputSpec([None, 3, size, size], "float32", "image"),
+        InputSpec([None], "int64", "label"),
+        evaluation,
     )
     model.prepare(
         optimizer,
@@ -145,9 +164,9 @@ def prepare(net, config, optimizer=None, amp=None, eval_set_size=None):
     return model
 
 
-def inference_evaluation(config, device):
-    """The callback that evaluates through Paddle Inference, where the config asks for it (`device.eval_backend`)
-    and it applies (the CPU, one process: under data parallelism the ranks evaluate in dygraph and gather), else None."""
-    if config["device"]["eval_backend"] != "inference" or device != "cpu" or world_size() > 1:
-        return None
-    return InferenceEvaluation(config["data"]["image_size"])
+def evaluation_path(eval_backend, image_size, device):
+    """The evaluation path, chosen once: Paddle Inference where `device.eval_backend` asks for it and it applies
+    (the CPU, one process: under data parallelism the ranks evaluate in dygraph and gather), else dygraph."""
+    if eval_backend == "inference" and device == "cpu" and world_size() == 1:
+        return InferenceEvaluation(image_size)
+    return DygraphEvaluation()

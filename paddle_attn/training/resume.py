@@ -10,6 +10,8 @@ epochs are allowed: the schedule is stretched to the new length, and the run say
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import yaml
 
 from paddle_attn import checkpoint as ckpt
@@ -19,6 +21,16 @@ from paddle_attn.data.transforms import split_presets
 from paddle_attn.errors import CheckpointError
 from paddle_attn.optim import load_optimizer_state
 from paddle_attn.training.distributed import world_size
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """Where a run's `fit` starts: the epochs and steps already trained, the best eval top-1 so far (-1: none)."""
+
+    epoch: int = 0
+    step: int = 0
+    best_top1: float = -1.0
+
 
 # config keys that must be equal for a run to continue exactly (None: every key of the section)
 MUST_MATCH = {
@@ -88,7 +100,7 @@ def read_run_state(path):
 def restore(resume_from, config, net, optimizer, train_loader, train_samples):
     """Continue the run of checkpoint `resume_from` in `net`, `optimizer` (with its LR schedule) and `train_loader`
     (skipping the batches a mid-epoch checkpoint trained on), after `check_resumable`; prints where it resumes and
-    returns (epoch, step, best_top1)."""
+    returns its `RunStart`."""
     trusted = config["run"]["trusted"]
     state = read_run_state(resume_from)
     params = ckpt.load_params(resume_from, trusted=trusted)
@@ -97,13 +109,13 @@ def restore(resume_from, config, net, optimizer, train_loader, train_samples):
     net.set_state_dict(params)
     optimizer_state = ckpt.load_params(resume_from, ckpt.OPTIMIZER_FILE, trusted)  # with the LR schedule
     load_optimizer_state(optimizer, ckpt.restore_optimizer_state(optimizer_state, net))
-    epoch, step, best_top1 = state["epoch"], state["step"], state["best_top1"]
+    start = RunStart(state["epoch"], state["step"], state["best_top1"])
     train_loader.batch_sampler.skip_batches(state.get("step_in_epoch", 0))
     print(
-        f"resumed from {resume_from}: epoch {epoch} + {state.get('step_in_epoch', 0)} steps, "
-        f"step {step}, best top-1 {best_top1:.4f}" + (f"; {note}" if note else "")
+        f"resumed from {resume_from}: epoch {start.epoch} + {state.get('step_in_epoch', 0)} steps, "
+        f"step {start.step}, best top-1 {start.best_top1:.4f}" + (f"; {note}" if note else "")
     )
-    return epoch, step, best_top1
+    return start
 
 
 def check_resumable(state, config, ranks, train_samples, source):

@@ -43,15 +43,15 @@ def loader(dataset, batch_size, shuffle, data):
     return ErrorReportingLoader(dataset, sampler, data["num_workers"], timeout_s=data["timeout_s"])
 
 
-def eval_loader(config, test_set):
-    """The test split's loader, in order, `train.eval_batch_size` images a batch (default `train.batch_size`)."""
-    train = config["train"]
-    return loader(test_set, train["eval_batch_size"] or train["batch_size"], False, config["data"])
+def eval_loader(train, data, test_set):
+    """The test split's loader, in order, by the config's `train` section (`eval_batch_size` images a batch,
+    default `batch_size`) and `data` section."""
+    return loader(test_set, train["eval_batch_size"] or train["batch_size"], False, data)
 
 
-def run_loaders(config, train_set, test_set):
-    """(train loader, test loader, EpochSeed): the training loader shuffled, its order and augmentation keys
-    set each epoch by the EpochSeed callback."""
-    train_loader = loader(train_set, config["train"]["batch_size"], True, config["data"])
-    seeding = EpochSeed(train_loader.batch_sampler, config["train"]["seed"])
-    return train_loader, eval_loader(config, test_set), seeding
+def run_loaders(train, data, train_set, test_set):
+    """(train loader, test loader, EpochSeed) by the config's `train` and `data` sections: the training loader
+    shuffled, its order and augmentation keys set each epoch by the EpochSeed callback."""
+    train_loader = loader(train_set, train["batch_size"], True, data)
+    seeding = EpochSeed(train_loader.batch_sampler, train["seed"])
+    return train_loader, eval_loader(train, data, test_set), seeding

@@ -18,9 +18,9 @@ from paddle_attn.data.datasets import build_dataset
 from paddle_attn.optim import add_nam_sparsity, build_optimizer, schedule_from_config
 from paddle_attn.training.cpu_kernels import apply_cpu_kernels
 from paddle_attn.training.device import amp_configs, prepare_device, run_device
-from paddle_attn.training.evaluation import EvalLossMean, inference_evaluation, prepare
-from paddle_attn.training.fit_callbacks import fit_callbacks
-from paddle_attn.training.resume import describe_run, restore, resume_point
+from paddle_attn.training.evaluation import EvalLossMean, evaluation_path, prepare
+from paddle_attn.training.fit_callbacks import FitPlan, fit_callbacks
+from paddle_attn.training.resume import RunStart, describe_run, restore, resume_point
 from paddle_attn.training.run_dir import hold_run_dir, write_run_config
 from paddle_attn.training.sampler import eval_loader, run_loaders
 from paddle_attn.weights import create_model_from_spec, load_model
@@ -64,39 +64,30 @@ def _train_in(run_dir, config, amp, resume_from, callbacks):
         {**config["model"], "pretrained": None} if resume_from else config["model"], config["run"]["trusted"]
     )
     apply_cpu_kernels(net, config["cpu"]["kernels"], device)
-    train_loader, test_loader, seeding = run_loaders(config, train_set, test_set)
+    train_loader, test_loader, seeding = run_loaders(config["train"], config["data"], train_set, test_set)
     epochs = config["train"]["epochs"]
     scheduler = schedule_from_config(config["lr"], epochs, len(train_loader))
-    optimizer = build_optimizer(config, scheduler, net)
-    model = prepare(net, config, optimizer, amp, len(test_set))
-    start = (0, 0, -1.0)  # epoch, step, best top-1
+    optimizer = build_optimizer(config["optimizer"], scheduler, net)
+    model = prepare(net, config, optimizer, amp, len(test_set), _evaluation_path(config, device))
+    start = RunStart()
     if resume_from is not None:
         start = restore(resume_from, config, net, optimizer, train_loader, len(train_set))
     add_nam_sparsity(net, config["loss"]["nam_sparsity"])
 
     write_run_config(run_dir, config)
-    fit_with, saver, stop_on_signal = fit_callbacks(
-        config,
-        run_dir,
-        device,
-        scheduler,
-        optimizer,
-        seeding,
-        describe_run(config, train_set),
-        test_set,
-        start,
-        callbacks,
+    plan = FitPlan(
+        config, run_dir, model, optimizer, scheduler, seeding, describe_run(config, train_set), test_set, start
     )
-    epoch, _, best_top1 = start
-    if epochs - epoch <= 0:
-        print(f"nothing to do: the checkpoint is at epoch {epoch} of {epochs}")
-        return {"best_top1": best_top1, "epoch": epoch, "run_dir": run_dir}
+    fit_with, saver, stop_on_signal = fit_callbacks(plan, callbacks)
+    if epochs - start.epoch <= 0:
+        print(f"nothing to do: the checkpoint is at epoch {start.epoch} of {epochs}")
+        return {"best_top1": start.best_top1, "epoch": start.epoch, "run_dir": run_dir}
     try:
         with quiet_paddle():
             model.fit(
                 train_loader,
                 test_loader,
-                epochs=epochs - epoch,
+                epochs=epochs - start.epoch,
                 log_freq=config["train"]["log_freq"],
                 verbose=config["train"]["verbose"],
                 callbacks=fit_with,
@@ -115,13 +106,12 @@ def evaluate(
     device = prepare_device(config)
     net, state = load_model(checkpoint_path, trusted or config["run"]["trusted"])
     test_set = build_dataset(config["data"], "test")
-    model = prepare(net, config, eval_set_size=len(test_set))
+    model = prepare(net, config, eval_set_size=len(test_set), evaluation=_evaluation_path(config, device))
     mean_loss = EvalLossMean()
-    fast_eval = inference_evaluation(config, device)
-    callbacks = [*([fast_eval] if fast_eval else []), mean_loss]
+    callbacks = [*model.eval_callbacks(), mean_loss]
     with quiet_paddle():
         logs = model.evaluate(
-            eval_loader(config, test_set),
+            eval_loader(config["train"], config["data"], test_set),
             log_freq=config["train"]["log_freq"],
             verbose=config["train"]["verbose"] if verbose is None else verbose,
             callbacks=callbacks,
@@ -134,3 +124,7 @@ def evaluate(
         "top5": float(logs["acc_top5"]),
         "loss": mean_loss.mean,
     }
+
+
+def _evaluation_path(config, device):
+    return evaluation_path(config["device"]["eval_backend"], config["data"]["image_size"], device)

@@ -22,12 +22,16 @@ CAM_TAG = "attention/gradcam"
 
 
 class VisualDLLogger(Callback):
-    """Train loss, top-1, top-5 and LR every step; eval loss, top-1, top-5 every epoch (see TRAIN_TAGS, EVAL_TAGS).
+    """Train loss, top-1, top-5 and LR every step; eval loss, top-1, top-5 every epoch (see TRAIN_TAGS, EVAL_TAGS),
+    into a VisualDL log in `log_dir` (`visualdl --logdir LOG_DIR`, or `tools/curves.py` on its parent).
 
-    Train top-1/top-5 are Paddle's running accuracy over the epoch so far, as its progress bar shows.
+    For a `paddle.Model` prepared with `paddle.metric.Accuracy(topk=(1, 5))`. Train top-1/top-5 are Paddle's
+    running accuracy over the epoch so far, as its progress bar shows; the LR is the one each batch trained
+    with, from `scheduler` (default: the optimizer's). The eval loss is logged when an `EvalLossMean`
+    comes earlier in the callbacks (Paddle's own is the last batch's only).
     """
 
-    def __init__(self, log_dir, scheduler, epoch_offset=0, step_offset=0):
+    def __init__(self, log_dir, scheduler=None, epoch_offset=0, step_offset=0):
         super().__init__()
         self.log_dir, self.scheduler = log_dir, scheduler
         self.epoch_offset, self.step = epoch_offset, step_offset
@@ -45,7 +49,8 @@ class VisualDLLogger(Callback):
         self.epoch = self.epoch_offset + epoch + 1
 
     def on_train_batch_begin(self, step, logs=None):
-        self._lr = self.scheduler()  # the LR this batch trains with, before Paddle's LRScheduler callback steps it
+        # the LR this batch trains with, before Paddle's LRScheduler callback steps it
+        self._lr = self.model._optimizer.get_lr() if self.scheduler is None else self.scheduler()
 
     def on_train_batch_end(self, step, logs=None):
         self.step += 1
@@ -132,19 +137,24 @@ class AttentionLogger(Callback):
         writer.flush()
 
 
+def attention_logger(visualdl, test_set, data, num_classes, every=1, epoch_offset=0):
+    """An AttentionLogger of the first `FIXED_IMAGES` images of `test_set` (a data set of `data.datasets.build_dataset`,
+    `data` the config's section it was built from, for the class names and to draw the images), writing through
+    `visualdl` (a `VisualDLLogger` earlier in the callbacks), Grad-CAM every `every` epochs."""
+    samples = [test_set[i] for i in range(min(FIXED_IMAGES, len(test_set)))]
+    images = np.stack([np.asarray(image, dtype="float32") for image, _ in samples])
+    labels = [int(label) for _, label in samples]
+    names = class_names(data, test_set) or [str(i) for i in range(num_classes)]
+    shown = to_display(images, data["transform"], data["mean"], data["std"])
+    return AttentionLogger(visualdl, images, labels, shown, names, every, epoch_offset)
+
+
 def attention_logging(config, test_set, visualdl, epoch_offset=0):
     """[AttentionLogger] when the config asks for it (`visualdl.attention`), on the main process only; else []."""
     if not config["visualdl"]["attention"] or not is_main_process():
         return []
-    data = config["data"]
-    samples = [test_set[i] for i in range(min(FIXED_IMAGES, len(test_set)))]
-    images = np.stack([np.asarray(image, dtype="float32") for image, _ in samples])
-    labels = [int(label) for _, label in samples]
-    names = class_names(data, test_set) or [str(i) for i in range(config["model"]["num_classes"])]
-    shown = to_display(images, data["transform"], data["mean"], data["std"])
-    return [
-        AttentionLogger(visualdl, images, labels, shown, names, config["visualdl"]["attention_every"], epoch_offset)
-    ]
+    every = config["visualdl"]["attention_every"]
+    return [attention_logger(visualdl, test_set, config["data"], config["model"]["num_classes"], every, epoch_offset)]
 
 
 def visualdl_loggers(config, run_dir, scheduler, test_set, epoch_offset=0, step_offset=0):
