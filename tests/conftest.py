@@ -29,3 +29,27 @@ def onednn_ops():
         load_ops()
     except BuildUnavailable as err:
         pytest.skip(f"the oneDNN operator cannot be built here: {err}")
+
+
+@pytest.fixture(scope="session")
+def onnx_exports(tmp_path_factory):
+    """{family: (checkpoint run, export dir with model.onnx)}: random weights and norms, CIFAR stem, 10 classes,
+    ONNX_SIZE x ONNX_SIZE inputs; built once per run for the ONNX and int8 tests (copy a directory to write in it)."""
+    pytest.importorskip("paddle2onnx", reason="ONNX export needs paddle2onnx: pip install -e '.[onnx]'")
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from paddle_attn.inference.onnx_conversion import export_onnx
+    from paddle_attn.inference.write_export import export
+    from tests.helpers import ONNX_FAMILIES, ONNX_SIZE, make_checkpoint
+
+    made = {}
+    for name in ONNX_FAMILIES:
+        run = make_checkpoint(str(tmp_path_factory.mktemp(name)), name, random_norms=True)
+        out = os.path.join(run, "inference")
+        export(run, out, image_size=ONNX_SIZE)
+        made[name] = run, out
+    with ThreadPoolExecutor(2) as pool:  # each conversion runs in a child process
+        written = list(pool.map(export_onnx, [out for _, out in made.values()]))
+    assert written == [os.path.join(out, "model.onnx") for _, out in made.values()]
+    return made

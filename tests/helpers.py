@@ -209,3 +209,8 @@ def write_lying_images(folder):
 def relative_error(ours, theirs):
     """Largest absolute difference over the largest magnitude of `theirs` (Paddle tensors)."""
     return float((ours - theirs).abs().max()) / max(float(theirs.abs().max()), 1e-30)
+
+
+# the networks conftest's onnx_exports exports once per run, and their input size: small, so conversions stay quick
+ONNX_FAMILIES = ("resnet18", "resnet18_se", "resnet18_eca", "resnet18_cbam", "resnet18_nam", "epsanet50")
+ONNX_SIZE = 16

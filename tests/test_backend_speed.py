@@ -9,24 +9,22 @@ import pytest
 from paddle_attn.inference import backend_speed
 from paddle_attn.inference.int8 import int8_path
 from paddle_attn.inference.write_export import export
+from tests.helpers import ONNX_SIZE as SIZE
 from tests.helpers import make_checkpoint
-
-SIZE = 16
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """(export without model.onnx, export with it) of a tiny ResNet-18 + CBAM."""
+def exported(request, tmp_path_factory):
+    """(export without model.onnx, export with it) of a tiny ResNet-18 + CBAM: conftest's where paddle2onnx is."""
     root = tmp_path_factory.mktemp("speed")
-    run = make_checkpoint(root / "run", "resnet18_cbam", random_norms=True)
-    plain = str(root / "plain")
-    export(run, plain, image_size=SIZE)
-    with_onnx = str(root / "onnx")
-    shutil.copytree(plain, with_onnx)
+    plain, with_onnx = str(root / "plain"), str(root / "onnx")
     if _installed("paddle2onnx"):
-        from paddle_attn.inference.onnx_conversion import export_onnx
-
-        export_onnx(with_onnx)
+        shutil.copytree(request.getfixturevalue("onnx_exports")["resnet18_cbam"][1], with_onnx)
+        shutil.copytree(with_onnx, plain, ignore=shutil.ignore_patterns("model.onnx"))
+        return plain, with_onnx
+    run = make_checkpoint(root / "run", "resnet18_cbam", random_norms=True)
+    export(run, plain, image_size=SIZE)
+    shutil.copytree(plain, with_onnx)
     return plain, with_onnx
 
 

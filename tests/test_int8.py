@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import paddle
@@ -13,13 +14,13 @@ from paddle_attn.inference.int8.recipes import calibration_stride
 from paddle_attn.inference.onnx_conversion import export_onnx
 from paddle_attn.inference.write_export import export
 from paddle_attn.weights import load_model
+from tests.helpers import ONNX_SIZE as SIZE
 from tests.helpers import make_checkpoint, run_tool
 
 pytest.importorskip("paddle2onnx", reason="ONNX export needs paddle2onnx: pip install -e '.[onnx]'")
 pytest.importorskip("onnxruntime.quantization", reason="int8 calibration needs onnxruntime: pip install -e '.[onnx]'")
 pytest.importorskip("openvino", reason="int8 runs and is checked in OpenVINO: pip install -e '.[openvino]'")
 
-SIZE = 16
 RECIPE_NAMES = (
     "onnxruntime",
     pytest.param(
@@ -32,12 +33,11 @@ RECIPE_NAMES = (
 
 
 @pytest.fixture(scope="module")
-def onnx_file(tmp_path_factory):
-    """resnet18_nam (random weights and norms), CIFAR stem, SIZE x SIZE, exported to ONNX."""
-    run = make_checkpoint(str(tmp_path_factory.mktemp("int8")), "resnet18_nam", random_norms=True)
-    out = os.path.join(run, "inference")
-    export(run, out, image_size=SIZE)
-    return export_onnx(out)
+def onnx_file(onnx_exports, tmp_path_factory):
+    """resnet18_nam (random weights and norms), CIFAR stem, SIZE x SIZE, exported to ONNX: a copy of conftest's."""
+    out = tmp_path_factory.mktemp("int8") / "inference"
+    shutil.copytree(onnx_exports["resnet18_nam"][1], out)
+    return str(out / "model.onnx")
 
 
 def images(count, seed):

@@ -3,7 +3,6 @@
 import json
 import os
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import paddle
@@ -30,8 +29,8 @@ from tests.helpers import (
 
 pytest.importorskip("paddle2onnx", reason="ONNX export needs paddle2onnx: pip install -e '.[onnx]'")
 
-FAMILIES = ("resnet18", "resnet18_se", "resnet18_eca", "resnet18_cbam", "resnet18_nam", "epsanet50")
-SIZE = 16
+from tests.helpers import ONNX_FAMILIES as FAMILIES
+from tests.helpers import ONNX_SIZE as SIZE
 
 
 def _backend(module, extra):
@@ -61,18 +60,9 @@ BACKENDS = [_backend("onnxruntime", "onnx"), _backend("openvino", "openvino")]
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    """{family: (checkpoint run, export dir with model.onnx)}, CIFAR stem, 10 classes, SIZE x SIZE inputs."""
-    made = {}
-    for name in FAMILIES:
-        run = make_checkpoint(str(tmp_path_factory.mktemp(name)), name, random_norms=True)
-        out = os.path.join(run, "inference")
-        export(run, out, image_size=SIZE)
-        made[name] = run, out
-    with ThreadPoolExecutor(2) as pool:  # each conversion runs in a child process
-        written = list(pool.map(export_onnx, [out for _, out in made.values()]))
-    assert written == [os.path.join(out, "model.onnx") for _, out in made.values()]
-    return made
+def exports(onnx_exports):
+    """{family: (checkpoint run, export dir with model.onnx)}, CIFAR stem, 10 classes, SIZE x SIZE inputs (conftest)."""
+    return onnx_exports
 
 
 @pytest.fixture(scope="module")
