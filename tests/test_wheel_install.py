@@ -90,11 +90,11 @@ def test_the_installed_command_trains_the_quick_start_by_name_from_another_folde
 
 
 def test_the_installed_summary_counts_the_network(installed):
-    out = run(installed, "paddle-attn-summary", "--model", "resnet50_nam", "--num-classes", "100", "--stem", "cifar")
+    out = run(installed, "paddle-attn-summary", "--model", "resnet50_ca", "--num-classes", "100", "--stem", "cifar")
     trainable = sum(
-        p.size for p in create_model("resnet50_nam", num_classes=100, stem="cifar").parameters() if not p.stop_gradient
+        p.size for p in create_model("resnet50_ca", num_classes=100, stem="cifar").parameters() if not p.stop_gradient
     )
-    assert out.splitlines()[-1].startswith("resnet50_nam (100 classes, cifar stem, input 1x3x32x32)")
+    assert out.splitlines()[-1].startswith("resnet50_ca (100 classes, cifar stem, input 1x3x32x32)")
     assert f"trainable params {trainable:,}" in out
 
 
