@@ -44,7 +44,7 @@ class _ScaleWeightedNorm(AttentionGate):
 
     def _weighted_norm_gate(self, x):
         scale = self.weight.abs()
-        scale = scale / scale.sum()
+        scale = scale * scale.sum().reciprocal()  # not `/`: Paddle 3.3 prints a PIR warning when tracing divide
         if self.detach_weights:
             scale = scale.detach()
         y = F.batch_norm(

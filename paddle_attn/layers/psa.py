@@ -55,5 +55,6 @@ class PSAModule(nn.Layer):
         feats = feats.reshape([-1, s, c, h, w])
         # one SE pass scores every scale: fold the scale axis into the batch, softmax across scales
         weights = self.se(feats.reshape([-1, c, h, w])).reshape([-1, s, c, 1, 1])
-        out = feats * nn.functional.softmax(weights, axis=1)
+        # softmax as exp(log_softmax): Paddle 3.3's softmax prints a PIR warning when traced (eager_utils.cc:3584)
+        out = feats * nn.functional.log_softmax(weights, axis=1).exp()
         return out.reshape([-1, sc, h, w])

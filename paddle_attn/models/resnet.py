@@ -7,6 +7,7 @@ added, as in every tutorial this package mirrors.
 import functools
 import inspect
 
+import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
@@ -24,6 +25,11 @@ def conv3x3(in_channels, out_channels, stride=1):
 
 def conv1x1(in_channels, out_channels, stride=1):
     return nn.Conv2D(in_channels, out_channels, 1, stride=stride, bias_attr=False)
+
+
+def residual_add(out, identity):
+    """`out + identity`; traced as `add_n`, since Paddle 3.3 prints a PIR warning (eager_utils.cc:3584) for `+`."""
+    return out + identity if paddle.in_dynamic_mode() else paddle.add_n([out, identity])
 
 
 class BasicBlock(nn.Layer):
@@ -46,7 +52,7 @@ class BasicBlock(nn.Layer):
         out = self.bn2(self.conv2(out))
         if self.attention is not None:
             out = self.attention(out)
-        return F.relu(out + identity)
+        return F.relu(residual_add(out, identity))
 
 
 class Bottleneck(nn.Layer):
@@ -75,7 +81,7 @@ class Bottleneck(nn.Layer):
         out = self.bn3(self.conv3(out))
         if self.attention is not None:
             out = self.attention(out)
-        return F.relu(out + identity)
+        return F.relu(residual_add(out, identity))
 
 
 class ResNet(nn.Layer):
