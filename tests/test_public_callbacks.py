@@ -79,7 +79,7 @@ def test_quiet_paddle_hides_paddles_per_run_warnings_only_inside():
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
         with quiet_paddle():
-            warnings.warn(noise, UserWarning)
-            warnings.warn("something else", UserWarning)
-        warnings.warn(noise, UserWarning)
+            warnings.warn(noise, UserWarning, stacklevel=1)
+            warnings.warn("something else", UserWarning, stacklevel=1)
+        warnings.warn(noise, UserWarning, stacklevel=1)
     assert [str(w.message) for w in shown] == ["something else", noise]

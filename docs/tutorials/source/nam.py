@@ -55,11 +55,17 @@ from pathlib import Path
 # the one install line of every tutorial: run it in the project's folder (a git clone or the unpacked source)
 INSTALL = 'pip install -e ".[cpu,notebooks]"'
 if importlib.util.find_spec("paddle_attn") is None:
-    checkout = next((d for d in (Path.cwd(), *Path.cwd().parents) if (d / "paddle_attn" / "__init__.py").is_file()), None)
+    checkout = next(
+        (d for d in (Path.cwd(), *Path.cwd().parents) if (d / "paddle_attn" / "__init__.py").is_file()), None
+    )
     if checkout is None:
-        raise ModuleNotFoundError(f"this notebook needs paddle_attn; in the paddle_attn project folder run:\n    {INSTALL}")
+        raise ModuleNotFoundError(
+            f"this notebook needs paddle_attn; in the paddle_attn project folder run:\n    {INSTALL}"
+        )
     sys.path.insert(0, str(checkout))
 import paddle_attn  # noqa: E402
+
+settings = paddle_attn.apply_cpu_settings()  # a notebook is an entry point: every core, fast BLAS
 
 import math
 import shutil
@@ -67,15 +73,11 @@ import time
 
 import matplotlib
 import matplotlib.pyplot as plt
-import numpy as np
+import paddle  # paddle_attn imported it first, without Paddle's "No ccache found" warning
 from IPython.display import Markdown, display
 
 plt.switch_backend(matplotlib.get_backend())  # in Jupyter, the inline one: the figures cells return are shown
-
 QUICK = os.environ.get("PADDLE_ATTN_TUTORIAL_QUICK") == "1"
-settings = paddle_attn.apply_cpu_settings()  # a notebook is an entry point: every core, fast BLAS
-import paddle  # noqa: E402 (after paddle_attn: it imports paddle without the "No ccache found" warning)
-
 OUT = Path("output/tutorials/nam")
 print(f"paddle {paddle.__version__}, quick mode: {QUICK}, CPU threads: {settings['threads']}, outputs in {OUT}/")
 
@@ -158,6 +160,7 @@ class Channel_Att(nn.Layer):
         x = paddle.multiply(weight_bn, x)
         x = x.transpose([0, 3, 1, 2])  # back to NCHW
         return F.sigmoid(x) * residual  # eq. 2: M_c = sigmoid(W * BN(F_1)), times F_1
+
 
 # %% [markdown] en
 # The library's `NormalizationAttention` loaded with the same tensors: its channel branch holds the batch norm's
@@ -245,7 +248,7 @@ print(
 #
 # 教程在 ResNet-50 每个残差块的末尾加入 NAM，并把 stem 改为不带最大池化的 3x3 卷积（适配 CIFAR 的 32x32 图像），
 # 打印 100 类时的 `paddle.summary`：总参数量 23,818,788，可训练参数量 23,652,132。Paddle 3.x 给出相同的总参数量；
-# 而它的"可训练"参数量还包含了 BN 的 $\gamma$ 和 $\beta$，教程所用的旧版 Paddle 没有计入这两项。
+# 而它的“可训练”参数量还包含了 BN 的 $\gamma$ 和 $\beta$，教程所用的旧版 Paddle 没有计入这两项。
 # 它们的数量与 BN 的滑动均值和方差（总参数量减可训练参数量）恰好相等，因此教程的数值等于可训练参数量再减去这个差值。
 # %%
 from paddle_attn.analysis import count_params
@@ -342,8 +345,8 @@ LR, EPOCHS, STEPS, WARMUP = 0.01, 300, 196, 2000  # the NAM tutorial's recipe
 per_step = build_schedule(LR, EPOCHS * STEPS, STEPS, warmup_steps=WARMUP)
 tutorial = LinearWarmup(CosineAnnealingDecay(LR, EPOCHS), WARMUP, 0.0, LR)
 lr_curves = {"paddle_attn: build_schedule, stepped every batch": [], "NAM tutorial: LRSchedulerM": []}
-for epoch in range(EPOCHS):
-    for step in range(STEPS):
+for _epoch in range(EPOCHS):
+    for _step in range(STEPS):
         lr_curves["paddle_attn: build_schedule, stepped every batch"].append(per_step())
         per_step.step()
         lr_curves["NAM tutorial: LRSchedulerM"].append(tutorial())
@@ -352,8 +355,10 @@ for epoch in range(EPOCHS):
     if tutorial.last_epoch >= WARMUP:  # ... then at each epoch's end
         tutorial.step()
 library_lr, tutorial_lr = (np.array(values) for values in lr_curves.values())
-print(f"last batch: {library_lr[-1]:.2e} (per step) vs {tutorial_lr[-1]:.2e} (LRSchedulerM); "
-      f"largest difference {np.abs(library_lr - tutorial_lr).max():.2e} = {np.abs(library_lr - tutorial_lr).max() / LR:.1%} of LR")
+print(
+    f"last batch: {library_lr[-1]:.2e} (per step) vs {tutorial_lr[-1]:.2e} (LRSchedulerM); "
+    f"largest difference {np.abs(library_lr - tutorial_lr).max():.2e} = {np.abs(library_lr - tutorial_lr).max() / LR:.1%} of LR"
+)
 figure, axes = plt.subplots(1, 2, figsize=(12, 3.2))
 for name, values in lr_curves.items():
     for ax, shown in zip(axes, (slice(None), slice(0, 12 * STEPS))):
@@ -367,6 +372,9 @@ axes[1].legend(fontsize=8)
 plt.show()
 
 # %% [markdown] en
+# *Figure: the learning rate of each batch under the two schedules, over the tutorial's 300 epochs (left) and its
+# first 12 (right).*
+#
 # The two agree within a few percent of the LR: the library decays the cosine a little every batch, from the
 # warm-up's end to the run's last batch, where it reaches 0; `LRSchedulerM` hands the same `LinearWarmup` one
 # step per epoch after the warm-up, so its cosine is a staircase counted in epochs after the warm-up's 10.2, and
@@ -398,6 +406,8 @@ plt.show()
 # in eval mode the batch norms use their running statistics, which after one short epoch (a few dozen updates with
 # momentum 0.9) still hold much of their starting mean 0 and variance 1; they catch up over the next epochs.
 # %% [markdown] zh
+# *图：两种学习率调度下每个 batch 的学习率；左为教程的全部 300 个 epoch，右为前 12 个 epoch。*
+#
 # 两条曲线相差不到学习率的百分之几：库的实现从预热结束到训练的最后一个 batch 每个 batch 都让余弦衰减一点，最后降到 0；
 # `LRSchedulerM` 在预热结束后每个 epoch 才让同一个 `LinearWarmup` 前进一步，因此它的余弦是按预热（10.2 个 epoch）之后的
 # epoch 数计算的阶梯曲线，而且训练结束时离该余弦的终点还差 10 个 epoch，停在上面打印的较小学习率上。
@@ -523,20 +533,31 @@ from paddle_attn.analysis.run_logs import read_scalars
 
 scalars = {label: read_scalars(run_dir) for label, (_, run_dir) in runs.items()}
 display(plot_curves(scalars, OUT / "curves.png"))
-table = ["| network | eval top-1 (last) | eval top-1 (best) | eval top-5 (last) | train top-1 (last) | gap |",
-         "| --- | ---: | ---: | ---: | ---: | ---: |"]
+table = [
+    "| network | eval top-1 (last) | eval top-1 (best) | eval top-5 (last) | train top-1 (last) | gap |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+]
 for label, tags in scalars.items():
     last = {tag: values[-1] for tag, (_, values) in tags.items()}
     gap = last["train/top1"] - last["eval/top1"]
-    table.append(f"| {label} | {last['eval/top1']:.3f} | {max(tags['eval/top1'][1]):.3f} | "
-                 f"{last['eval/top5']:.3f} | {last['train/top1']:.3f} | {gap:+.3f} |")
-display(Markdown("\n".join(table) + f"\n\n{epochs} epochs, {10 * train_per_class} training and "
-                 f"{10 * test_per_class} test images, 10 classes (chance: top-1 0.100)."))
+    table.append(
+        f"| {label} | {last['eval/top1']:.3f} | {max(tags['eval/top1'][1]):.3f} | "
+        f"{last['eval/top5']:.3f} | {last['train/top1']:.3f} | {gap:+.3f} |"
+    )
+display(
+    Markdown(
+        "\n".join(table) + f"\n\n{epochs} epochs, {10 * train_per_class} training and "
+        f"{10 * test_per_class} test images, 10 classes (chance: top-1 0.100)."
+    )
+)
 gaps = {label: tags["train/top1"][1][-1] - tags["eval/top1"][1][-1] for label, tags in scalars.items()}
 overfitting = [label for label, gap in gaps.items() if gap > 0.1]  # train 10 points above test
 print("overfitting (train top-1 > eval top-1 + 0.1):", ", ".join(overfitting) or "neither network in this run")
 
 # %% [markdown] en
+# *Figure: top row, the train loss, top-1, top-5 and learning rate of both networks per batch; bottom row, the eval
+# top-1, top-5 and loss per epoch.*
+#
 # Whether this run shows the tutorial's conclusion: overfitting shows as a train top-1 well above the eval top-1,
 # a gap that grows over many epochs while the test accuracy stalls. The cell above prints each network's gap and
 # says whether either is overfitting by that measure; a run of a few epochs over a thousand-odd generated images
@@ -544,6 +565,8 @@ print("overfitting (train top-1 > eval top-1 + 0.1):", ", ".join(overfitting) or
 # seed gives. The tutorial's comparison needs its 300 epochs on CIFAR-100 (the commands below). In quick mode
 # neither network learns anything.
 # %% [markdown] zh
+# *图：上排为两个网络每个 batch 的训练损失、top-1、top-5 和学习率；下排为每个 epoch 的评估 top-1、top-5 和损失。*
+#
 # 这次训练能否体现教程的结论：过拟合表现为训练 top-1 明显高于评估 top-1，并且在很多个 epoch 中差距不断扩大，而测试精度停滞。
 # 上面的单元打印了每个网络的差值，并据此判断是否有网络过拟合；几个 epoch、一千多张生成图像的训练对此来说太短，
 # 此时两个网络相差几个百分点也在换一个随机种子就会出现的范围之内。教程的对比需要在 CIFAR-100 上训练 300 个 epoch
@@ -628,6 +651,9 @@ for stage, values in relative.items():
 print("share under", threshold, share_under(relative, threshold))
 display(plot_nam_scales(relative, threshold, "ResNet-18 + NAM: |γ|/Σ|γ| x C per stage", OUT / "nam_scales.png"))
 # %% [markdown] en
+# *Figures: the test images with the Grad-CAM of the predicted class (title: true class -> predicted class); then
+# NAM's normalized scales times the channel count, per stage, with the 0.1 threshold.*
+#
 # Why the scales barely moved: every step, eq. 4's penalty moves each $\gamma$ towards 0 by $p \cdot \eta_t$ (the
 # learning rate; momentum $m$ stretches that up to $1/(1-m)$ times), the same amount for every channel, so small
 # scales reach 0 first and their shares $W_i$ fall. Weight decay also shrinks $\gamma$, but in proportion to its
@@ -635,6 +661,9 @@ display(plot_nam_scales(relative, threshold, "ResNet-18 + NAM: |γ|/Σ|γ| x C p
 # $p \sum_t \eta_t / (1 - m)$; the cell computes that for this run (from its logged learning rates) and for the
 # authors' recipe (from its config).
 # %% [markdown] zh
+# *图：测试图像及预测类别的 Grad-CAM（标题：真实类别 -> 预测类别）；其后为各 stage 中 NAM 归一化缩放因子乘以通道数的分布，
+# 并标出阈值 0.1。*
+#
 # 为什么缩放因子几乎没有变化：每一步，式 4 的惩罚项把每个 $\gamma$ 向 0 推动 $p \cdot \eta_t$（$\eta_t$ 为学习率；
 # 动量 $m$ 最多把它放大到 $1/(1-m)$ 倍），所有通道的推动量相同，因此较小的缩放因子先到达 0，其份额 $W_i$ 随之下降。
 # 权重衰减也会缩小 $\gamma$，但按其大小成比例缩小，各通道的份额保持不变。整个训练过程中，惩罚项单独最多能把一个缩放因子移动

@@ -55,27 +55,28 @@ from pathlib import Path
 # the one install line of every tutorial: run it in the project's folder (a git clone or the unpacked source)
 INSTALL = 'pip install -e ".[cpu,notebooks]"'
 if importlib.util.find_spec("paddle_attn") is None:
-    checkout = next((d for d in (Path.cwd(), *Path.cwd().parents) if (d / "paddle_attn" / "__init__.py").is_file()), None)
+    checkout = next(
+        (d for d in (Path.cwd(), *Path.cwd().parents) if (d / "paddle_attn" / "__init__.py").is_file()), None
+    )
     if checkout is None:
-        raise ModuleNotFoundError(f"this notebook needs paddle_attn; in the paddle_attn project folder run:\n    {INSTALL}")
+        raise ModuleNotFoundError(
+            f"this notebook needs paddle_attn; in the paddle_attn project folder run:\n    {INSTALL}"
+        )
     sys.path.insert(0, str(checkout))
 import paddle_attn  # noqa: E402
 
-import math
+settings = paddle_attn.apply_cpu_settings()  # a notebook is an entry point: every core, fast BLAS
+
 import shutil
 import time
 
 import matplotlib
 import matplotlib.pyplot as plt
-import numpy as np
+import paddle  # paddle_attn imported it first, without Paddle's "No ccache found" warning
 from IPython.display import Markdown, display
 
 plt.switch_backend(matplotlib.get_backend())  # in Jupyter, the inline one: the figures cells return are shown
-
 QUICK = os.environ.get("PADDLE_ATTN_TUTORIAL_QUICK") == "1"
-settings = paddle_attn.apply_cpu_settings()  # a notebook is an entry point: every core, fast BLAS
-import paddle  # noqa: E402 (after paddle_attn: it imports paddle without the "No ccache found" warning)
-
 OUT = Path("output/tutorials/se_eca")
 print(f"paddle {paddle.__version__}, quick mode: {QUICK}, CPU threads: {settings['threads']}, outputs in {OUT}/")
 
@@ -189,6 +190,7 @@ class eca_layer(nn.Layer):
         y = y.transpose([0, 2, 1]).unsqueeze(-1)  # back to (N, C, 1, 1)
         return self.sigmoid(y)  # eq. 9: omega = sigma(C1D_k(z))
 
+
 # %% [markdown] en
 # The library's `SqueezeExcitation` and `EfficientChannelAttention` loaded with the same weights, on a random
 # tensor; the outputs must agree. Where the library differs on purpose: its SE holds two 1x1 convolutions with
@@ -273,10 +275,14 @@ axes.legend()
 plt.show()
 
 # %% [markdown] en
+# *Figure: the SE and ECA gate of each of the 256 channels for one random input, with random weights.*
+#
 # With random weights both gates stay near 0.5 and look alike. They differ in what they can learn: each ECA
 # value sees the averages of only $k$ neighbouring channels (5 here, for 256 channels), each SE value those of
 # all 256 through the bottleneck, with far more parameters (the ratio is printed above).
 # %% [markdown] zh
+# *图：随机权重下，一个随机输入的 256 个通道上 SE 和 ECA 的门控值。*
+#
 # 在随机权重下，两种门控值都在 0.5 附近，看起来相差不大。二者的区别在于能学到什么：ECA 的每个门控值只看到相邻 $k$ 个通道的均值
 # （256 个通道时 $k$ 为 5），而 SE 的每个门控值通过瓶颈结构看到全部 256 个通道的均值，参数量也多得多（比值见上面的输出）。
 
@@ -346,7 +352,9 @@ print(f"parameters added to ResNet-50: SE {extra['resnet50_se']:,}, ECA {extra['
 if importlib.util.find_spec("torch") is None:
     print("PyTorch is not installed: the conversion check is skipped (pip install torch to run it)")
 elif importlib.util.find_spec("torch_reference") is None:
-    print("torch_reference (the tutorial's PyTorch network) comes with a checkout of the project, not with the package:")
+    print(
+        "torch_reference (the tutorial's PyTorch network) comes with a checkout of the project, not with the package:"
+    )
     print("the conversion check is skipped (run the notebook from a git clone to see it)")
 else:
     import torch
@@ -526,6 +534,9 @@ caption = f"{epochs} epochs, {10 * train_per_class} training and {10 * test_per_
 display(Markdown("\n".join(table) + f"\n\n{caption} (chance: top-1 0.100)."))
 
 # %% [markdown] en
+# *Figure: top row, the train loss, top-1, top-5 and learning rate of both networks per batch; bottom row, the eval
+# top-1, top-5 and loss per epoch.*
+#
 # **On the real data set, with a GPU** (not run here: this machine has no GPU). The tutorial's network and
 # recipe on CIFAR-100 (put `cifar-100-python.tar.gz` into `data/`; 300 epochs, batch 256):
 #
@@ -545,6 +556,8 @@ display(Markdown("\n".join(table) + f"\n\n{caption} (chance: top-1 0.100)."))
 # paddle-attn-train -c resnet50_eca_imagenet -o device.name=gpu
 # ```
 # %% [markdown] zh
+# *图：上排为两个网络每个 batch 的训练损失、top-1、top-5 和学习率；下排为每个 epoch 的评估 top-1、top-5 和损失。*
+#
 # **在真实数据集和 GPU 上训练**（本机没有 GPU，此处未运行）。教程网络与训练方案在 CIFAR-100 上的命令如下
 # （把 `cifar-100-python.tar.gz` 放到 `data/` 下；300 个 epoch，batch 256）：
 #
@@ -607,9 +620,14 @@ display(
 )
 
 # %% [markdown] en
+# *Figures: the test images with the Grad-CAM of the predicted class (title: true class -> predicted class); then
+# the ECA gate values of each stage over the test images.*
+#
 # Each violin shows the values of the ECA gates of one stage over the test images: where a stage's gates
 # spread away from 0.5, its channels are being switched up and down per image.
 # %% [markdown] zh
+# *图：测试图像及预测类别的 Grad-CAM（标题：真实类别 -> 预测类别）；其后为各 stage 的 ECA 门控值在测试图像上的分布。*
+#
 # 每个小提琴图表示一个 stage 中 ECA 门控值在测试图像上的分布：门控值越偏离 0.5，说明该 stage 的通道越会随图像被增强或抑制。
 
 # %% [markdown] en
