@@ -1,7 +1,8 @@
 """Build the tutorial notebooks from their sources: docs/tutorials/source/<name>.py -> en/<name>.ipynb, zh/<name>.ipynb.
 
     python docs/tutorials/build.py                      # write the notebooks, no outputs
-    python docs/tutorials/build.py --execute            # and run them (nbclient), outputs stored
+    python docs/tutorials/build.py --execute            # and run them (nbclient), outputs stored: one run per
+                                                        # tutorial, its outputs in both languages (same code cells)
     python docs/tutorials/build.py --execute --quick --only cbam
 
 A source is a plain Python script in jupytext's "percent" style: `# %% [markdown] en` starts an English
@@ -13,6 +14,7 @@ empty line). `python docs/tutorials/source/<name>.py` runs the code cells in ord
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import re
 import sys
@@ -182,19 +184,37 @@ def execute_notebook(notebook, label, quick=False, timeout=CELL_TIMEOUT_S):
     return notebook
 
 
+def copy_outputs(executed, notebook):
+    """Give `notebook` the outputs of `executed`, the other language's notebook of the same source: their code cells
+    are the same, in the same order, so a run of one is a run of both (and both show the same figures)."""
+    ran = [cell for cell in executed.cells if cell.cell_type == "code"]
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if [cell.source for cell in ran] != [cell.source for cell in code]:
+        raise BuildError("the two notebooks' code cells differ: each must be executed itself")
+    for source, target in zip(ran, code):
+        target.outputs, target.execution_count = copy.deepcopy(source.outputs), source.execution_count
+    notebook.metadata["paddle_attn_tutorial"]["executed"] = dict(executed.metadata["paddle_attn_tutorial"]["executed"])
+    return notebook
+
+
 def build(names, execute=False, quick=False, out_dir=HERE, source_dir=SOURCE_DIR, languages=LANGUAGES):
+    """Write each tutorial's notebooks; with `execute`, run the first language's and give the others its outputs."""
     import nbformat
 
     for name in names:
         cells = parse_source(os.path.join(source_dir, f"{name}.py"))
+        executed = None
         for lang in languages:
             notebook = make_notebook(cells, lang, name)
             path = os.path.join(out_dir, lang, f"{name}.ipynb")
             label = os.path.relpath(path, ROOT)
             start = time.perf_counter()
-            if execute:
+            if execute and executed is not None:
+                print(f"{label}: the outputs of {executed.metadata['paddle_attn_tutorial']['language']} (same code)")
+                copy_outputs(executed, notebook)
+            elif execute:
                 print(f"{label}: executing{' (quick)' if quick else ''} ...", flush=True)
-                execute_notebook(notebook, label, quick)
+                executed = execute_notebook(notebook, label, quick)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             nbformat.write(notebook, path)
             print(f"{label}: written ({time.perf_counter() - start:.1f} s)", flush=True)
