@@ -4,6 +4,7 @@
     python docs/tutorials/build.py --execute            # and run them (nbclient), outputs stored: one run per
                                                         # tutorial, its outputs in both languages (same code cells)
     python docs/tutorials/build.py --execute --quick --only cbam
+    python docs/tutorials/build.py --keep-outputs       # after markdown edits: the written notebooks' outputs kept
 
 A source is a plain Python script in jupytext's "percent" style: `# %% [markdown] en` starts an English
 markdown cell, which the `# %% [markdown] zh` cell of the same text in Chinese must follow at once;
@@ -190,20 +191,27 @@ def copy_outputs(executed, notebook):
     ran = [cell for cell in executed.cells if cell.cell_type == "code"]
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     if [cell.source for cell in ran] != [cell.source for cell in code]:
-        raise BuildError("the two notebooks' code cells differ: each must be executed itself")
+        raise BuildError("the code cells differ from those of the notebook run: execute this one (--execute)")
     for source, target in zip(ran, code):
         target.outputs, target.execution_count = copy.deepcopy(source.outputs), source.execution_count
     notebook.metadata["paddle_attn_tutorial"]["executed"] = dict(executed.metadata["paddle_attn_tutorial"]["executed"])
     return notebook
 
 
-def build(names, execute=False, quick=False, out_dir=HERE, source_dir=SOURCE_DIR, languages=LANGUAGES):
-    """Write each tutorial's notebooks; with `execute`, run the first language's and give the others its outputs."""
+def build(
+    names, execute=False, quick=False, out_dir=HERE, source_dir=SOURCE_DIR, languages=LANGUAGES, keep_outputs=False
+):
+    """Write each tutorial's notebooks; with `execute`, run the first language's and give the others its outputs;
+    with `keep_outputs`, give them the outputs of the written first-language notebook (its code cells unchanged)."""
     import nbformat
 
     for name in names:
         cells = parse_source(os.path.join(source_dir, f"{name}.py"))
         executed = None
+        if keep_outputs:
+            execute, executed = True, nbformat.read(os.path.join(out_dir, languages[0], f"{name}.ipynb"), as_version=4)
+            if "executed" not in executed.metadata.get("paddle_attn_tutorial", {}):
+                raise BuildError(f"{languages[0]}/{name}.ipynb holds no run to keep: build it with --execute")
         for lang in languages:
             notebook = make_notebook(cells, lang, name)
             path = os.path.join(out_dir, lang, f"{name}.ipynb")
@@ -224,6 +232,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--execute", action="store_true", help="run the notebooks and store their outputs")
     parser.add_argument("--quick", action="store_true", help=f"with --execute: {QUICK_VARIABLE}=1 (CI's small run)")
+    parser.add_argument(
+        "--keep-outputs",
+        action="store_true",
+        help="markdown edits only: keep the outputs of the written notebooks (fails if a code cell changed)",
+    )
     parser.add_argument("--only", action="append", metavar="NAME", help="this tutorial only (repeatable)")
     parser.add_argument("--lang", choices=LANGUAGES, action="append", help="this language only (default both)")
     args = parser.parse_args(argv)
@@ -232,7 +245,13 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown tutorial {', '.join(unknown)}; sources: {', '.join(known)}")
     try:
-        build(args.only or known, args.execute, args.quick, languages=tuple(args.lang or LANGUAGES))
+        build(
+            args.only or known,
+            args.execute,
+            args.quick,
+            languages=tuple(args.lang or LANGUAGES),
+            keep_outputs=args.keep_outputs,
+        )
     except (SourceError, BuildError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

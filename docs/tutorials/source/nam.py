@@ -500,8 +500,9 @@ for model_name, run_dir in runs.values():
 #
 # ```bash
 # paddle-attn-train -c resnet50_nam_cifar100 -o model.name=resnet18_nam model.stem=imagenet model.num_classes=10 \
-#     data.dataset=synthetic data.synthetic_train_per_class=120 data.synthetic_test_per_class=30 data.num_workers=0 \
-#     train.epochs=6 train.batch_size=64 lr.base=0.05 lr.warmup_steps=4 train.verbose=2 run.output_dir=output/nam_cli
+#     data.dataset=synthetic data.data_file=data/shapes.tar.gz data.synthetic_train_per_class=120 \
+#     data.synthetic_test_per_class=30 data.num_workers=0 train.epochs=6 train.batch_size=64 lr.base=0.05 \
+#     lr.warmup_steps=4 train.verbose=2 run.output_dir=output/nam_cli
 # ```
 #
 # ## 5.1 NAM against the plain network
@@ -517,8 +518,9 @@ for model_name, run_dir in runs.values():
 #
 # ```bash
 # paddle-attn-train -c resnet50_nam_cifar100 -o model.name=resnet18_nam model.stem=imagenet model.num_classes=10 \
-#     data.dataset=synthetic data.synthetic_train_per_class=120 data.synthetic_test_per_class=30 data.num_workers=0 \
-#     train.epochs=6 train.batch_size=64 lr.base=0.05 lr.warmup_steps=4 train.verbose=2 run.output_dir=output/nam_cli
+#     data.dataset=synthetic data.data_file=data/shapes.tar.gz data.synthetic_train_per_class=120 \
+#     data.synthetic_test_per_class=30 data.num_workers=0 train.epochs=6 train.batch_size=64 lr.base=0.05 \
+#     lr.warmup_steps=4 train.verbose=2 run.output_dir=output/nam_cli
 # ```
 #
 # ## 5.1 NAM 与原始网络对比

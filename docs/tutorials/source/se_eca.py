@@ -488,8 +488,9 @@ for model_name, run_dir in runs.values():
 #
 # ```bash
 # paddle-attn-train -c resnet50_eca_cifar100 -o model.name=resnet18_eca model.stem=imagenet model.num_classes=10 \
-#     data.dataset=synthetic data.synthetic_train_per_class=120 data.synthetic_test_per_class=30 data.num_workers=0 \
-#     train.epochs=6 train.batch_size=64 lr.base=0.05 lr.warmup_steps=10 train.verbose=2 run.output_dir=output/eca_cli
+#     data.dataset=synthetic data.data_file=data/shapes.tar.gz data.synthetic_train_per_class=120 \
+#     data.synthetic_test_per_class=30 data.num_workers=0 train.epochs=6 train.batch_size=64 lr.base=0.05 \
+#     lr.warmup_steps=10 train.verbose=2 run.output_dir=output/eca_cli
 # ```
 #
 # ## 5.1 ECA against the plain network
@@ -505,8 +506,9 @@ for model_name, run_dir in runs.values():
 #
 # ```bash
 # paddle-attn-train -c resnet50_eca_cifar100 -o model.name=resnet18_eca model.stem=imagenet model.num_classes=10 \
-#     data.dataset=synthetic data.synthetic_train_per_class=120 data.synthetic_test_per_class=30 data.num_workers=0 \
-#     train.epochs=6 train.batch_size=64 lr.base=0.05 lr.warmup_steps=10 train.verbose=2 run.output_dir=output/eca_cli
+#     data.dataset=synthetic data.data_file=data/shapes.tar.gz data.synthetic_train_per_class=120 \
+#     data.synthetic_test_per_class=30 data.num_workers=0 train.epochs=6 train.batch_size=64 lr.base=0.05 \
+#     lr.warmup_steps=10 train.verbose=2 run.output_dir=output/eca_cli
 # ```
 #
 # ## 5.1 ECA 与原始网络对比
