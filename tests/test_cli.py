@@ -135,3 +135,13 @@ def test_run_script_prints_the_child_output_and_raises_on_failure(tmp_path, caps
     with pytest.raises(subprocess.CalledProcessError) as failed:
         cli.run_script(script, 3)
     assert failed.value.returncode == 3
+
+
+def test_run_tool_runs_the_packaged_command_outside_a_checkout(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no tools/ folder here: the tool comes from the package this process imported
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    assert cli.run_tool("train", "--list-configs") is None
+    assert "resnet50_nam_cifar100_authors" in capsys.readouterr().out.split("\n")
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        cli.run_tool("train", "--no-such-option")
+    assert failed.value.returncode == 2  # argparse's usage error

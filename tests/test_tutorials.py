@@ -154,3 +154,21 @@ def test_parser_keeps_code_and_markdown_text(tmp_path):
         ("code", None, "x = 1\n\ny = 2", 7),
     ]
     assert [cell.source for cell in build.cells_for(cells, "zh")] == ["# 标题", "x = 1\n\ny = 2"]
+
+
+def test_one_run_gives_both_languages_its_outputs(tmp_path):
+    pytest.importorskip("nbformat", reason=NEEDS_NOTEBOOKS)
+    cells = build.parse_source(write_source(tmp_path, GOOD_PAIR + "# %%\nprint(1)\n"))
+    executed = build.make_notebook(cells, "en", "broken")
+    executed.cells[1].outputs = [{"output_type": "stream", "name": "stdout", "text": "1\n"}]
+    executed.cells[1].execution_count = 1
+    executed.metadata["paddle_attn_tutorial"]["executed"] = {"quick": False}
+    zh = build.copy_outputs(executed, build.make_notebook(cells, "zh", "broken"))
+    assert [(cell.cell_type, cell.get("outputs")) for cell in zh.cells] == [
+        ("markdown", None),
+        ("code", [{"output_type": "stream", "name": "stdout", "text": "1\n"}]),
+    ]
+    assert zh.cells[1].execution_count == 1 and zh.metadata["paddle_attn_tutorial"]["executed"] == {"quick": False}
+    other = build.make_notebook(build.parse_source(write_source(tmp_path, GOOD_PAIR + "# %%\nprint(2)\n")), "zh", "b")
+    with pytest.raises(build.BuildError, match="code cells differ"):
+        build.copy_outputs(executed, other)

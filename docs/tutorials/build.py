@@ -1,8 +1,10 @@
 """Build the tutorial notebooks from their sources: docs/tutorials/source/<name>.py -> en/<name>.ipynb, zh/<name>.ipynb.
 
     python docs/tutorials/build.py                      # write the notebooks, no outputs
-    python docs/tutorials/build.py --execute            # and run them (nbclient), outputs stored
+    python docs/tutorials/build.py --execute            # and run them (nbclient), outputs stored: one run per
+                                                        # tutorial, its outputs in both languages (same code cells)
     python docs/tutorials/build.py --execute --quick --only cbam
+    python docs/tutorials/build.py --keep-outputs       # after markdown edits: the written notebooks' outputs kept
 
 A source is a plain Python script in jupytext's "percent" style: `# %% [markdown] en` starts an English
 markdown cell, which the `# %% [markdown] zh` cell of the same text in Chinese must follow at once;
@@ -13,6 +15,7 @@ empty line). `python docs/tutorials/source/<name>.py` runs the code cells in ord
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import re
 import sys
@@ -24,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SOURCE_DIR = os.path.join(HERE, "source")
 LANGUAGES = ("en", "zh")
 QUICK_VARIABLE = "PADDLE_ATTN_TUTORIAL_QUICK"
-CELL_TIMEOUT_S = 900  # a full-mode training cell takes a few minutes on 2 cores
+CELL_TIMEOUT_S = 1800  # a full-mode training cell: 2-3 minutes on 2 idle cores, 15 on a loaded machine
 MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 MARKDOWN_TAG = re.compile(r"^ \[markdown\] (?P<lang>\S+)$")
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks; a terminal or log wants plain text
@@ -182,19 +185,44 @@ def execute_notebook(notebook, label, quick=False, timeout=CELL_TIMEOUT_S):
     return notebook
 
 
-def build(names, execute=False, quick=False, out_dir=HERE, source_dir=SOURCE_DIR, languages=LANGUAGES):
+def copy_outputs(executed, notebook):
+    """Give `notebook` the outputs of `executed`, the other language's notebook of the same source: their code cells
+    are the same, in the same order, so a run of one is a run of both (and both show the same figures)."""
+    ran = [cell for cell in executed.cells if cell.cell_type == "code"]
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if [cell.source for cell in ran] != [cell.source for cell in code]:
+        raise BuildError("the code cells differ from those of the notebook run: execute this one (--execute)")
+    for source, target in zip(ran, code):
+        target.outputs, target.execution_count = copy.deepcopy(source.outputs), source.execution_count
+    notebook.metadata["paddle_attn_tutorial"]["executed"] = dict(executed.metadata["paddle_attn_tutorial"]["executed"])
+    return notebook
+
+
+def build(
+    names, execute=False, quick=False, out_dir=HERE, source_dir=SOURCE_DIR, languages=LANGUAGES, keep_outputs=False
+):
+    """Write each tutorial's notebooks; with `execute`, run the first language's and give the others its outputs;
+    with `keep_outputs`, give them the outputs of the written first-language notebook (its code cells unchanged)."""
     import nbformat
 
     for name in names:
         cells = parse_source(os.path.join(source_dir, f"{name}.py"))
+        executed = None
+        if keep_outputs:
+            execute, executed = True, nbformat.read(os.path.join(out_dir, languages[0], f"{name}.ipynb"), as_version=4)
+            if "executed" not in executed.metadata.get("paddle_attn_tutorial", {}):
+                raise BuildError(f"{languages[0]}/{name}.ipynb holds no run to keep: build it with --execute")
         for lang in languages:
             notebook = make_notebook(cells, lang, name)
             path = os.path.join(out_dir, lang, f"{name}.ipynb")
             label = os.path.relpath(path, ROOT)
             start = time.perf_counter()
-            if execute:
+            if execute and executed is not None:
+                print(f"{label}: the outputs of {executed.metadata['paddle_attn_tutorial']['language']} (same code)")
+                copy_outputs(executed, notebook)
+            elif execute:
                 print(f"{label}: executing{' (quick)' if quick else ''} ...", flush=True)
-                execute_notebook(notebook, label, quick)
+                executed = execute_notebook(notebook, label, quick)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             nbformat.write(notebook, path)
             print(f"{label}: written ({time.perf_counter() - start:.1f} s)", flush=True)
@@ -204,6 +232,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--execute", action="store_true", help="run the notebooks and store their outputs")
     parser.add_argument("--quick", action="store_true", help=f"with --execute: {QUICK_VARIABLE}=1 (CI's small run)")
+    parser.add_argument(
+        "--keep-outputs",
+        action="store_true",
+        help="markdown edits only: keep the outputs of the written notebooks (fails if a code cell changed)",
+    )
     parser.add_argument("--only", action="append", metavar="NAME", help="this tutorial only (repeatable)")
     parser.add_argument("--lang", choices=LANGUAGES, action="append", help="this language only (default both)")
     args = parser.parse_args(argv)
@@ -212,7 +245,13 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown tutorial {', '.join(unknown)}; sources: {', '.join(known)}")
     try:
-        build(args.only or known, args.execute, args.quick, languages=tuple(args.lang or LANGUAGES))
+        build(
+            args.only or known,
+            args.execute,
+            args.quick,
+            languages=tuple(args.lang or LANGUAGES),
+            keep_outputs=args.keep_outputs,
+        )
     except (SourceError, BuildError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

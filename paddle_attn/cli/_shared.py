@@ -2,6 +2,7 @@
 
 import argparse
 import functools
+import os
 import subprocess
 import sys
 
@@ -99,7 +100,21 @@ def run_script(path, *args):
     """Run the Python script `path` with `args` under this interpreter in a child process, print what it wrote
     (where a notebook shows it: a child's own output bypasses the kernel) and raise CalledProcessError if it failed.
     Returns nothing, so that a notebook cell ending with it does not show the output twice."""
-    done = subprocess.run([sys.executable, str(path), *map(str, args)], capture_output=True, text=True)
+    _run_child([sys.executable, str(path), *map(str, args)], os.environ)
+
+
+def run_tool(name, *args):
+    """`run_script` for the tool `paddle-attn-<name>` (`python -m paddle_attn.cli.<name>`): no checkout needed.
+
+    The child imports the paddle_attn this process imported (its folder goes first on PYTHONPATH), so a
+    notebook that found the package in a checkout without installing it runs that checkout's tool."""
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    _run_child([sys.executable, "-m", f"paddle_attn.cli.{name}", *map(str, args)], {**os.environ, "PYTHONPATH": path})
+
+
+def _run_child(argv, env):
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
     print(done.stdout + done.stderr)
     done.check_returncode()
 
