@@ -2,6 +2,7 @@
 
 import json
 import os
+import warnings
 
 import numpy as np
 import paddle
@@ -18,6 +19,7 @@ from paddle_attn.training import (
     VisualDLLogger,
     attention_logger,
     describe_run,
+    quiet_paddle,
     run_loaders,
 )
 from paddle_attn.weights import load_model
@@ -70,3 +72,14 @@ def test_the_public_callbacks_log_warm_up_and_save_in_a_plain_fit(tmp_path):
     reader = LogReader(file_path=log)
     assert [r.id for r in reader.get_data("histogram", "attention/layer4/channel")] == [1, 2]  # NAM's gates
     assert [r.id for r in reader.get_data("image", "attention/gradcam")] == [2]  # every 2 epochs
+
+
+def test_quiet_paddle_hides_paddles_per_run_warnings_only_inside():
+    noise = "When training, we now always track global mean and variance."
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with quiet_paddle():
+            warnings.warn(noise, UserWarning, stacklevel=1)
+            warnings.warn("something else", UserWarning, stacklevel=1)
+        warnings.warn(noise, UserWarning, stacklevel=1)
+    assert [str(w.message) for w in shown] == ["something else", noise]

@@ -9,14 +9,15 @@ top-1, top-5, LR), `attention_logger` (gate histograms and Grad-CAM images into 
 count batches) after every batch, e.g.
 `model.fit(train_loader, test_loader, callbacks=[seeding, paddle.callbacks.LRScheduler(by_step=True, by_epoch=False),
 EvalLossMean(), VisualDLLogger(log_dir, scheduler), CheckpointSaver(run_dir, optimizer, save_freq=1,
-total_epochs=epochs, run_description=describe_run(config, train_set))])`.
+total_epochs=epochs, run_description=describe_run(config, train_set))])`, inside `quiet_paddle()` (no warnings
+Paddle gives at every run).
 """
 
 from paddle_attn.training.checkpointing import CheckpointSaver
 from paddle_attn.training.evaluation import EvalLossMean
 from paddle_attn.training.resume import describe_run
 from paddle_attn.training.sampler import run_loaders
-from paddle_attn.training.trainer import evaluate, train
+from paddle_attn.training.trainer import evaluate, quiet_paddle, train
 from paddle_attn.training.visualdl_logging import VisualDLLogger, attention_logger
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "attention_logger",
     "describe_run",
     "evaluate",
+    "quiet_paddle",
     "run_loaders",
     "train",
 ]

@@ -31,6 +31,9 @@ PADDLE_NOISE = ("When training, we now always track global mean and variance", "
 
 @contextlib.contextmanager
 def quiet_paddle():
+    """Inside: Paddle's warnings of PADDLE_NOISE are not shown (BatchNorm's "we now always track global mean and
+    variance" and hapi's "To copy construct from a tensor", which a `fit` raises every run); the filters are
+    restored on exit. For a hand-written `fit`: `with quiet_paddle(): model.fit(...)`."""
     with warnings.catch_warnings():
         for message in PADDLE_NOISE:
             warnings.filterwarnings("ignore", message=message)
