@@ -54,7 +54,6 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 # the one install line of every tutorial: run it in the project's folder (a git clone or the unpacked source)
@@ -135,9 +134,8 @@ print(f"paddle {paddle.__version__}, quick mode: {QUICK}, CPU threads: {settings
 # 在同一个随机张量上运行两者：输出必须一致。
 
 # %%
+import paddle
 import paddle.nn as nn
-
-from paddle_attn.layers import CBAM
 
 
 class ChannelAttention(nn.Layer):
@@ -171,6 +169,18 @@ class SpatialAttention(nn.Layer):
         max_out = paddle.max(x, axis=1, keepdim=True)  # F_max^s
         return self.sigmoid(self.conv1(paddle.concat([avg_out, max_out], axis=1)))  # (N, 1, H, W)
 
+
+# %% [markdown] en
+# The tutorial's residual block applies them in turn (eq. 1); the library's `CBAM` does both, loaded here with the
+# same weights under its own names:
+# %% [markdown] zh
+# 教程的残差块依次应用二者（式 1）；库中的 `CBAM` 一次完成两步，这里以它自己的参数名载入相同的权重：
+
+# %%
+import numpy as np
+import paddle
+
+from paddle_attn.layers import CBAM
 
 paddle.seed(0)
 channels, size = 256, 16
@@ -409,8 +419,6 @@ else:
 # `verbose=2` 时每个 epoch 输出一行，每次评估输出一行。
 
 # %%
-import warnings
-
 from paddle_attn.config import load_config, synthetic_data_overrides
 from paddle_attn.data.datasets import build_dataset
 from paddle_attn.optim import build_schedule
@@ -420,6 +428,7 @@ from paddle_attn.training import (
     VisualDLLogger,
     attention_logger,
     describe_run,
+    quiet_paddle,
     run_loaders,
 )
 
@@ -471,9 +480,7 @@ def fit(config):
         attention_logger(curves, test_set, config["data"], spec["num_classes"]),
         CheckpointSaver(str(run_dir), optimizer, epochs, epochs, describe_run(config, train_set)),
     ]
-    with warnings.catch_warnings():  # Paddle's BatchNorm repeats a note on every batch; nothing is wrong
-        warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
-        warnings.filterwarnings("ignore", message="To copy construct from a tensor")  # hapi's own metric code
+    with quiet_paddle():  # Paddle's BatchNorm and hapi repeat notes on every batch; nothing is wrong
         model.fit(train_loader, test_loader, epochs=epochs, verbose=2, callbacks=callbacks)
     return run_dir
 

@@ -59,7 +59,6 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 # the one install line of every tutorial: run it in the project's folder (a git clone or the unpacked source)
@@ -155,9 +154,8 @@ print(f"paddle {paddle.__version__}, quick mode: {QUICK}, CPU threads: {settings
 # 因此可以直接载入手写模块的 `state_dict`；然后在同一个随机张量上运行两者。
 
 # %%
+import paddle
 import paddle.nn as nn
-
-from paddle_attn.layers import PSAModule as LibraryPSAModule
 
 
 class SEWeightModule(nn.Layer):
@@ -200,6 +198,17 @@ class PSAModule(nn.Layer):
             out = paddle.concat((feats_weight[:, i], out), axis=1)
         return out
 
+
+# %% [markdown] en
+# The library's `PSAModule` loads the hand-written module's `state_dict` as it is, and both run on one random tensor:
+# %% [markdown] zh
+# 库中的 `PSAModule` 直接载入手写模块的 `state_dict`，然后两者在同一个随机张量上运行：
+
+# %%
+import numpy as np
+import paddle
+
+from paddle_attn.layers import PSAModule as LibraryPSAModule
 
 paddle.seed(0)
 x = paddle.randn([2, 64, 32, 32])
@@ -416,8 +425,6 @@ else:
 # `verbose=2` 时每个 epoch 输出一行，每次评估输出一行。
 
 # %%
-import warnings
-
 from paddle_attn.config import load_config, synthetic_data_overrides
 from paddle_attn.data.datasets import build_dataset
 from paddle_attn.layers import PSAModule
@@ -429,6 +436,7 @@ from paddle_attn.training import (
     VisualDLLogger,
     attention_logger,
     describe_run,
+    quiet_paddle,
     run_loaders,
 )
 
@@ -489,9 +497,7 @@ def fit(config):
         attention_logger(curves, test_set, config["data"], spec["num_classes"]),
         CheckpointSaver(str(run_dir), optimizer, epochs, epochs, describe_run(config, train_set)),
     ]
-    with warnings.catch_warnings():  # Paddle's BatchNorm repeats a note on every batch; nothing is wrong
-        warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
-        warnings.filterwarnings("ignore", message="To copy construct from a tensor")  # hapi's own metric code
+    with quiet_paddle():  # Paddle's BatchNorm and hapi repeat notes on every batch; nothing is wrong
         model.fit(train_loader, test_loader, epochs=epochs, verbose=2, callbacks=callbacks)
     return run_dir
 
