@@ -432,8 +432,8 @@ from paddle_attn.training import (
     run_loaders,
 )
 
-# quick: a few dozen 16-px images, one epoch; full: 1,000 32-px images, a few epochs
-train_per_class, test_per_class, epochs, batch_size, image_size = (3, 2, 1, 16, 16) if QUICK else (100, 30, 5, 64, 32)
+# quick: a few dozen 16-px images, one epoch; full: 800 32-px images, a few epochs
+train_per_class, test_per_class, epochs, batch_size, image_size = (3, 2, 1, 16, 16) if QUICK else (80, 20, 4, 32, 32)
 shapes = OUT / ("shapes_quick.tar.gz" if QUICK else "shapes.tar.gz")  # one file per mode: neither rewrites the other
 
 
@@ -507,7 +507,7 @@ print(f"ResNet-18 trained in {time.perf_counter() - start:.0f} s")
 #
 # ```bash
 # paddle-attn-train -c resnet50_cbam_cifar100 -o model.name=resnet18_cbam -o model.stem=imagenet \
-#     -o data.dataset=synthetic -o model.num_classes=10 -o train.epochs=5 -o train.batch_size=64 \
+#     -o data.dataset=synthetic -o model.num_classes=10 -o train.epochs=4 -o train.batch_size=32 \
 #     -o lr.base=0.05 -o lr.warmup_steps=10 -o train.verbose=2
 # python tools/train.py -c configs/resnet50_cbam_cifar100.yaml -o ...     # the same, from a checkout
 # ```
@@ -518,7 +518,7 @@ print(f"ResNet-18 trained in {time.perf_counter() - start:.0f} s")
 #
 # ```bash
 # paddle-attn-train -c resnet50_cbam_cifar100 -o model.name=resnet18_cbam -o model.stem=imagenet \
-#     -o data.dataset=synthetic -o model.num_classes=10 -o train.epochs=5 -o train.batch_size=64 \
+#     -o data.dataset=synthetic -o model.num_classes=10 -o train.epochs=4 -o train.batch_size=32 \
 #     -o lr.base=0.05 -o lr.warmup_steps=10 -o train.verbose=2
 # python tools/train.py -c configs/resnet50_cbam_cifar100.yaml -o ...     # 在源码目录中，效果相同
 # ```
@@ -559,7 +559,7 @@ display(Markdown("\n".join(table) + f"\n\n{caption} Chance: top-1 0.100."))
 # per step (faint: raw, solid: smoothed) on top, evaluation per epoch below; the table gives the last values.*
 #
 # The CBAM tutorial trains nothing, so there is no conclusion of its own to repeat; the paper's claim is an ImageNet
-# one (section 8: 1.9 points of top-1 over ResNet-50 after 100 epochs). A few epochs on a thousand generated images,
+# one (section 8: 1.9 points of top-1 over ResNet-50 after 100 epochs). A few epochs on 800 generated images,
 # with one seed, cannot show a gain of that size: a difference of a few points between the two rows is within what
 # another seed or another epoch count changes. What the run does show is that both networks learn the shapes from the
 # same pipeline (far above chance), and that CBAM's extra gates cost little training speed at this size.
@@ -568,7 +568,7 @@ display(Markdown("\n".join(table) + f"\n\n{caption} Chance: top-1 0.100."))
 # 实线为平滑后的值），下排为每个 epoch 的评估结果；表格给出最后的数值。*
 #
 # CBAM 教程没有训练网络，因此没有它自己的结论可供复现；论文的结论来自 ImageNet（第 8 节：训练 100 个 epoch 后比 ResNet-50 的
-# top-1 高 1.9 个百分点）。在一千张生成图像上训练几个 epoch、只用一个随机种子，无法显示这种幅度的提升：两行之间几个百分点的差距，
+# top-1 高 1.9 个百分点）。在 800 张生成图像上训练几个 epoch、只用一个随机种子，无法显示这种幅度的提升：两行之间几个百分点的差距，
 # 换一个随机种子或 epoch 数就可能改变。这次训练能说明的是：两个网络都能用同一流程学会这些图形（远高于随机水平），
 # 而且在这个规模下 CBAM 额外的门控对训练速度影响不大。
 
