@@ -312,7 +312,7 @@ assert counts["total_params"] == 28_118_984  # plus BatchNorm's running statisti
 # %%
 from paddle_attn.analysis import comparison
 
-batch, warmup, iterations = (2, 0, 1) if QUICK else (16, 1, 3)
+batch, warmup, iterations = (2, 0, 1) if QUICK else (4, 1, 3)
 entries = comparison.registry_entries(["resnet50", "resnet50_cbam"], 1000, "cifar")
 authors = {"mlp_bias": True, "spatial_bn": True, "max_first": True}  # configs/resnet50_cbam_imagenet.yaml
 entries.append(
@@ -432,8 +432,8 @@ from paddle_attn.training import (
     run_loaders,
 )
 
-# quick: a few dozen 16-px images, one epoch; full: 800 32-px images, a few epochs
-train_per_class, test_per_class, epochs, batch_size, image_size = (3, 2, 1, 16, 16) if QUICK else (80, 20, 4, 32, 32)
+# quick: a few dozen 16-px images, one epoch; full: 600 32-px images, a few epochs
+train_per_class, test_per_class, epochs, batch_size, image_size = (3, 2, 1, 16, 16) if QUICK else (60, 20, 4, 32, 32)
 shapes = OUT / ("shapes_quick.tar.gz" if QUICK else "shapes.tar.gz")  # one file per mode: neither rewrites the other
 
 
@@ -562,7 +562,7 @@ for name, f in final.items():  # whether each network learned: far above chance,
 # per step (faint: raw, solid: smoothed) on top, evaluation per epoch below; the table gives the last values.*
 #
 # The CBAM tutorial trains nothing, so there is no conclusion of its own to repeat; the paper's claim is an ImageNet
-# one (section 8: 1.9 points of top-1 over ResNet-50 after 100 epochs). A few epochs on 800 generated images,
+# one (section 8: 1.9 points of top-1 over ResNet-50 after 100 epochs). A few epochs on 600 generated images,
 # with one seed, cannot show a gain of that size: a difference of a few points between the two rows is within what
 # another seed or another epoch count changes. The lines under the table say whether each network learned at all
 # (top-1 of at least three times chance); the time each took is printed under its training cell (on a shared machine, a rough figure).
@@ -571,7 +571,7 @@ for name, f in final.items():  # whether each network learned: far above chance,
 # 实线为平滑后的值），下排为每个 epoch 的评估结果；表格给出最后的数值。*
 #
 # CBAM 教程没有训练网络，因此没有它自己的结论可供复现；论文的结论来自 ImageNet（第 8 节：训练 100 个 epoch 后比 ResNet-50 的
-# top-1 高 1.9 个百分点）。在 800 张生成图像上训练几个 epoch、只用一个随机种子，无法显示这种幅度的提升：两行之间几个百分点的差距，
+# top-1 高 1.9 个百分点）。在 600 张生成图像上训练几个 epoch、只用一个随机种子，无法显示这种幅度的提升：两行之间几个百分点的差距，
 # 换一个随机种子或 epoch 数就可能改变。表格下方的输出说明每个网络是否学到了东西（top-1 至少为随机水平的三倍）；
 # 每个网络的训练耗时打印在其训练单元下方（在共享的机器上只是一个粗略的数字）。
 
@@ -710,8 +710,8 @@ run_tool("export", "--checkpoint", cbam_dir, "--out", cbam_dir / "inference", *f
 from paddle_attn.inference.backend_speed import runnable_backends, speed_table, time_backends
 
 print("runnable here:", runnable_backends(cbam_dir / "inference"))
-batch_images = np.resize(inputs, (8 if QUICK else 64, *inputs.shape[1:]))  # one batch: the test images repeated
-rows = time_backends(cbam_dir / "inference", batch_images, repeats=2 if QUICK else 7)
+batch_images = np.resize(inputs, (8 if QUICK else 32, *inputs.shape[1:]))  # one batch: the test images repeated
+rows = time_backends(cbam_dir / "inference", batch_images, repeats=2 if QUICK else 3)
 display(Markdown(speed_table(rows)))
 
 # %%

@@ -455,8 +455,8 @@ for name, builder in (("epsanet14", epsanet14), ("resnet14", resnet14)):
     if name not in paddle_attn.list_models():  # registered once per kernel: configs and checkpoints name them
         paddle_attn.register_model(name, builder)
 
-# quick: a few dozen 16-px images, one epoch; full: 800 32-px images, a few epochs
-train_per_class, test_per_class, epochs, batch_size, image_size = (3, 2, 1, 16, 16) if QUICK else (80, 20, 4, 32, 32)
+# quick: a few dozen 16-px images, one epoch; full: 600 32-px images, a few epochs
+train_per_class, test_per_class, epochs, batch_size, image_size = (3, 2, 1, 16, 16) if QUICK else (60, 20, 4, 32, 32)
 shapes = OUT / ("shapes_quick.tar.gz" if QUICK else "shapes.tar.gz")  # one file per mode: neither rewrites the other
 
 
@@ -579,7 +579,7 @@ for name, f in final.items():  # whether each network learned: far above chance,
 # **What the tutorial concluded, and what this run shows.** The Paddle tutorial compares the training curves of
 # EPSANet-50 and ResNet-50 on CIFAR-10 and concludes that the PSA module performs best; the paper reports 77.49 %
 # ImageNet top-1 for EPSANet-50 (small), above ResNet-50 in the same table, after 120 epochs. This run cannot test
-# that claim: the networks have one block per stage, the images are 800 generated shapes of 32 px, and there is
+# that claim: the networks have one block per stage, the images are 600 generated shapes of 32 px, and there is
 # one seed and a few epochs, so a difference of a few points between the two rows is within what another seed would
 # change. The lines under the table say whether each network learned at all (top-1 of at least three times chance).
 # %% [markdown] zh
@@ -588,7 +588,7 @@ for name, f in final.items():  # whether each network learned: far above chance,
 #
 # **教程的结论与本次训练的结果。** 飞桨教程比较了 EPSANet-50 与 ResNet-50 在 CIFAR-10 上的训练曲线，结论是 PSA 模块表现最好；
 # 论文报告 EPSANet-50（small）训练 120 个 epoch 后在 ImageNet 上的 top-1 为 77.49%，高于同表中的 ResNet-50。
-# 本次训练无法检验这一结论：网络每个 stage 只有一个块，图像是 800 张 32 像素的生成图形，只用一个随机种子、训练几个 epoch，
+# 本次训练无法检验这一结论：网络每个 stage 只有一个块，图像是 600 张 32 像素的生成图形，只用一个随机种子、训练几个 epoch，
 # 因此两行之间几个百分点的差距，换一个随机种子就可能改变。表格下方的输出说明每个网络是否学到了东西（top-1 至少为随机水平的三倍）。
 
 # %% [markdown] en
@@ -724,7 +724,7 @@ size = exported["image_size"]
 print(f"exported {exported['model']['name']} to {export_dir}: input [N, 3, {size}, {size}]")
 if importlib.util.find_spec("paddle2onnx") and not QUICK:  # the [onnx] extra; a quick run keeps to Paddle Inference
     print(f"wrote {export_onnx(export_dir)}")
-rows = time_backends(export_dir, inputs, repeats=2 if QUICK else 10)
+rows = time_backends(export_dir, inputs, repeats=2 if QUICK else 3)
 display(Markdown(speed_table(rows)))
 assert all(row["difference"] < 1e-4 for row in rows if row["precision"] == "fp32")  # one program, other kernels
 fastest = next(row for row in rows if row["precision"] == "fp32")  # fp32: the same numbers on every CPU
