@@ -14,6 +14,10 @@ MUTATIONS = [
     ("nam", "class Channel_Att(nn.Layer):", "return F.sigmoid(x) * residual", "return F.sigmoid(-x) * residual"),
     ("se_eca", "class SELayer(nn.Layer):", "return x * s  #", "return -x * s  #"),
     ("se_eca", "class eca_layer(nn.Layer):", "k = t if t % 2 else t + 1", "k = t if t % 2 else t - 1"),
+    ("cbam", "class ChannelAttention(nn.Layer):", "self.sigmoid(avg_out + max_out)", "self.sigmoid(avg_out - max_out)"),
+    ("cbam", "class SpatialAttention(nn.Layer):", "kernel_size=7, padding=3", "kernel_size=5, padding=2"),
+    ("epsanet", "class PSAModule(nn.Layer):", "(feats_weight[:, i], out)", "(out, feats_weight[:, i])"),
+    ("epsanet", "class SEWeightModule(nn.Layer):", "conv_kernels=(3, 5, 7, 9)", "conv_kernels=(3, 5, 7, 7)"),
 ]
 IDS = [f"{name}-{marker.split()[1].split('(')[0]}" for name, marker, _, _ in MUTATIONS]
 
