@@ -81,8 +81,10 @@ def parse_args():
     parser.add_argument(
         "--kernels",
         default="paddle",
-        help="comma-separated CPU convolution kernels of the Paddle runners: paddle (Paddle's own), "
-        "onednn (every conv on paddle_attn's oneDNN operator), onednn_grouped (grouped convs only); default paddle",
+        help="comma-separated CPU kernels of the Paddle runners: paddle (Paddle's own), "
+        "onednn (every conv on paddle_attn's oneDNN operator), onednn_grouped (grouped convs only), "
+        "onednn_bn / onednn_bn_blocked (every conv and every BatchNorm2D, the batch norms in NCHW / oneDNN's "
+        "blocked layout); default paddle",
     )
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the untimed step that samples each runner's peak memory"
@@ -157,11 +159,13 @@ class ModelTrainer:
 
 
 def with_kernels(net, kernels):
-    """`net` with its convolutions on `kernels` (see --kernels); the oneDNN operator is built on first use."""
+    """`net` with its layers on `kernels` (see --kernels); the oneDNN operators are built on first use."""
     if kernels != "paddle":
-        from paddle_attn.kernels.onednn.layers import use_onednn_convs
+        from paddle_attn.kernels.onednn.layers import use_onednn_batch_norms, use_onednn_convs
 
         use_onednn_convs(net, "grouped" if kernels == "onednn_grouped" else "all")
+        if kernels.startswith("onednn_bn"):
+            use_onednn_batch_norms(net, "blocked" if kernels == "onednn_bn_blocked" else "nchw")
     return net
 
 
