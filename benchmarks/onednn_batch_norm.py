@@ -118,7 +118,11 @@ def main():
                 sums[(relu, name)] += count * value
                 cells.append(f"{value:.2f}")
         print(f"| {', '.join(map(str, shape))} | {count} | {' | '.join(cells)} | {worst:.1e} |", flush=True)
-    print("| **weighted sum** | | " + " | ".join(f"{sums[(r, n)]:.1f}" for r in variants for n in ["paddle", *layouts]) + " | |")
+    print(
+        "| **weighted sum** | | "
+        + " | ".join(f"{sums[(r, n)]:.1f}" for r in variants for n in ["paddle", *layouts])
+        + " | |"
+    )
     for relu in variants:
         ratios = ", ".join(f"{n} {sums[(relu, 'paddle')] / sums[(relu, n)]:.2f}x" for n in layouts)
         print(f"Paddle / oneDNN{' (BN + ReLU, fused)' if relu else ''}: {ratios}")

@@ -6,7 +6,16 @@ LAYOUT_MODES = {"nchw": 0, "blocked": 1}
 
 
 def batch_norm(
-    x, running_mean, running_var, weight, bias, training=False, momentum=0.9, epsilon=1e-5, fuse_relu=False, layout="nchw"
+    x,
+    running_mean,
+    running_var,
+    weight,
+    bias,
+    training=False,
+    momentum=0.9,
+    epsilon=1e-5,
+    fuse_relu=False,
+    layout="nchw",
 ):
     """Training: normalizes by the batch statistics and updates the running ones in place (Paddle's convention,
     running = momentum * running + (1 - momentum) * batch); eval: normalizes by the running statistics."""
