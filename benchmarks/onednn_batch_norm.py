@@ -14,7 +14,7 @@ import math
 import statistics
 
 from common import load, machine, timed, versions
-from onednn_conv import relative_error
+from onednn_conv import relative_error, run_with_hook
 
 import paddle_attn
 
@@ -28,17 +28,19 @@ def batch_norm_shapes(model, size, batch):
     def record(layer, inputs):
         counts[(batch, *inputs[0].shape[1:])] += 1
 
-    handles = [
-        layer.register_forward_pre_hook(record)
-        for layer in model.sublayers()
-        if isinstance(layer, paddle.nn.BatchNorm2D)
-    ]
-    model.eval()
-    with paddle.no_grad():
-        model(paddle.zeros([1, 3, size, size]))
-    for handle in handles:
-        handle.remove()
+    run_with_hook(model, size, paddle.nn.BatchNorm2D, record)
     return counts
+
+
+def shape_arguments(doc):
+    """The parser of the options both element-wise benchmarks share: whose shapes, and how long to time them."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--model", default="resnet50_nam")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--min-seconds", type=float, default=0.1, help="per timed sample")
+    return parser
 
 
 def runners(layouts):
@@ -86,12 +88,7 @@ def measure(shape, relu, layouts, rounds, min_seconds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="resnet50_nam")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--min-seconds", type=float, default=0.1, help="per timed sample")
+    parser = shape_arguments(__doc__)
     parser.add_argument("--layouts", default="nchw,blocked", help="oneDNN activation layouts (batch_norm.py)")
     parser.add_argument("--no-relu", action="store_true", help="skip the batch norm + ReLU columns")
     args = parser.parse_args()

@@ -4,13 +4,12 @@ output (CIFAR stem, 32 px, batch 64 by default: a ReLU follows most of them), in
     PYTHONPATH=. python benchmarks/onednn_relu.py [--rounds 5] [--model resnet50_nam] [--batch 64]
 """
 
-import argparse
 import collections
 import math
 import statistics
 
 from common import load, machine, timed, versions
-from onednn_batch_norm import batch_norm_shapes
+from onednn_batch_norm import batch_norm_shapes, shape_arguments
 
 import paddle_attn
 
@@ -40,12 +39,7 @@ def measure(shape, rounds, min_seconds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="resnet50_nam")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--min-seconds", type=float, default=0.1, help="per timed sample")
+    parser = shape_arguments(__doc__)
     args = parser.parse_args()
     settings = paddle_attn.apply_cpu_settings(threads=2)
     print(f"{machine()}\n{versions()}\nPaddle side: {settings}; oneDNN follows Paddle's thread count")
