@@ -21,6 +21,12 @@ def batch_norm(
     running = momentum * running + (1 - momentum) * batch); eval: normalizes by the running statistics."""
     from paddle_attn.kernels.onednn.build import load_ops  # optional: compiles the operator (C++ compiler) on first use
 
+    if fuse_relu and layout != "nchw":
+        raise ValueError(
+            "the fused ReLU runs in layout 'nchw' only: oneDNN 3.6's blocked and NHWC kernels gave wrong input "
+            "gradients with it (1e-2 relative at 64x128x32x32; benchmarks/onednn_batch_norm.py)"
+        )
+
     outputs = load_ops().onednn_batch_norm(
         x,
         weight,
