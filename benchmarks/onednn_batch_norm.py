@@ -1,8 +1,7 @@
 """Paddle's batch norm vs the onednn_batch_norm custom operator, training forward + backward (input, scale, shift).
 
-Every distinct batch norm of resnet50_nam (CIFAR stem, 32 px, batch 64 by default), alone and followed by a ReLU
-(Paddle: batch_norm then relu; oneDNN: the ReLU fused into the operator), timed interleaved in one process at
-Paddle's CPU settings (2 threads); each shape's median per call is weighted by how often the network runs it.
+Every distinct batch norm of resnet50_nam (CIFAR stem, 32 px, batch 64 by default), in each oneDNN layout, timed
+interleaved in one process at Paddle's CPU settings (2 threads); each shape's median per call is weighted by how often the network runs it.
 Errors: max |diff| / max |Paddle's| over the output and the three gradients.
 
     PYTHONPATH=. python benchmarks/onednn_batch_norm.py [--rounds 5] [--model resnet50_nam] [--batch 64]
@@ -44,24 +43,23 @@ def shape_arguments(doc):
 
 
 def runners(layouts):
-    """name -> fn(x, mean, var, w, b, relu) giving the training forward's output: "paddle" and each oneDNN layout."""
+    """name -> fn(x, mean, var, w, b) giving the training forward's output: "paddle" and each oneDNN layout."""
     import functools
 
     import paddle.nn.functional as F
 
     from paddle_attn.kernels.onednn.batch_norm import batch_norm
 
-    def paddle_bn(x, mean, var, w, b, relu):
-        y = F.batch_norm(x, mean, var, w, b, training=True)
-        return F.relu(y) if relu else y
+    def paddle_bn(x, mean, var, w, b):
+        return F.batch_norm(x, mean, var, w, b, training=True)
 
-    def onednn_bn(x, mean, var, w, b, relu, layout):
-        return batch_norm(x, mean, var, w, b, training=True, fuse_relu=relu, layout=layout)
+    def onednn_bn(x, mean, var, w, b, layout):
+        return batch_norm(x, mean, var, w, b, training=True, layout=layout)
 
     return {"paddle": paddle_bn, **{m: functools.partial(onednn_bn, layout=m) for m in layouts}}
 
 
-def measure(shape, relu, layouts, rounds, min_seconds):
+def measure(shape, layouts, rounds, min_seconds):
     """Median ms per forward + backward of each runner, and the worst relative error against Paddle's."""
     import paddle
 
@@ -73,7 +71,7 @@ def measure(shape, relu, layouts, rounds, min_seconds):
     fns = runners(layouts)
 
     def step(name):
-        y = fns[name](x, paddle.zeros([channels]), paddle.ones([channels]), w, b, relu)
+        y = fns[name](x, paddle.zeros([channels]), paddle.ones([channels]), w, b)
         return [y, *paddle.grad([y], [x, w, b], [dy])]
 
     reference = step("paddle")
@@ -90,7 +88,6 @@ def measure(shape, relu, layouts, rounds, min_seconds):
 def main():
     parser = shape_arguments(__doc__)
     parser.add_argument("--layouts", default="nchw,blocked", help="oneDNN activation layouts (batch_norm.py)")
-    parser.add_argument("--no-relu", action="store_true", help="skip the batch norm + ReLU columns")
     args = parser.parse_args()
     layouts = args.layouts.split(",")
     settings = paddle_attn.apply_cpu_settings(threads=2)
@@ -101,29 +98,17 @@ def main():
     model = paddle_attn.create_model(args.model, num_classes=100, stem="cifar")
     counts = batch_norm_shapes(model, args.image_size, args.batch)
     print(f"\n### {args.model}, {args.image_size} px, batch {args.batch}: batch norm fwd + bwd (load {load()})")
-    variants = [False] if args.no_relu else [False, True]
-    names = {False: layouts, True: [m for m in layouts if m == "nchw"]}  # batch_norm.py: fused ReLU in NCHW only
-    columns = [("+ReLU " if relu else "") + name for relu in variants for name in ["paddle", *names[relu]]]
-    print("| N, C, H, W | count | " + " | ".join(f"{c} ms" for c in columns) + " | rel err |")
-    print("|" + " --- |" * (len(columns) + 3))
+    print("| N, C, H, W | count | Paddle ms | " + " | ".join(f"{m} ms" for m in layouts) + " | rel err |")
+    print("|" + " --- |" * (len(layouts) + 4))
     sums = collections.Counter()
     for shape, count in sorted(counts.items(), key=lambda kv: (-kv[0][2], kv[0][1])):
-        cells, worst = [], 0.0
-        for relu in variants:
-            ms, error = measure(shape, relu, names[relu], args.rounds, args.min_seconds)
-            worst = max(worst, error)
-            for name, value in ms.items():
-                sums[(relu, name)] += count * value
-                cells.append(f"{value:.2f}")
-        print(f"| {', '.join(map(str, shape))} | {count} | {' | '.join(cells)} | {worst:.1e} |", flush=True)
-    print(
-        "| **weighted sum** | | "
-        + " | ".join(f"{sums[(r, n)]:.1f}" for r in variants for n in ["paddle", *names[r]])
-        + " | |"
-    )
-    for relu in variants:
-        ratios = ", ".join(f"{n} {sums[(relu, 'paddle')] / sums[(relu, n)]:.2f}x" for n in names[relu])
-        print(f"Paddle / oneDNN{' (BN + ReLU, fused)' if relu else ''}: {ratios}")
+        ms, error = measure(shape, layouts, args.rounds, args.min_seconds)
+        for name, value in ms.items():
+            sums[name] += count * value
+        cells = " | ".join(f"{ms[n]:.2f}" for n in ["paddle", *layouts])
+        print(f"| {', '.join(map(str, shape))} | {count} | {cells} | {error:.1e} |", flush=True)
+    print("| **weighted sum** | | " + " | ".join(f"{sums[n]:.1f}" for n in ["paddle", *layouts]) + " | |")
+    print("Paddle / oneDNN: " + ", ".join(f"{n} {sums['paddle'] / sums[n]:.2f}x" for n in layouts))
     print(f"(load after: {load()})")
 
 

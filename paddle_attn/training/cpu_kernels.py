@@ -13,7 +13,7 @@ from paddle_attn.kernels.onednn.self_check import self_check
 CONV_SET = "all"
 # batch norms stay Paddle's (None; else a layout of kernels/onednn/batch_norm.py): oneDNN's, one operator per layer,
 # measured slower on an Intel Xeon AVX-512 (benchmarks/onednn_batch_norm.py, resnet50_nam 32 px b64, 2 threads:
-# NCHW 0.54x, blocked with its reorders 0.71x; a whole training step 0.88x; fused with the ReLU, NCHW 0.45x)
+# NCHW 0.48-0.54x, blocked with its reorders 0.52-0.71x; a whole training step 0.88x)
 BATCH_NORM_LAYOUT = None
 
 

@@ -16,8 +16,8 @@ using dnnl::normalization_flags;
 
 // Activation layouts the primitives may compute in (user tensors are always NCHW): oneDNN's NCHW kernel is generic
 // C++, its blocked one JIT-compiled but costs reorders (benchmarks/onednn_batch_norm.py). Not NHWC: oneDNN 3.6's
-// NHWC kernel with the fused ReLU gave wrong input gradients at 64x64x32x32 (0.15 relative), and so did the blocked
-// one at 64x128x32x32 (1e-2): batch_norm.py refuses the fused ReLU outside NCHW
+// NHWC kernel with the fused ReLU gave wrong input gradients at 64x64x32x32 (0.15 relative), as did the blocked and
+// NCHW ones now and then at 64x128x32x32 and larger: batch_norm.py refuses the fused ReLU until that is understood
 enum LayoutMode { kPlainNchw = 0, kBlocked = 1 };
 
 // Everything that fixes a batch norm's primitives; also the cache key
