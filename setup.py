@@ -19,7 +19,7 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["paddle_attn", "paddle_attn.*"]),
     # what the installed package reads as files: the built-in configs (-c NAME) and the oneDNN operator's C++ source
-    package_data={"paddle_attn": ["configs/*.yaml"], "paddle_attn.kernels.onednn": ["*.cc"]},
+    package_data={"paddle_attn": ["configs/*.yaml"], "paddle_attn.kernels.onednn": ["*.cc", "*.h"]},
     entry_points={"console_scripts": COMMANDS},
     python_requires=">=3.9",
     # PaddlePaddle is an extra: CPU users take `.[cpu]`, GPU users install paddlepaddle-gpu by Paddle's guide

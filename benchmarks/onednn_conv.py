@@ -42,15 +42,20 @@ def conv_shapes(model, size, batch):
             )
         ] += 1
 
-    handles = [
-        layer.register_forward_pre_hook(record) for layer in model.sublayers() if isinstance(layer, paddle.nn.Conv2D)
-    ]
+    run_with_hook(model, size, paddle.nn.Conv2D, record)
+    return counts
+
+
+def run_with_hook(model, size, layer_type, record):
+    """One eval forward of `model` on a `size` px image calling `record(layer, inputs)` before every `layer_type`."""
+    import paddle
+
+    handles = [layer.register_forward_pre_hook(record) for layer in model.sublayers() if isinstance(layer, layer_type)]
     model.eval()
     with paddle.no_grad():
         model(paddle.zeros([1, 3, size, size]))
     for handle in handles:
         handle.remove()
-    return counts
 
 
 def step(conv, x, w, dy, s):

@@ -3,6 +3,7 @@
     python benchmarks/profile_train.py                          # resnet50_nam, CIFAR stem, 32x32, batch 64
     python benchmarks/profile_train.py --model resnet50 --steps 2 --batch 32
     python benchmarks/profile_train.py --kernels onednn         # convolutions on paddle_attn's oneDNN operator
+    python benchmarks/profile_train.py --kernels onednn_bn      # and the batch norms too (train_step.py's KERNELS)
 
 Prints Paddle's operator view (`paddle.profiler`, CPU), sorted by total CPU time: which kernels
 (forward and `*_grad`) a step spends its time in. The evidence behind the README's speed notes.
@@ -21,10 +22,12 @@ def main():
     parser.add_argument("--stem", default="cifar", choices=("cifar", "imagenet"))
     parser.add_argument("--steps", type=int, default=2, help="profiled steps after one warm-up step (default 2)")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--kernels", default="paddle", choices=("paddle", "onednn"), help="convolution kernels")
+    parser.add_argument(
+        "--kernels", default="paddle", help="paddle, onednn_grouped, onednn, onednn_bn, onednn_bn_blocked"
+    )
     args = parser.parse_args()
 
-    from train_step import TrainStep
+    from train_step import TrainStep, with_kernels
 
     from paddle_attn.cpu import apply_cpu_settings
 
@@ -34,11 +37,7 @@ def main():
 
     import paddle_attn
 
-    net = paddle_attn.create_model(args.model, num_classes=100, stem=args.stem)
-    if args.kernels == "onednn":
-        from paddle_attn.kernels.onednn.layers import use_onednn_convs
-
-        use_onednn_convs(net, "all")
+    net = with_kernels(paddle_attn.create_model(args.model, num_classes=100, stem=args.stem), args.kernels)
     optimizer = paddle.optimizer.Momentum(0.01, 0.9, net.parameters(), weight_decay=5e-4)
     step = TrainStep(net, paddle.nn.CrossEntropyLoss(), optimizer)
     rng = np.random.default_rng(0)

@@ -81,8 +81,10 @@ def parse_args():
     parser.add_argument(
         "--kernels",
         default="paddle",
-        help="comma-separated CPU convolution kernels of the Paddle runners: paddle (Paddle's own), "
-        "onednn (every conv on paddle_attn's oneDNN operator), onednn_grouped (grouped convs only); default paddle",
+        help="comma-separated CPU kernels of the Paddle runners (train_step.py's KERNELS): paddle (Paddle's own), "
+        "onednn (every conv on paddle_attn's oneDNN operator), onednn_grouped (grouped convs only), "
+        "onednn_bn / onednn_bn_blocked (every conv and every BatchNorm2D, the batch norms in NCHW / oneDNN's "
+        "blocked layout); default paddle",
     )
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the untimed step that samples each runner's peak memory"
@@ -107,7 +109,7 @@ class PaddleTrainer:
 
             apply_cpu_settings(args["threads"])  # before the first conv: MKL reads its CPU type once
         import paddle
-        from train_step import TrainStep
+        from train_step import TrainStep, with_kernels
 
         import paddle_attn
 
@@ -134,6 +136,7 @@ class ModelTrainer:
 
             apply_cpu_settings(args["threads"])
         import paddle
+        from train_step import with_kernels
 
         import paddle_attn
         from paddle_attn.config import defaults
@@ -154,15 +157,6 @@ class ModelTrainer:
 
     def run(self, steps, sample_memory=False):
         return run_steps(self, steps, sample_memory)
-
-
-def with_kernels(net, kernels):
-    """`net` with its convolutions on `kernels` (see --kernels); the oneDNN operator is built on first use."""
-    if kernels != "paddle":
-        from paddle_attn.kernels.onednn.layers import use_onednn_convs
-
-        use_onednn_convs(net, "grouped" if kernels == "onednn_grouped" else "all")
-    return net
 
 
 def end_to_end(name, args, steps):

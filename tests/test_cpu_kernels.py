@@ -89,6 +89,11 @@ def test_self_check_passes_and_catches_a_wrong_kernel(onednn, monkeypatch):
     from paddle_attn.kernels.onednn import self_check as check
 
     assert check.self_check() is None
+    assert check.self_check("blocked") is None
+    right_norm = check.batch_norm
+    monkeypatch.setattr(check, "batch_norm", lambda x, m, v, w, *a, **k: right_norm(x, m, v, w * 1.001, *a, **k))
+    assert check.self_check() is None  # the batch norm is checked only when it is to run
+    assert "output of a batch norm (nchw)" in check.self_check("nchw")
     right = check.conv2d
     monkeypatch.setattr(check, "conv2d", lambda x, w, *a, **k: right(x, w * 1.001, *a, **k))
     assert "output" in check.self_check()
@@ -100,6 +105,18 @@ def test_auto_uses_onednn_and_says_so(onednn, capsys):
     line = capsys.readouterr().out.strip()
     assert line.startswith("convolutions: oneDNN") and "self-check" in line and len(line.splitlines()) == 1
     assert any(isinstance(layer, onednn.OneDNNConv2D) for layer in net.sublayers())
+
+
+def test_batch_norms_join_the_onednn_path_when_their_layout_is_set(onednn, monkeypatch, capsys):
+    net = create_model("resnet18_nam", num_classes=10)
+    assert cpu_kernels.apply_cpu_kernels(net, "onednn", "cpu") == "onednn"
+    assert "batch norms: Paddle's" in capsys.readouterr().out  # measured slower alone: off by default
+    assert not any(isinstance(layer, onednn.OneDNNBatchNorm2D) for layer in net.sublayers())
+    monkeypatch.setattr(cpu_kernels, "BATCH_NORM_LAYOUT", "blocked")
+    net = create_model("resnet18_nam", num_classes=10)
+    assert cpu_kernels.apply_cpu_kernels(net, "onednn", "cpu") == "onednn"
+    assert "batch norms: oneDNN, blocked" in capsys.readouterr().out
+    assert any(isinstance(layer, onednn.OneDNNBatchNorm2D) for layer in net.sublayers())
 
 
 def test_auto_falls_back_to_paddle_with_the_reason_and_onednn_refuses(monkeypatch, capsys):
@@ -119,7 +136,7 @@ def test_auto_falls_back_to_paddle_with_the_reason_and_onednn_refuses(monkeypatc
 
 
 def test_auto_falls_back_when_the_self_check_fails(onednn, monkeypatch, capsys):
-    monkeypatch.setattr(cpu_kernels, "self_check", lambda: "output differs by 1.0e-02 relative")
+    monkeypatch.setattr(cpu_kernels, "self_check", lambda layout: "output differs by 1.0e-02 relative")
     assert cpu_kernels.apply_cpu_kernels(create_model("resnet18_nam", num_classes=10), "auto", "cpu") == "paddle"
     assert "differs by 1.0e-02" in capsys.readouterr().out
 

@@ -107,6 +107,8 @@ def test_the_onednn_operator_builds_from_the_installed_source(installed, tmp_pat
         "print(build.cache_directory()); print(*build._source_paths())"
     )
     cache, sources = run(installed, "python", "-c", code, PADDLE_ATTN_KERNEL_CACHE=str(tmp_path)).splitlines()[-2:]
-    assert sources.startswith(str(bin_dir.parent)) and sources.endswith("conv2d.cc")  # the wheel's own source
+    paths = sources.split()
+    assert all(path.startswith(str(bin_dir.parent)) for path in paths)  # the wheel's own sources (and header)
+    assert {os.path.basename(path) for path in paths} >= {"conv2d.cc", "batch_norm.cc"}
     assert os.path.dirname(cache) == str(tmp_path)
     assert list((tmp_path / os.path.basename(cache)).glob("**/paddle_attn_onednn*.so"))

@@ -1,15 +1,20 @@
-"""`cpu.kernels`: which kernels a CPU training run's convolutions use, Paddle's own or paddle_attn's oneDNN operator.
+"""`cpu.kernels`: which kernels a CPU training run's convolutions (and batch norms) use, Paddle's own or paddle_attn's
+oneDNN operators.
 
 `auto` takes oneDNN where the operator builds (or loads from the cache) and its start-up self-check against Paddle's
 conv passes, else Paddle's; either way one line says which path runs and why. GPU runs are left untouched.
 """
 
 from paddle_attn.errors import ConfigError
-from paddle_attn.kernels.onednn.layers import use_onednn_convs
+from paddle_attn.kernels.onednn.layers import use_onednn_batch_norms, use_onednn_convs
 from paddle_attn.kernels.onednn.self_check import self_check
 
 # every convolution: measured faster per training step than grouped ones only (benchmarks/train_speed.py --kernels)
 CONV_SET = "all"
+# batch norms stay Paddle's (None; else a layout of kernels/onednn/batch_norm.py): oneDNN's, one operator per layer,
+# measured slower on an Intel Xeon AVX-512 (benchmarks/onednn_batch_norm.py, resnet50_nam 32 px b64, 2 threads:
+# NCHW 0.48-0.54x, blocked with its reorders 0.52-0.71x; a whole training step 0.88x)
+BATCH_NORM_LAYOUT = None
 
 
 def choose_cpu_kernels(setting, device):
@@ -23,22 +28,29 @@ def choose_cpu_kernels(setting, device):
 
     try:
         load_ops()
-        problem = self_check()
+        problem = self_check(BATCH_NORM_LAYOUT)
     except BuildUnavailable as err:
         problem = str(err)
     if problem is None:
-        return "onednn", f"cpu.kernels={setting}: the operator loaded and matched Paddle's conv in its self-check"
+        return "onednn", f"cpu.kernels={setting}: the operators loaded and matched Paddle's in their self-check"
     if setting == "onednn":
         raise ConfigError(f"cpu.kernels=onednn, but the oneDNN operator cannot run here: {problem}; use auto or paddle")
     return "paddle", f"cpu.kernels=auto, oneDNN unavailable: {problem}"
 
 
 def apply_cpu_kernels(net, setting, device):
-    """Put `net`'s convolutions on the kernels `cpu.kernels` = `setting` chooses, printing one line; returns the path."""
+    """Put `net`'s convolutions (and batch norms) on the kernels `cpu.kernels` = `setting` chooses, printing one line;
+    returns the path."""
     path, why = choose_cpu_kernels(setting, device)
     if path == "onednn":
         count = use_onednn_convs(net, CONV_SET)
-        print(f"convolutions: oneDNN ({count} layers; {why})")
+        if BATCH_NORM_LAYOUT is None:
+            norms = "batch norms: Paddle's (oneDNN's measured slower on its own)"
+        else:
+            norms = (
+                f"batch norms: oneDNN, {BATCH_NORM_LAYOUT} ({use_onednn_batch_norms(net, BATCH_NORM_LAYOUT)} layers)"
+            )
+        print(f"convolutions: oneDNN ({count} layers; {why}); {norms}")
     else:
         print(f"convolutions: Paddle's kernels ({why})")
     return path

@@ -17,7 +17,8 @@ import warnings
 import paddle
 
 _NAME = "paddle_attn_onednn"
-_SOURCES = ("conv2d.cc",)
+_SOURCES = ("conv2d.cc", "batch_norm.cc", "relu.cc")
+_HEADERS = ("onednn_common.h",)  # not compiled on their own, but a change must rebuild
 _state = {"module": None, "error": None, "build_seconds": None}
 
 
@@ -25,9 +26,9 @@ class BuildUnavailable(RuntimeError):
     """The operators cannot be built or loaded here (no compiler, no headers, no library); the message says why."""
 
 
-def _source_paths():
+def _source_paths(names=_SOURCES):
     here = os.path.dirname(os.path.abspath(__file__))
-    return [os.path.join(here, name) for name in _SOURCES]
+    return [os.path.join(here, name) for name in names]
 
 
 def _installed_include_dirs():
@@ -74,7 +75,7 @@ def _flags():
 def cache_directory():
     """~/.cache/paddle_attn/kernels/<hash of sources, flags and Paddle version> (PADDLE_ATTN_KERNEL_CACHE overrides)."""
     digest = hashlib.sha256(paddle.__version__.encode())
-    for path in _source_paths():
+    for path in _source_paths(_SOURCES + _HEADERS):
         with open(path, "rb") as f:
             digest.update(f.read())
     digest.update(repr(_flags()).encode())

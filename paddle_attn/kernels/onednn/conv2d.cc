@@ -1,30 +1,18 @@
 // onednn_conv2d: Paddle custom operator running fp32 NCHW convolution (forward, backward data, backward
 // weights) on the oneDNN that Paddle's CPU wheel ships (paddle/libs/libdnnl.so.3), with a primitive cache.
-#include <map>
-#include <mutex>
 #include <vector>
 
-#include "oneapi/dnnl/dnnl.hpp"
-#include "paddle/extension.h"
+#include "onednn_common.h"
 
 namespace {
 
+using namespace paddle_attn_onednn;
 using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
 // Activation layouts the primitives may compute in; user tensors are always NCHW (benchmarked per shape)
 enum LayoutMode { kAny = 0, kPlainNchw = 1, kNhwc = 2 };
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-dnnl::stream& cpu_stream() {
-  static dnnl::stream stream(cpu_engine());
-  return stream;
-}
 
 // Everything that fixes a convolution's primitives; also the cache key
 struct Geometry {
@@ -62,44 +50,6 @@ Geometry make_geometry(const std::vector<int64_t>& x, const std::vector<int64_t>
   g.dilates = {dilations[0] - 1, dilations[1] - 1};  // oneDNN counts the gaps, Paddle the spacing
   g.pad = {paddings[0], paddings[1]};
   return g;
-}
-
-// A user tensor and the layout a primitive chose for it; the buffer and reorder are made once per shape
-struct Staged {
-  memory::desc user;
-  bool reordered = false;
-  memory buffer;
-  dnnl::reorder convert;
-
-  Staged() = default;
-  Staged(const memory::desc& user_md, const memory::desc& chosen, bool is_input) : user(user_md) {
-    reordered = chosen != user_md;
-    if (!reordered) return;
-    buffer = memory(chosen, cpu_engine());
-    memory user_mem(user_md, cpu_engine(), DNNL_MEMORY_NONE);
-    convert = is_input ? dnnl::reorder(user_mem, buffer) : dnnl::reorder(buffer, user_mem);
-  }
-  // the memory the primitive reads, after converting the user's data into it if needed
-  memory input(void* data) {
-    memory user_mem(user, cpu_engine(), data);
-    if (!reordered) return user_mem;
-    convert.execute(cpu_stream(), user_mem, buffer);
-    return buffer;
-  }
-  // the memory the primitive writes; `finish` copies it out to the user's tensor if needed
-  memory output(void* data) { return reordered ? buffer : memory(user, cpu_engine(), data); }
-  void finish(void* data) {
-    if (!reordered) return;
-    memory user_mem(user, cpu_engine(), data);
-    convert.execute(cpu_stream(), buffer, user_mem);
-  }
-};
-
-// Two identical training runs must give identical weights: no run-to-run varying reductions (oneDNN >= 3.4)
-dnnl::primitive_attr deterministic() {
-  dnnl::primitive_attr attr;
-  attr.set_deterministic(true);
-  return attr;
 }
 
 dnnl::convolution_forward::primitive_desc forward_desc(const Geometry& g) {
@@ -148,28 +98,11 @@ struct BackwardWeights {
   }
 };
 
-// One entry per shape and parameters; weights are never cached since training changes them every step
-template <typename Entry>
-Entry& cached(const Geometry& g, int64_t kind) {
-  static std::mutex lock;
-  static std::map<std::vector<int64_t>, Entry> cache;
-  std::lock_guard<std::mutex> guard(lock);
-  auto key = g.key(kind);
-  auto it = cache.find(key);
-  if (it == cache.end()) it = cache.emplace(key, Entry(g)).first;
-  return it->second;
-}
-
-void check_cpu_fp32(const paddle::Tensor& t, const char* name) {
-  PD_CHECK(t.is_cpu(), "onednn_conv2d runs on the CPU only: ", name);
-  PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, "onednn_conv2d is fp32 only: ", name);
-}
-
 std::vector<paddle::Tensor> forward_unchecked(const paddle::Tensor& x, const paddle::Tensor& w, const std::vector<int>& strides,
                                          const std::vector<int>& paddings, const std::vector<int>& dilations,
                                          int groups, int mode) {
-  check_cpu_fp32(x, "X");
-  check_cpu_fp32(w, "W");
+  check_cpu_fp32(x, "onednn_conv2d", "X");
+  check_cpu_fp32(w, "onednn_conv2d", "W");
   auto g = make_geometry(x.shape(), w.shape(), strides, paddings, dilations, groups, mode);
   auto y = paddle::empty(g.dst, paddle::DataType::FLOAT32, x.place());
   auto& f = cached<Forward>(g, 0);
@@ -185,7 +118,7 @@ std::vector<paddle::Tensor> forward_unchecked(const paddle::Tensor& x, const pad
 std::vector<paddle::Tensor> backward_unchecked(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& dy,
                                           const std::vector<int>& strides, const std::vector<int>& paddings,
                                           const std::vector<int>& dilations, int groups, int mode) {
-  check_cpu_fp32(dy, "grad of Out");
+  check_cpu_fp32(dy, "onednn_conv2d", "grad of Out");
   auto g = make_geometry(x.shape(), w.shape(), strides, paddings, dilations, groups, mode);
   auto dx = paddle::empty(x.shape(), paddle::DataType::FLOAT32, x.place());
   auto dw = paddle::empty(w.shape(), paddle::DataType::FLOAT32, w.place());

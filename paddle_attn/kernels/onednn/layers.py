@@ -1,9 +1,11 @@
-"""Swap a network's nn.Conv2D layers to the oneDNN operator in place: the same parameters under the same names,
-so checkpoints, optimizers and exports see no difference."""
+"""Swap a network's nn.Conv2D and nn.BatchNorm2D layers to the oneDNN operators in place: the same parameters and
+buffers under the same names, so checkpoints, optimizers and exports see no difference."""
 
 import paddle
 from paddle import nn
 
+from paddle_attn.kernels.onednn.batch_norm import LAYOUT_MODES as BATCH_NORM_LAYOUTS
+from paddle_attn.kernels.onednn.batch_norm import batch_norm
 from paddle_attn.kernels.onednn.conv import conv2d
 
 # which convolutions `use_onednn_convs` swaps: grouped ones only (10-13x faster, issue 31) or every one
@@ -22,11 +24,16 @@ def symmetric_padding(layer):
     return None
 
 
+def _eager_cpu_fp32(x):
+    """Whether the oneDNN operators take `x`: eager mode (static graphs and exports keep Paddle's ops), CPU, fp32."""
+    return paddle.in_dynamic_mode() and x.place.is_cpu_place() and x.dtype == paddle.float32
+
+
 class OneDNNConv2D(nn.Conv2D):
     """nn.Conv2D whose eager fp32 CPU forward runs onednn_conv2d; static graphs (exports) keep Paddle's conv."""
 
     def forward(self, x):
-        if paddle.in_dynamic_mode() and x.place.is_cpu_place() and x.dtype == paddle.float32:
+        if _eager_cpu_fp32(x):
             return conv2d(
                 x, self.weight, self.bias, self._stride, symmetric_padding(self), self._dilation, self._groups
             )
@@ -50,9 +57,64 @@ def use_onednn_convs(net, conv_set="all"):
     return len(swapped)
 
 
+def _retype(net, old_class, new_class):
+    """Every layer of `net` of exactly `old_class` becomes a `new_class` (same object and tensors); returns how many."""
+    layers = [layer for layer in net.sublayers(include_self=True) if type(layer) is old_class]
+    for layer in layers:
+        layer.__class__ = new_class
+    return len(layers)
+
+
 def use_paddle_convs(net):
     """Undo `use_onednn_convs`: every OneDNNConv2D of `net` becomes an nn.Conv2D again; returns how many."""
-    swapped = [layer for layer in net.sublayers(include_self=True) if type(layer) is OneDNNConv2D]
+    return _retype(net, OneDNNConv2D, nn.Conv2D)
+
+
+class OneDNNBatchNorm2D(nn.BatchNorm2D):
+    """nn.BatchNorm2D whose eager fp32 CPU forward runs onednn_batch_norm in the activation layout `onednn_layout`
+    (batch_norm.py's LAYOUT_MODES); static graphs (exports) keep Paddle's batch norm."""
+
+    onednn_layout = "nchw"
+
+    def forward(self, x):
+        if _eager_cpu_fp32(x) and x.ndim == 4:
+            return batch_norm(
+                x,
+                self._mean,
+                self._variance,
+                self.weight,
+                self.bias,
+                training=self.training,
+                momentum=self._momentum,
+                epsilon=self._epsilon,
+                layout=self.onednn_layout,
+            )
+        return super().forward(x)
+
+
+def batch_norm_swappable(layer):
+    """Whether `use_onednn_batch_norms` swaps `layer`: a plain NCHW nn.BatchNorm2D with a scale and a shift whose
+    statistics follow the mode (use_global_stats unset), which the operator computes exactly."""
+    return (
+        type(layer) is nn.BatchNorm2D
+        and layer._data_format == "NCHW"
+        and layer._use_global_stats is None
+        and layer.weight is not None
+        and layer.bias is not None
+    )
+
+
+def use_onednn_batch_norms(net, layout="nchw"):
+    """Make `net`'s swappable nn.BatchNorm2D layers run on oneDNN in `layout`, in place; returns how many."""
+    if layout not in BATCH_NORM_LAYOUTS:
+        raise ValueError(f"layout must be one of {tuple(BATCH_NORM_LAYOUTS)}, got {layout!r}")
+    swapped = [layer for layer in net.sublayers(include_self=True) if batch_norm_swappable(layer)]
     for layer in swapped:
-        layer.__class__ = nn.Conv2D
+        layer.__class__ = OneDNNBatchNorm2D
+        layer.onednn_layout = layout
     return len(swapped)
+
+
+def use_paddle_batch_norms(net):
+    """Undo `use_onednn_batch_norms`: every OneDNNBatchNorm2D of `net` becomes an nn.BatchNorm2D again."""
+    return _retype(net, OneDNNBatchNorm2D, nn.BatchNorm2D)

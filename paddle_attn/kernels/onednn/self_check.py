@@ -1,9 +1,10 @@
-"""The start-up check of the oneDNN convolution against Paddle's own: forward and both gradients on small cases."""
+"""The start-up check of the oneDNN operators against Paddle's own: outputs and gradients on small cases."""
 
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+from paddle_attn.kernels.onednn.batch_norm import batch_norm
 from paddle_attn.kernels.onednn.conv import conv2d
 
 # relative to the largest magnitude of Paddle's result: fp32 sums of <= 400 terms stay far below, a wrong kernel far above
@@ -17,29 +18,68 @@ CASES = (
     ((2, 16, 9, 9), (8, 4, 5, 5), 1, 2, 4),
     ((2, 16, 8, 8), (16, 2, 7, 7), 1, 3, 8),
 )
+# batch norm: C = 24 is no multiple of the blocked layout's channel block
+BATCH_NORM_SHAPE = (4, 24, 5, 7)
 
 
 def _relative_error(ours, theirs):
     return float((ours - theirs).abs().max()) / max(float(theirs.abs().max()), 1e-30)
 
 
-def self_check():
-    """None when onednn_conv2d matches Paddle's conv2d on every case (output, input and weight gradients), else
-    a one-line description of the first mismatch. Draws from its own random generator, not Paddle's."""
-    rng = np.random.default_rng(0)
+def _tensor(rng, shape):
+    return paddle.to_tensor(rng.standard_normal(shape, dtype=np.float32), place=paddle.CPUPlace())
+
+
+def _first_mismatch(names, ours, theirs, what):
+    for name, a, b in zip(names, ours, theirs):
+        error = _relative_error(a, b)
+        if not error <= TOLERANCE:  # also catches NaN
+            return f"{name} of {what} differs by {error:.1e} relative"
+    return None
+
+
+def conv_self_check(rng):
+    """None when onednn_conv2d matches Paddle's conv2d on every case, else the first mismatch."""
     for x_shape, w_shape, stride, padding, groups in CASES:
-        x = paddle.to_tensor(rng.standard_normal(x_shape, dtype=np.float32), place=paddle.CPUPlace())
-        w = paddle.to_tensor(rng.standard_normal(w_shape, dtype=np.float32), place=paddle.CPUPlace())
+        x, w = _tensor(rng, x_shape), _tensor(rng, w_shape)
         dy = None
         results = []
         for conv in (conv2d, F.conv2d):
             x.stop_gradient = w.stop_gradient = False
             y = conv(x, w, None, stride=stride, padding=padding, groups=groups)
             if dy is None:
-                dy = paddle.to_tensor(rng.standard_normal(y.shape, dtype=np.float32), place=paddle.CPUPlace())
+                dy = _tensor(rng, y.shape)
             results.append([y, *paddle.grad([y], [x, w], [dy])])
-        for what, ours, theirs in zip(("output", "input gradient", "weight gradient"), *results):
-            error = _relative_error(ours, theirs)
-            if not error <= TOLERANCE:  # also catches NaN
-                return f"{what} of a {w_shape[2]}x{w_shape[3]} conv (groups {groups}) differs by {error:.1e} relative"
+        what = f"a {w_shape[2]}x{w_shape[3]} conv (groups {groups})"
+        problem = _first_mismatch(("output", "input gradient", "weight gradient"), *results, what)
+        if problem:
+            return problem
     return None
+
+
+def batch_norm_self_check(rng, layout):
+    """None when onednn_batch_norm in `layout` matches Paddle's batch norm as OneDNNBatchNorm2D runs it (training:
+    output, three gradients, running statistics), else the first mismatch."""
+    channels = BATCH_NORM_SHAPE[1]
+    x, weight, bias, dy = (_tensor(rng, s) for s in (BATCH_NORM_SHAPE, [channels], [channels], BATCH_NORM_SHAPE))
+    results = []
+    for norm in ("onednn", "paddle"):
+        mean, var = paddle.zeros([channels]), paddle.ones([channels])
+        x.stop_gradient = weight.stop_gradient = bias.stop_gradient = False
+        if norm == "onednn":
+            y = batch_norm(x, mean, var, weight, bias, training=True, layout=layout)
+        else:
+            y = F.batch_norm(x, mean, var, weight, bias, training=True)
+        results.append([y, *paddle.grad([y], [x, weight, bias], [dy]), mean, var])
+    names = ("output", "input gradient", "scale gradient", "shift gradient", "running mean", "running variance")
+    return _first_mismatch(names, *results, f"a batch norm ({layout})")
+
+
+def self_check(batch_norm_layout=None):
+    """None when the convolution (and the batch norm in `batch_norm_layout`, if given) match Paddle's kernels, else a
+    one-line description of the first mismatch. Draws from its own random generator, not Paddle's."""
+    rng = np.random.default_rng(0)
+    problem = conv_self_check(rng)
+    if problem is None and batch_norm_layout is not None:
+        problem = batch_norm_self_check(rng, batch_norm_layout)
+    return problem
