@@ -11,6 +11,7 @@ import argparse
 import os
 
 from paddle_attn import cli
+from paddle_attn.checkpoint import resolve
 from paddle_attn.pruning import MIN_KEEP
 from paddle_attn.pruning.run_folder import prune_run
 
@@ -40,9 +41,10 @@ def main():
     args = parser.parse_args()
     if args.round_to < 1 or (args.finetune_epochs is not None and args.finetune_epochs < 1):
         parser.error("--round-to and --finetune-epochs must be >= 1")
+    source = resolve(args.checkpoint)  # a path that is no checkpoint stops here, before anything is set up
     cli.set_up_process()
     pruned, checkpoint = prune_run(
-        args.checkpoint,
+        source,
         args.output,
         args.ratio,
         args.flops_reduction,

@@ -18,6 +18,7 @@ import os
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.config import load_config, migrate_config, save_config
 from paddle_attn.errors import CheckpointError, ConfigError
+from paddle_attn.pruning.channel_sets import channel_sets
 from paddle_attn.pruning.slimming import MIN_KEEP, Pruned, slim
 from paddle_attn.weights import load_model
 
@@ -40,6 +41,7 @@ def prune_run(
     `finetune_epochs` (default: the source run's epochs). Returns (the `Pruned` result, the checkpoint written)."""
     _check_free(output_dir)
     net, state = load_model(source, trusted)
+    channel_sets(net)  # a network it cannot prune is refused before anything is read or written
     config = _source_config(state, ckpt.resolve(source))
     image_size = int((state.get("data") or {}).get("image_size") or config.get("data", {}).get("image_size", 32))
     pruned = slim(net, state["model"], image_size, ratio, flops_reduction, min_keep, round_to)
