@@ -9,12 +9,15 @@ widths rounded to multiples of --round-to) and fine-tunes --finetune-epochs epoc
 generated 10-class set (paddle_attn.data.synthetic) and "digits", scikit-learn's 8x8 handwritten digits (1797
 real images, upscaled to 32 px; 75 % train, 25 % test, stratified). Top-1 is the best test top-1 over each run's
 epochs (the run's `best`), for the unpruned and the fine-tuned runs alike; after pruning, before fine-tuning, the
-pruned checkpoint's own. Speed: the exported fp32 model (tools/export.py's export) at batch 64 through Paddle
+pruned checkpoint's own. The control row trains the unpruned network on as many epochs, with the fine-tuning
+recipe: the pruned networks are compared with it too, as they train longer than the unpruned one. A second call with
+the same --work reads the finished runs back and only measures again. Speed: the exported fp32 model (tools/export.py's export) at batch 64 through Paddle
 Inference (oneDNN) and OpenVINO (ONNX), unpruned and pruned taking turns, median of --repeats calls each.
 Prints one Markdown table per data set and writes the plot of top-1 against FLOPs to --plot.
 """
 
 import argparse
+import copy
 import os
 import statistics
 import tempfile
@@ -23,6 +26,7 @@ import time
 import numpy as np
 from common import ROOT, machine, versions
 
+from paddle_attn import checkpoint as ckpt
 from paddle_attn.config import load_config, synthetic_data_overrides
 from paddle_attn.inference.onnx_conversion import export_onnx
 from paddle_attn.inference.predict import backend_runner
@@ -81,50 +85,73 @@ def fp32_speeds(exports, batch, repeats):
     return {key: batch / statistics.median(values) for key, values in seconds.items()}
 
 
+def trained(config):
+    """{"best_top1", "seconds"} of the run `config` describes: trained now, or read back when --work already holds it
+    finished (a second call of the benchmark re-times and adds rows without training again)."""
+    latest = ckpt.find_latest(config["run"]["output_dir"])
+    if latest is not None and ckpt.read_state(latest)["epoch"] == config["train"]["epochs"]:
+        return {"best_top1": ckpt.read_state(latest)["best_top1"], "seconds": None}
+    start = time.perf_counter()
+    return {"best_top1": train(config)["best_top1"], "seconds": time.perf_counter() - start}
+
+
 def run_dataset(name, args, work):
     base_dir = os.path.join(work, name, "base")
     overrides = dataset_overrides(name, work) + QUIET
     config = load_config(
         os.path.join(ROOT, "configs", "quickstart.yaml"),
-        overrides
-        + [
-            f"train.epochs={args.epochs}",
-            f"loss.bn_sparsity={args.sparsity}",
-            f"run.output_dir={base_dir}",
-        ],
+        overrides + [f"train.epochs={args.epochs}", f"loss.bn_sparsity={args.sparsity}", f"run.output_dir={base_dir}"],
     )
-    start = time.perf_counter()
-    base = train(config)
-    print(f"{name}: trained {args.epochs} epochs in {time.perf_counter() - start:.0f} s, top-1 {base['best_top1']:.4f}")
+    base = trained(config)
+    print(f"{name}: trained {args.epochs} epochs ({_seconds(base)}), top-1 {base['best_top1']:.4f}")
+    # the control: the unpruned network trained on as long as the pruned ones are fine-tuned, with the same recipe
+    control = trained(control_config(config, base_dir, args.finetune_epochs, args.finetune_lr))
     rows, exports = [], {"unpruned": os.path.join(work, name, "export_base")}
-    export(base_dir, exports["unpruned"])
+    if not os.path.isdir(exports["unpruned"]):
+        export(base_dir, exports["unpruned"])
     for reduction in args.reductions:
         out = os.path.join(work, name, f"pruned_{reduction:g}")
-        pruned, checkpoint = prune_run(
-            base_dir, out, flops_reduction=reduction, round_to=args.round_to, finetune_epochs=args.finetune_epochs
-        )
-        after_prune = evaluate(config, checkpoint, verbose=0)["top1"]
+        if not os.path.isdir(os.path.join(out, "checkpoints")):
+            prune_run(
+                base_dir, out, flops_reduction=reduction, round_to=args.round_to, finetune_epochs=args.finetune_epochs
+            )
+        record = ckpt.read_state(out)["pruned"]
+        after_prune = evaluate(config, out, verbose=0)["top1"]
         finetune = load_config(
             os.path.join(out, "config.yaml"),
             QUIET + [f"lr.base={args.finetune_lr}", "lr.warmup_steps=0"],
             saved_run=True,
         )
-        start = time.perf_counter()
-        tuned = train(finetune)
+        tuned = trained(finetune)
         print(
-            f"{name} -{reduction:.0%} FLOPs: pruned top-1 {after_prune:.4f}, fine-tuned {args.finetune_epochs} "
-            f"epochs in {time.perf_counter() - start:.0f} s: {tuned['best_top1']:.4f}"
+            f"{name} -{reduction:.0%} FLOPs: pruned top-1 {after_prune:.4f}, fine-tuned ({_seconds(tuned)}) {tuned['best_top1']:.4f}"
         )
-        exports[f"-{reduction:.0%}"] = os.path.join(out, "export")
-        export(finetune["run"]["output_dir"], exports[f"-{reduction:.0%}"])
-        rows.append((reduction, pruned, after_prune, tuned["best_top1"]))
+        key = f"-{reduction:.0%}"
+        exports[key] = os.path.join(out, "export")
+        if not os.path.isdir(exports[key]):
+            export(finetune["run"]["output_dir"], exports[key])
+        rows.append((reduction, record["params"], record["flops"], after_prune, tuned["best_top1"]))
     speeds = fp32_speeds(exports, args.batch, args.repeats)
-    return base["best_top1"], rows, speeds
+    return base["best_top1"], control["best_top1"], rows, speeds
 
 
-def table(name, base_top1, rows, speeds):
-    first = rows[0][1]
-    params, flops = first.params[0], first.flops[0]
+def control_config(config, base_dir, epochs, lr):
+    """The control run: the unpruned run `base_dir` trained on `epochs` epochs at `lr`, as the pruned ones are."""
+    control = copy.deepcopy(config)
+    control["model"]["pretrained"] = ckpt.resolve(base_dir)
+    control["run"]["output_dir"] = os.path.join(os.path.dirname(base_dir), "unpruned_finetune")
+    control["loss"]["bn_sparsity"] = 0.0
+    control["train"]["epochs"] = epochs
+    control["lr"].update({"base": lr, "warmup_steps": 0})
+    return control
+
+
+def _seconds(result):
+    return "read back" if result["seconds"] is None else f"{result['seconds']:.0f} s"
+
+
+def table(name, base_top1, control_top1, rows, speeds):
+    params, flops = rows[0][1][0], rows[0][2][0]
     lines = [
         f"**{name}** (resnet18_nam, ImageNet stem, 32 px; fp32 images/s at batch 64)",
         "",
@@ -132,11 +159,12 @@ def table(name, base_top1, rows, speeds):
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| unpruned | {params / 1e6:.2f} M | {flops / 1e6:.1f} | - | {base_top1:.2%} | "
         f"{_speed(speeds, 'unpruned', 'paddle')} | {_speed(speeds, 'unpruned', 'openvino')} |",
+        f"| unpruned, trained on as long (control) | {params / 1e6:.2f} M | {flops / 1e6:.1f} | - | {control_top1:.2%} | - | - |",
     ]
-    for reduction, pruned, after_prune, tuned in rows:
+    for reduction, (_, params_after), (_, flops_after), after_prune, tuned in rows:
         key = f"-{reduction:.0%}"
         lines.append(
-            f"| {key} FLOPs | {pruned.params[1] / 1e6:.2f} M | {pruned.flops[1] / 1e6:.1f} | {after_prune:.2%} | "
+            f"| {key} FLOPs | {params_after / 1e6:.2f} M | {flops_after / 1e6:.1f} | {after_prune:.2%} | "
             f"{tuned:.2%} ({(tuned - base_top1) * 100:+.1f}) | {_speed(speeds, key, 'paddle', 'unpruned')} | "
             f"{_speed(speeds, key, 'openvino', 'unpruned')} |"
         )
@@ -158,12 +186,13 @@ def plot(results, path):
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), squeeze=False)
-    for axis, (name, (base_top1, rows, _)) in zip(axes[0], results.items()):
-        full = rows[0][1].flops[0] / 1e6
-        flops = [pruned.flops[1] / 1e6 for _, pruned, _, _ in rows]
+    for axis, (name, (base_top1, control_top1, rows, _)) in zip(axes[0], results.items()):
+        full = rows[0][2][0] / 1e6
+        flops = [r[2][1] / 1e6 for r in rows]
         axis.plot([full], [base_top1 * 100], "ks", label="unpruned")
-        axis.plot(flops, [r[2] * 100 for r in rows], "x--", color="tab:red", label="pruned")
-        axis.plot(flops, [r[3] * 100 for r in rows], "o-", color="tab:blue", label="pruned + fine-tuned")
+        axis.plot([full], [control_top1 * 100], "k^", label="unpruned, trained on as long")
+        axis.plot(flops, [r[3] * 100 for r in rows], "x--", color="tab:red", label="pruned")
+        axis.plot(flops, [r[4] * 100 for r in rows], "o-", color="tab:blue", label="pruned + fine-tuned")
         axis.set(title=name, xlabel="MFLOPs per image (32 px)", ylabel="top-1 (%)")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
