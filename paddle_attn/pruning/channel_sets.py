@@ -38,7 +38,7 @@ class ChannelSet:
 
     @property
     def width(self) -> int:
-        return int(self.norm.weight.shape[0])
+        return int(self.norm._mean.shape[0])  # its running mean: one value per channel
 
 
 def channel_sets(net) -> list[ChannelSet]:

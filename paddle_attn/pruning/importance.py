@@ -14,5 +14,6 @@ from paddle_attn.pruning.channel_sets import ChannelSet
 
 
 def channel_importance(channel_set: ChannelSet) -> np.ndarray:
-    """|gamma| of each channel of the set, the network-slimming criterion."""
-    return np.abs(channel_set.norm.weight.numpy())
+    """|gamma| of each channel of the set, the network-slimming criterion (a BatchNorm without a scale: all 1)."""
+    gamma = channel_set.norm.weight
+    return np.ones(channel_set.width) if gamma is None else np.abs(gamma.numpy())

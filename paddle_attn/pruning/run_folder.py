@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+from typing import Any
 
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.config import load_config, migrate_config, save_config
@@ -61,7 +62,7 @@ def prune_run(
         "params": list(pruned.params),
         "flops": list(pruned.flops),
     }
-    new_state = {
+    new_state: dict[str, Any] = {
         **{key: state[key] for key in ("data", "ranks", "train_samples") if key in state},
         "model": pruned.spec,
         "config": new_config,
