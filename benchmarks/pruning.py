@@ -87,10 +87,12 @@ def fp32_speeds(exports, batch, repeats):
 
 def trained(config):
     """{"best_top1", "seconds"} of the run `config` describes: trained now, or read back when --work already holds it
-    finished (a second call of the benchmark re-times and adds rows without training again)."""
+    finished (a second call of the benchmark re-times and adds rows without training again), resumed if unfinished."""
     latest = ckpt.find_latest(config["run"]["output_dir"])
     if latest is not None and ckpt.read_state(latest)["epoch"] == config["train"]["epochs"]:
         return {"best_top1": ckpt.read_state(latest)["best_top1"], "seconds": None}
+    if latest is not None:  # a benchmark stopped half-way: its runs go on
+        config = {**config, "run": {**config["run"], "resume": "auto"}}
     start = time.perf_counter()
     return {"best_top1": train(config)["best_top1"], "seconds": time.perf_counter() - start}
 
