@@ -1,7 +1,7 @@
 """Network slimming end to end: train with the BatchNorm sparsity penalty, prune by |gamma|, fine-tune, export, time.
 
     python benchmarks/pruning.py                      # shapes and digits, 40 % fewer FLOPs and 20 / 60 %
-    python benchmarks/pruning.py --datasets digits --reductions 0.4 --epochs 4 --finetune-epochs 2
+    python benchmarks/pruning.py --datasets digits --reductions 0.4 --epochs 2 --finetune-epochs 1
 
 For each data set, a resnet18_nam (ImageNet stem, 32 px, the quick-start network) trains --epochs epochs with
 `loss.bn_sparsity` = --sparsity, then each --reductions FLOPs reduction prunes it (tools/prune.py's `prune_run`,
@@ -208,8 +208,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["shapes", "digits"], choices=["shapes", "digits"])
     parser.add_argument("--reductions", nargs="+", type=float, default=[0.2, 0.4, 0.6])
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--finetune-epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--finetune-epochs", type=int, default=6)
     parser.add_argument("--finetune-lr", type=float, default=0.02)
     parser.add_argument("--sparsity", type=float, default=1e-3, help="loss.bn_sparsity while training")
     parser.add_argument("--round-to", type=int, default=8)
