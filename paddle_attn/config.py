@@ -75,6 +75,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "loss": {
         "label_smoothing": (0.0, _NUMBER, lambda v: 0 <= v < 1 or "must be in [0, 1)"),  # training steps only
         "nam_sparsity": (0.0, _NUMBER, lambda v: v >= 0 or "must be >= 0"),  # NAM eq. 4 lambda; authors: 1e-4
+        # L1 on every BatchNorm scale before pruning (network slimming eq. 1 lambda; Liu et al.: 1e-4 on CIFAR)
+        "bn_sparsity": (0.0, _NUMBER, lambda v: v >= 0 or "must be >= 0"),
     },
     "lr": {
         "base": (0.01, _NUMBER, lambda v: v > 0 or "must be > 0"),

@@ -21,6 +21,7 @@ ROWS = [  # bottom to top: the parts (packages or root modules) of each row
     {"weights"},
     {"optim", "analysis", "inference"},
     {"config"},
+    {"pruning"},
     {"training"},
     {"cli"},
     {"__init__"},  # the package root: the front door

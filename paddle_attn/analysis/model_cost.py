@@ -27,28 +27,31 @@ def count_params(net):
     return total, trainable
 
 
-def count_flops(net, input_shape):
+def count_flops(net, input_shape, by_layer=None):
     """`(flops, uncounted)`: FLOPs of one forward pass on a random `input_shape` (N, C, H, W) in eval
-    mode, by `paddle.flops`' rules, and the sorted names of the layer types counted as zero."""
+    mode, by `paddle.flops`' rules, and the sorted names of the layer types counted as zero.
+    `by_layer`: a dict that receives each counted layer's FLOPs by its sublayer name."""
     counts, uncounted, handles = [], set(), []
 
-    def hook(rule):
+    def hook(rule, name):
         def count(layer, inputs, output):
             layer.total_ops = 0  # the rules add to this attribute
             rule(layer, inputs, output)
             counts.append(int(layer.total_ops))
+            if by_layer is not None:
+                by_layer[name] = by_layer.get(name, 0) + counts[-1]
             del layer.total_ops
 
         return count
 
-    for layer in net.sublayers(include_self=True):
+    for name, layer in net.named_sublayers(include_self=True):
         if layer.sublayers():
             continue
         rule = PADDLE_FLOPS_RULES.get(type(layer))
         if rule is None:
             uncounted.add(type(layer).__name__)
         else:
-            handles.append(layer.register_forward_post_hook(hook(rule)))
+            handles.append(layer.register_forward_post_hook(hook(rule, name)))
     training = net.training
     net.eval()
     try:

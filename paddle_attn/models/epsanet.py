@@ -6,7 +6,7 @@ import paddle.nn as nn
 
 from paddle_attn.layers import PSAModule
 from paddle_attn.models.registry import register_model
-from paddle_attn.models.resnet import Bottleneck, ResNet, check_network_kwargs
+from paddle_attn.models.resnet import Bottleneck, ResNet, check_inner_widths, check_network_kwargs
 
 
 def init_epsanet_weights(net):
@@ -24,7 +24,11 @@ def _epsanet_builder(layers):
         net = ResNet(Bottleneck, layers, num_classes, stem, conv_layer=PSAModule, **kwargs)
         return init_epsanet_weights(net)
 
-    build.check_kwargs = lambda kwargs: check_network_kwargs(kwargs, attention=None, fixed=("conv_layer",))
+    def check_kwargs(kwargs):
+        check_network_kwargs(kwargs, attention=None, fixed=("conv_layer",))
+        check_inner_widths(kwargs.get("inner_widths"), Bottleneck, layers, PSAModule)
+
+    build.check_kwargs = check_kwargs
     return build
 
 

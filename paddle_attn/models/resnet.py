@@ -33,15 +33,20 @@ def residual_add(out, identity):
 
 
 class BasicBlock(nn.Layer):
-    """Two 3x3 convs (ResNet-18/34). `attention(channels)` builds the block's attention layer, or None."""
+    """Two 3x3 convs (ResNet-18/34). `attention(channels)` builds the block's attention layer, or None.
+
+    `widths`: `[inner]`, the channels between conv1 and conv2 (default `planes`; fewer in a pruned network).
+    """
 
     expansion = 1
+    inner_convs = 1  # the inner channel sets `widths` gives: conv1's output
 
-    def __init__(self, in_channels, planes, stride=1, downsample=None, attention=None, conv_layer=conv3x3):
+    def __init__(self, in_channels, planes, stride=1, downsample=None, attention=None, conv_layer=conv3x3, widths=None):
         super().__init__()
-        self.conv1 = conv_layer(in_channels, planes, stride)
-        self.bn1 = nn.BatchNorm2D(planes)
-        self.conv2 = conv3x3(planes, planes)
+        (inner,) = widths or (planes,)
+        self.conv1 = conv_layer(in_channels, inner, stride)
+        self.bn1 = nn.BatchNorm2D(inner)
+        self.conv2 = conv3x3(inner, planes)
         self.bn2 = nn.BatchNorm2D(planes)
         self.attention = attention(planes) if attention else None
         self.downsample = downsample
@@ -59,17 +64,20 @@ class Bottleneck(nn.Layer):
     """1x1 reduce, 3x3 (stride here, as in Paddle's and torchvision's v1.5), 1x1 expand by 4 (ResNet-50/101/152).
 
     `conv_layer(in, out, stride)` builds the middle conv: a 3x3 conv, or `PSAModule` for EPSANet.
+    `widths`: `[first, second]`, the outputs of conv1 and conv2 (default `planes` both; fewer in a pruned network).
     """
 
     expansion = 4
+    inner_convs = 2  # the inner channel sets `widths` gives: conv1's and conv2's outputs
 
-    def __init__(self, in_channels, planes, stride=1, downsample=None, attention=None, conv_layer=conv3x3):
+    def __init__(self, in_channels, planes, stride=1, downsample=None, attention=None, conv_layer=conv3x3, widths=None):
         super().__init__()
-        self.conv1 = conv1x1(in_channels, planes)
-        self.bn1 = nn.BatchNorm2D(planes)
-        self.conv2 = conv_layer(planes, planes, stride)
-        self.bn2 = nn.BatchNorm2D(planes)
-        self.conv3 = conv1x1(planes, planes * self.expansion)
+        first, second = widths or (planes, planes)
+        self.conv1 = conv1x1(in_channels, first)
+        self.bn1 = nn.BatchNorm2D(first)
+        self.conv2 = conv_layer(first, second, stride)
+        self.bn2 = nn.BatchNorm2D(second)
+        self.conv3 = conv1x1(second, planes * self.expansion)
         self.bn3 = nn.BatchNorm2D(planes * self.expansion)
         self.attention = attention(planes * self.expansion) if attention else None
         self.downsample = downsample
@@ -98,6 +106,9 @@ class ResNet(nn.Layer):
             per-stage kernel sizes `{"kernel_size": (3, 5, 5, 7)}`.
         conv_layer: builds each Bottleneck's middle conv as `conv_layer(in, out, stride)`.
         in_channels: channels of the input images.
+        inner_widths: a pruned network's inner widths, one list per residual block in order (stage by stage):
+            `[conv1 out]` for a BasicBlock, `[conv1 out, conv2 out]` for a Bottleneck (`paddle_attn.pruning`
+            writes them); None: every block at its full width. The residual path keeps its width.
     """
 
     def __init__(
@@ -111,6 +122,7 @@ class ResNet(nn.Layer):
         stage_attention_kwargs=None,
         conv_layer=conv3x3,
         in_channels=3,
+        inner_widths=None,
     ):
         super().__init__()
         if stem not in STEMS:
@@ -123,6 +135,8 @@ class ResNet(nn.Layer):
             {"attention_kwargs": attention_kwargs, "stage_attention_kwargs": stage_attention_kwargs}, attention
         )
         stage_attention_kwargs = dict(stage_attention_kwargs or {})
+        check_inner_widths(inner_widths, block, layers, conv_layer)
+        self._block_widths = iter(inner_widths or [None] * sum(layers))
 
         self.stem = stem
         if stem == "imagenet":
@@ -152,10 +166,13 @@ class ResNet(nn.Layer):
                 conv1x1(self._in_channels, planes * block.expansion, stride),
                 nn.BatchNorm2D(planes * block.expansion),
             )
-        blocks = [block(self._in_channels, planes, stride, downsample, attention, conv_layer)]
+        blocks = [block(self._in_channels, planes, stride, downsample, attention, conv_layer, next(self._block_widths))]
         self._in_channels = planes * block.expansion
         blocks += [
-            block(self._in_channels, planes, attention=attention, conv_layer=conv_layer) for _ in range(1, depth)
+            block(
+                self._in_channels, planes, attention=attention, conv_layer=conv_layer, widths=next(self._block_widths)
+            )
+            for _ in range(1, depth)
         ]
         return nn.Sequential(*blocks)
 
@@ -221,13 +238,42 @@ def check_network_kwargs(kwargs, attention, fixed=()):
                 raise ModelError(f"{attention.__name__} options {values}: {err}") from err
 
 
+def check_inner_widths(inner_widths, block, layers, conv_layer=conv3x3):
+    """Raise ModelError unless `inner_widths` is None or one list of `block.inner_convs` positive integers per
+    residual block of `layers`; only plain 3x3 middle convs take them (PSA's grouped convs split fixed groups)."""
+    if inner_widths is None:
+        return
+    if conv_layer is not conv3x3:
+        raise ModelError(
+            f"inner_widths needs the blocks' plain 3x3 convs; this network's middle conv is "
+            f"{getattr(conv_layer, '__name__', conv_layer)}, whose grouped convolutions split its channels in fixed groups"
+        )
+    blocks = sum(layers)
+    if isinstance(inner_widths, (str, dict)) or not hasattr(inner_widths, "__len__") or len(inner_widths) != blocks:
+        raise ModelError(f"inner_widths must give one list per residual block ({blocks}), got {inner_widths!r}")
+    for index, widths in enumerate(inner_widths):
+        if (
+            not isinstance(widths, (list, tuple))
+            or len(widths) != block.inner_convs
+            or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
+        ):
+            raise ModelError(
+                f"inner_widths[{index}] must be {block.inner_convs} positive integer(s) for a {block.__name__}, "
+                f"got {widths!r}"
+            )
+
+
 def _resnet_builder(depth, attention):
     block, layers = DEPTHS[depth]
 
     def build(num_classes=1000, stem="imagenet", **kwargs):
         return ResNet(block, layers, num_classes, stem, attention=attention, **kwargs)
 
-    build.check_kwargs = functools.partial(check_network_kwargs, attention=attention)
+    def check_kwargs(kwargs):
+        check_network_kwargs(kwargs, attention)
+        check_inner_widths(kwargs.get("inner_widths"), block, layers)
+
+    build.check_kwargs = check_kwargs
     return build
 
 

@@ -1,5 +1,7 @@
-"""What a training step optimizes with: the optimizer, the LR schedule, the loss, NAM's sparsity penalty."""
+"""What a training step optimizes with: the optimizer, the LR schedule, the loss, NAM's and the BatchNorm scales'
+sparsity penalties."""
 
+from paddle_attn.optim.bn_sparsity import add_bn_sparsity, batchnorm_scales
 from paddle_attn.optim.loss import SmoothedCrossEntropy
 from paddle_attn.optim.nam_sparsity import add_nam_sparsity, nam_gammas
 from paddle_attn.optim.optimizer import OPTIMIZERS, build_optimizer
@@ -14,7 +16,9 @@ __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
     "SmoothedCrossEntropy",
+    "add_bn_sparsity",
     "add_nam_sparsity",
+    "batchnorm_scales",
     "build_optimizer",
     "build_schedule",
     "load_optimizer_state",

@@ -1,8 +1,7 @@
 """The NAM paper's sparsity penalty on its attention scales (eq. 4: loss + lambda * sum |gamma|)."""
 
-import paddle
-
 from paddle_attn.layers import AttentionGate
+from paddle_attn.optim.l1_penalty import add_l1_penalty
 
 
 def nam_gammas(net):
@@ -12,12 +11,6 @@ def nam_gammas(net):
 
 
 def add_nam_sparsity(net, lam):
-    """Add lambda * sign(gamma), the gradient of eq. 4's penalty, to each NAM scale's gradient.
-
-    Applied as a gradient hook, the way the authors' training code adds it after backward
-    (lambda = 1e-4 there); the loss value itself is left as the plain cross-entropy.
-    Returns the hook handles (`.remove()` undoes it).
-    """
-    if lam <= 0:
-        return []
-    return [scale.register_hook(lambda grad, scale=scale: grad + lam * paddle.sign(scale)) for scale in nam_gammas(net)]
+    """Add lambda * sign(gamma), the gradient of eq. 4's penalty, to each NAM scale's gradient (`add_l1_penalty`;
+    lambda = 1e-4 in the authors' code). Returns the hook handles (`.remove()` undoes it)."""
+    return add_l1_penalty(nam_gammas(net), lam)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import yaml
 
 from paddle_attn import checkpoint as ckpt
-from paddle_attn.config import migrate_config
+from paddle_attn.config import defaults, migrate_config
 from paddle_attn.data.datasets import class_names
 from paddle_attn.data.transforms import split_presets
 from paddle_attn.errors import CheckpointError
@@ -125,9 +125,10 @@ def check_resumable(state, config, ranks, train_samples, source):
     saved = state.get("config")
     if not isinstance(saved, dict):  # a checkpoint written before the config was saved in it
         return f"note: {source} does not record its run's config; only its tensors were checked"
-    changed = []
+    changed, default = [], defaults()
     for section, keys in MUST_MATCH.items():
-        mine, theirs = config.get(section, {}), saved.get(section) or {}
+        # a key added since the run was saved had its default there (loss.bn_sparsity: 0)
+        mine, theirs = config.get(section, {}), {**default.get(section, {}), **(saved.get(section) or {})}
         for key in keys or sorted(set(mine) | set(theirs)):
             if mine.get(key) == theirs.get(key):
                 continue

@@ -15,7 +15,7 @@ import paddle
 
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.data.datasets import build_dataset
-from paddle_attn.optim import add_nam_sparsity, build_optimizer, schedule_from_config
+from paddle_attn.optim import add_bn_sparsity, add_nam_sparsity, build_optimizer, schedule_from_config
 from paddle_attn.training.cpu_kernels import apply_cpu_kernels
 from paddle_attn.training.device import amp_configs, prepare_device, run_device
 from paddle_attn.training.evaluation import EvalLossMean, evaluation_path, prepare
@@ -76,6 +76,7 @@ def _train_in(run_dir, config, amp, resume_from, callbacks):
     if resume_from is not None:
         start = restore(resume_from, config, net, optimizer, train_loader, len(train_set))
     add_nam_sparsity(net, config["loss"]["nam_sparsity"])
+    add_bn_sparsity(net, config["loss"]["bn_sparsity"])
 
     write_run_config(run_dir, config)
     plan = FitPlan(

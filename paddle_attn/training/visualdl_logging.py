@@ -16,6 +16,7 @@ from paddle_attn.analysis.attention_figures import figure_array, plot_cam_grid, 
 from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS
 from paddle_attn.data.datasets import class_names
 from paddle_attn.training.distributed import is_main_process
+from paddle_attn.training.scale_histograms import BatchNormScaleLogger
 
 FIXED_IMAGES = 8  # the test images drawn with their Grad-CAM: the first of the test split
 CAM_TAG = "attention/gradcam"
@@ -159,10 +160,11 @@ def attention_logging(config, test_set, visualdl, epoch_offset=0):
 
 def visualdl_loggers(config, run_dir, scheduler, test_set, epoch_offset=0, step_offset=0):
     """The run's VisualDL callbacks (`visualdl.enabled`): the curves into `visualdl.log_dir` (default
-    `<run_dir>/vdl`), then the attention logging if asked for; [] when VisualDL is off."""
+    `<run_dir>/vdl`), the BatchNorm scales' histograms, then the attention logging if asked for; [] when VisualDL is off."""
     if not config["visualdl"]["enabled"]:
         return []
     curves = VisualDLLogger(
         config["visualdl"]["log_dir"] or os.path.join(run_dir, "vdl"), scheduler, epoch_offset, step_offset
     )
-    return [curves, *attention_logging(config, test_set, curves, epoch_offset)]
+    scales = BatchNormScaleLogger(curves, epoch_offset)
+    return [curves, scales, *attention_logging(config, test_set, curves, epoch_offset)]
