@@ -11,8 +11,7 @@ import paddle_attn
 from paddle_attn.cpu import available_cores
 
 # pytest-xdist's workers (`-n 2`) split the cores between them: two 2-thread workers on 2 cores would contend
-WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-paddle_attn.set_cpu_threads(max(1, available_cores() // WORKERS))
+THREADS = max(1, available_cores() // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 # property tests draw the same examples on every run and machine: a failure is reproducible, never a fluke
 settings.register_profile("reproducible", derandomize=True, deadline=None, print_blob=True)
@@ -21,6 +20,7 @@ settings.load_profile("reproducible")
 
 @pytest.fixture(autouse=True)
 def _seed():
+    paddle_attn.set_cpu_threads(THREADS)  # again for every test: a test of the CPU settings may have changed it
     paddle.seed(0)
     np.random.seed(0)
 
