@@ -34,6 +34,6 @@ setup(
         # what builds and executes docs/tutorials' notebooks (tests/test_tutorials.py); opening them needs jupyterlab
         "notebooks": ["nbformat>=5.9", "nbclient>=0.10", "ipykernel>=6.20", "matplotlib"],
         # ruff and mypy: the checks .ci/run runs first; setuptools builds the wheel tests/test_wheel_install.py installs
-        "test": ["pytest", "hypothesis", "ruff>=0.6", "mypy>=1.10", "setuptools>=70.1"],
+        "test": ["pytest", "pytest-xdist>=3.5", "hypothesis", "ruff>=0.6", "mypy>=1.10", "setuptools>=70.1"],
     },
 )

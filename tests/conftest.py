@@ -1,4 +1,6 @@
-"""Every test starts from the same seeds, with Paddle on every core."""
+"""Every test starts from the same seeds, with Paddle on its share of the cores."""
+
+import os
 
 import numpy as np
 import paddle
@@ -6,8 +8,10 @@ import pytest
 from hypothesis import settings
 
 import paddle_attn
+from paddle_attn.cpu import available_cores
 
-paddle_attn.set_cpu_threads()
+# pytest-xdist's workers (`-n 2`) split the cores between them: two 2-thread workers on 2 cores would contend
+THREADS = max(1, available_cores() // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 # property tests draw the same examples on every run and machine: a failure is reproducible, never a fluke
 settings.register_profile("reproducible", derandomize=True, deadline=None, print_blob=True)
@@ -16,6 +20,7 @@ settings.load_profile("reproducible")
 
 @pytest.fixture(autouse=True)
 def _seed():
+    paddle_attn.set_cpu_threads(THREADS)  # again for every test: a test of the CPU settings may have changed it
     paddle.seed(0)
     np.random.seed(0)
 
