@@ -26,6 +26,22 @@ def _checkout_package(name):
     return sys.modules[name]
 
 
+def training_split_images(run_dir, count, seed=0):
+    """`count` images (float32 N x 3 x H x W) drawn at random from the training split of the run in `run_dir`,
+    through its evaluation preprocessing: int8 calibration and hold-out images from the data the network saw."""
+    import numpy as np
+
+    from paddle_attn.config import load_config
+    from paddle_attn.data.datasets import build_dataset
+    from paddle_attn.data.transforms import build_transform
+
+    data = load_config(os.path.join(run_dir, "config.yaml"), saved_run=True)["data"]
+    train_set = build_dataset(data, "train")
+    train_set.transform = build_transform(data["transform"], False, data["image_size"], data["mean"], data["std"])
+    chosen = np.random.default_rng(seed).permutation(len(train_set))[:count]
+    return np.stack([train_set[int(i)][0] for i in chosen]).astype(np.float32)
+
+
 def torch_reference(name, num_classes, stem="cifar"):
     """The PyTorch network of the same layout as paddle_attn's `name` with a `stem` stem, or None.
 

@@ -46,6 +46,7 @@ from common import (
     machine,
     mib,
     torch_reference,
+    training_split_images,
     versions,
 )
 
@@ -257,15 +258,9 @@ def calibration_images(args):
     if not args.checkpoint:
         return test_images(count, args.image_size, seed=8), test_images(held, args.image_size, seed=9)
     from paddle_attn.checkpoint import resolve
-    from paddle_attn.config import load_config
-    from paddle_attn.data.datasets import build_dataset
-    from paddle_attn.data.transforms import build_transform
 
-    data = load_config(os.path.join(os.path.dirname(os.path.dirname(resolve(args.checkpoint))), "config.yaml"))["data"]
-    train_set = build_dataset(data, "train")
-    train_set.transform = build_transform(data["transform"], False, data["image_size"], data["mean"], data["std"])
-    chosen = np.random.default_rng(0).permutation(len(train_set))[: count + held]
-    images = np.stack([train_set[int(i)][0] for i in chosen]).astype(np.float32)
+    run_dir = os.path.dirname(os.path.dirname(resolve(args.checkpoint)))  # <run>/checkpoints/<epoch>
+    images = training_split_images(run_dir, count + held)
     return images[:count], images[count:]
 
 

@@ -11,8 +11,11 @@ real images, upscaled to 32 px; 75 % train, 25 % test, stratified). Top-1 is the
 epochs (the run's `best`), for the unpruned and the fine-tuned runs alike; after pruning, before fine-tuning, the
 pruned checkpoint's own. The control row trains the unpruned network on as many epochs, with the fine-tuning
 recipe: the pruned networks are compared with it too, as they train longer than the unpruned one. A second call with
-the same --work reads the finished runs back and only measures again. Speed: the exported fp32 model (tools/export.py's export) at batch 64 through Paddle
-Inference (oneDNN) and OpenVINO (ONNX), unpruned and pruned taking turns, median of --repeats calls each.
+the same --work reads the finished runs back and only measures again. Speed: the exported fp32 model
+(tools/export.py's export) at batch 64 through Paddle Inference (oneDNN) and OpenVINO (ONNX), and OpenVINO's int8
+model (quantize_int8: --calibration-images images of the training split, checked on --holdout-images others; its
+one-line report printed), every model taking turns, median of --repeats calls each. Paddle Inference has no int8
+here: its CPU int8 runs programs quantized by PaddleSlim, which the project does not produce.
 Prints one Markdown table per data set and writes the plot of top-1 against FLOPs to --plot.
 """
 
@@ -24,10 +27,11 @@ import tempfile
 import time
 
 import numpy as np
-from common import ROOT, machine, versions
+from common import ROOT, machine, training_split_images, versions
 
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.config import load_config, synthetic_data_overrides
+from paddle_attn.inference.int8 import int8_path, int8_summary, quantize_int8, read_int8_report
 from paddle_attn.inference.onnx_conversion import ONNX_FILE, export_onnx
 from paddle_attn.inference.predict import backend_runner
 from paddle_attn.inference.write_export import export
@@ -63,18 +67,33 @@ def dataset_overrides(name, work):
     return ["data.dataset=folder", f"data.root={root}", "model.num_classes=10", "data.transform=imagenet"]
 
 
-def fp32_speeds(exports, batch, repeats):
-    """{(export, backend): images/s} of each export at `batch`, Paddle Inference and OpenVINO, taking turns."""
+def int8_models(exports, calibration, holdout):
+    """Calibrate OpenVINO's int8 model of each export (quantize_int8 beside its ONNX file, unless an earlier call
+    did); {export name: the int8 report's one-line summary}."""
+    summaries = {}
+    for name, directory in exports.items():
+        onnx_file = os.path.join(directory, ONNX_FILE)
+        if not os.path.isfile(onnx_file):  # converted by an earlier call
+            export_onnx(directory)
+        if not os.path.isfile(int8_path(onnx_file)):
+            quantize_int8(onnx_file, calibration, holdout_images=holdout)
+        summaries[name] = int8_summary(read_int8_report(onnx_file))
+        print(f"int8 {name}: {summaries[name]}")
+    return summaries
+
+
+def speeds(exports, batch, repeats, int8):
+    """{(export, mode): images/s} of each export at `batch`: Paddle Inference fp32 ("paddle"), OpenVINO fp32
+    ("openvino") and, with `int8`, OpenVINO int8 ("openvino int8"), every model taking turns."""
     images = np.random.default_rng(0).standard_normal((batch, 3, 32, 32)).astype("float32")
     runners = {}
     for name, directory in exports.items():
         runners[(name, "paddle")] = backend_runner(directory, "paddle")
-        try:
-            if not os.path.isfile(os.path.join(directory, ONNX_FILE)):  # converted by an earlier call
-                export_onnx(directory)
-            runners[(name, "openvino")] = backend_runner(directory, "openvino")
-        except Exception as err:  # noqa: BLE001  (an optional backend: reported, the rest still timed)
-            print(f"openvino skipped for {name}: {err}")
+        if not os.path.isfile(os.path.join(directory, ONNX_FILE)):  # converted by an earlier call
+            export_onnx(directory)
+        runners[(name, "openvino")] = backend_runner(directory, "openvino")
+        if int8:
+            runners[(name, "openvino int8")] = backend_runner(directory, "openvino", precision="int8")
     seconds = {key: [] for key in runners}
     for runner in runners.values():
         runner(images)  # plans and allocates
@@ -134,8 +153,11 @@ def run_dataset(name, args, work):
         if not os.path.isdir(exports[key]):
             export(finetune["run"]["output_dir"], exports[key])
         rows.append((reduction, record["params"], record["flops"], after_prune, tuned["best_top1"]))
-    speeds = fp32_speeds(exports, args.batch, args.repeats)
-    return base["best_top1"], control["best_top1"], rows, speeds
+    int8 = args.calibration_images > 0
+    if int8:
+        images = training_split_images(base_dir, args.calibration_images + args.holdout_images)
+        int8_models(exports, images[: args.calibration_images], images[args.calibration_images :])
+    return base["best_top1"], control["best_top1"], rows, speeds(exports, args.batch, args.repeats, int8)
 
 
 def control_config(config, base_dir, epochs, lr):
@@ -156,20 +178,21 @@ def _seconds(result):
 def table(name, base_top1, control_top1, rows, speeds):
     params, flops = rows[0][1][0], rows[0][2][0]
     lines = [
-        f"**{name}** (resnet18_nam, ImageNet stem, 32 px; fp32 images/s at batch 64)",
+        f"**{name}** (resnet18_nam, ImageNet stem, 32 px; images/s at batch 64; int8: calibrated OpenVINO)",
         "",
-        "| network | params | MFLOPs | top-1 pruned | top-1 fine-tuned | Paddle Inference | OpenVINO |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| network | params | MFLOPs | top-1 pruned | top-1 fine-tuned | Paddle Inference | OpenVINO | OpenVINO int8 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| unpruned | {params / 1e6:.2f} M | {flops / 1e6:.1f} | - | {base_top1:.2%} | "
-        f"{_speed(speeds, 'unpruned', 'paddle')} | {_speed(speeds, 'unpruned', 'openvino')} |",
-        f"| unpruned, trained on as long (control) | {params / 1e6:.2f} M | {flops / 1e6:.1f} | - | {control_top1:.2%} | - | - |",
+        f"{_speed(speeds, 'unpruned', 'paddle')} | {_speed(speeds, 'unpruned', 'openvino')} | "
+        f"{_speed(speeds, 'unpruned', 'openvino int8')} |",
+        f"| unpruned, trained on as long (control) | {params / 1e6:.2f} M | {flops / 1e6:.1f} | - | {control_top1:.2%} | - | - | - |",
     ]
     for reduction, (_, params_after), (_, flops_after), after_prune, tuned in rows:
         key = f"-{reduction:.0%}"
         lines.append(
             f"| {key} FLOPs | {params_after / 1e6:.2f} M | {flops_after / 1e6:.1f} | {after_prune:.2%} | "
             f"{tuned:.2%} ({(tuned - base_top1) * 100:+.1f}) | {_speed(speeds, key, 'paddle', 'unpruned')} | "
-            f"{_speed(speeds, key, 'openvino', 'unpruned')} |"
+            f"{_speed(speeds, key, 'openvino', 'unpruned')} | {_speed(speeds, key, 'openvino int8', 'unpruned')} |"
         )
     return "\n".join(lines)
 
@@ -215,6 +238,15 @@ def main():
     parser.add_argument("--round-to", type=int, default=8)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument(
+        "--calibration-images",
+        type=int,
+        default=300,
+        help="OpenVINO int8 calibration images (training split); 0: no int8",
+    )
+    parser.add_argument(
+        "--holdout-images", type=int, default=1000, help="other training images int8 is checked on against fp32"
+    )
     parser.add_argument("--plot", default="pruning_top1_flops.png")
     parser.add_argument("--work", help="folder for the runs (default: a temporary one)")
     args = parser.parse_args()
