@@ -537,30 +537,16 @@ print(f"ResNet-18 trained in {time.perf_counter() - start:.0f} s")
 # %%
 from paddle_attn.analysis.run_figures import plot_curves
 from paddle_attn.analysis.run_logs import read_scalars
+from paddle_attn.analysis.run_summary import final_scores
 
 runs = {"ResNet-18": read_scalars(plain_dir), "CBAM-ResNet-18": read_scalars(cbam_dir)}
 display(plot_curves(runs, OUT / "curves.png"))
-final = {name: {tag: values[-1] for tag, (_, values) in scalars.items()} for name, scalars in runs.items()}
-table = [
-    "| network | eval top-1 | eval top-5 | eval loss | train loss (last step) |",
-    "| --- | --- | --- | --- | --- |",
-]
-table += [
-    f"| {name} | {f['eval/top1']:.3f} | {f['eval/top5']:.3f} | {f['eval/loss']:.3f} | {f['train/loss']:.3f} |"
-    for name, f in final.items()
-]
+table, verdicts = final_scores(runs, num_classes=10)  # each run's last epoch; a verdict per run from its top-1
 caption = (
     f"After {epochs} epoch(s) on {10 * train_per_class} images of {image_size} px, tested on {10 * test_per_class}."
 )
-display(Markdown("\n".join(table) + f"\n\n{caption} Chance: top-1 0.100."))
-for name, f in final.items():  # what each network learned, read from its numbers (chance: top-1 0.1, top-5 0.5)
-    if f["eval/top1"] >= 0.6:
-        verdict = "it tells the ten classes apart"
-    elif f["eval/top1"] >= 0.2:
-        verdict = "it has learned part of the task: top-1 well above chance, far from all"
-    else:
-        verdict = "it has not learned much: top-1 close to chance"
-    print(f"{name}: eval top-1 {f['eval/top1']:.3f}, top-5 {f['eval/top5']:.3f}: {verdict}")
+display(Markdown(f"{table}\n\n{caption} Chance: top-1 0.100."))
+print(verdicts)
 
 # %% [markdown] en
 # *Figure: ResNet-18 and CBAM-ResNet-18 trained on the same images with the same seed and schedule; training curves
