@@ -23,7 +23,7 @@ def main():
     parser.add_argument("--steps", type=int, default=2, help="profiled steps after one warm-up step (default 2)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument(
-        "--kernels", default="paddle", help="paddle, onednn_grouped, onednn, onednn_bn, onednn_bn_blocked"
+        "--kernels", default="paddle", help="paddle, onednn_grouped, onednn, onednn_bf16, onednn_bn, onednn_bn_blocked"
     )
     args = parser.parse_args()
 

@@ -11,9 +11,11 @@ import pytest
 
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.config import load_config
-from paddle_attn.errors import ConfigError
+from paddle_attn.cpu import bf16_supported
+from paddle_attn.errors import CheckpointError, ConfigError
 from paddle_attn.layers.psa import PSAModule
 from paddle_attn.training import cpu_kernels
+from paddle_attn.training.resume import check_resumable
 from paddle_attn.training.trainer import train
 from paddle_attn.weights.factory import create_model
 from tests.helpers import ROOT, relative_error, tiny_config, tiny_overrides
@@ -136,7 +138,7 @@ def test_auto_falls_back_to_paddle_with_the_reason_and_onednn_refuses(monkeypatc
 
 
 def test_auto_falls_back_when_the_self_check_fails(onednn, monkeypatch, capsys):
-    monkeypatch.setattr(cpu_kernels, "self_check", lambda layout: "output differs by 1.0e-02 relative")
+    monkeypatch.setattr(cpu_kernels, "self_check", lambda layout, precision: "output differs by 1.0e-02 relative")
     assert cpu_kernels.apply_cpu_kernels(create_model("resnet18_nam", num_classes=10), "auto", "cpu") == "paddle"
     assert "differs by 1.0e-02" in capsys.readouterr().out
 
@@ -182,3 +184,64 @@ def test_an_export_of_a_swapped_network_holds_paddles_conv_only(onednn, tmp_path
     paddle.jit.save(net, prefix, input_spec=[paddle.static.InputSpec([None, 16, 8, 8], "float32", "x")])
     program = open(prefix + ".json").read()
     assert "conv2d" in program and "onednn" not in program  # Paddle Inference runs it without the custom operator
+
+
+NO_BF16 = "the CPU has no native bf16 (AVX-512 BF16 / AMX): device.precision=bf16 is refused there"
+
+
+@pytest.mark.parametrize(
+    "setting, device, native, message",
+    [
+        ("auto", "cpu", False, "needs a CPU with AVX-512 BF16 or AMX .* use device.precision=fp32"),
+        ("paddle", "cpu", True, "runs on the oneDNN operator: set cpu.kernels=auto or onednn"),
+        ("auto", "gpu", True, "is for CPU runs; on the gpu use device.amp=O1"),
+    ],
+    ids=["cpu-without-bf16", "paddle-kernels", "gpu"],
+)
+def test_bf16_is_refused_where_it_cannot_run(monkeypatch, setting, device, native, message):
+    monkeypatch.setattr(cpu_kernels, "bf16_supported", lambda: native)
+    with pytest.raises(ConfigError, match=f"device.precision=bf16 {message}"):
+        cpu_kernels.apply_cpu_kernels(create_model("resnet18_nam", num_classes=10), setting, device, "bf16")
+    cpu_kernels.check_precision("fp32", setting, device)  # fp32 runs everywhere
+
+
+def test_a_bf16_run_is_refused_before_it_makes_its_folder(monkeypatch, tmp_path):
+    monkeypatch.setattr(cpu_kernels, "bf16_supported", lambda: False)
+    with pytest.raises(ConfigError, match="AVX-512 BF16 or AMX"):
+        train(tiny_config(tmp_path, "device.precision=bf16"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_bf16_run_with_a_failing_self_check_stops_instead_of_falling_back(onednn, monkeypatch):
+    monkeypatch.setattr(cpu_kernels, "bf16_supported", lambda: True)
+    monkeypatch.setattr(cpu_kernels, "self_check", lambda layout, precision: f"output of a conv ({precision}) differs")
+    with pytest.raises(ConfigError, match="output of a conv \\(bf16\\) differs; use device.precision=fp32"):
+        cpu_kernels.apply_cpu_kernels(create_model("resnet18_nam", num_classes=10), "auto", "cpu", "bf16")
+
+
+def test_resuming_in_another_precision_is_refused_and_old_runs_resume_in_fp32(tmp_path):
+    fp32, bf16 = tiny_config(tmp_path), tiny_config(tmp_path, "device.precision=bf16")
+    with pytest.raises(CheckpointError, match="device.precision is 'bf16' here but was 'fp32' in that run"):
+        check_resumable({"config": fp32}, bf16, 1, None, "the checkpoint")
+    before_the_key = {**fp32, "device": {k: v for k, v in fp32["device"].items() if k != "precision"}}
+    assert check_resumable({"config": before_the_key}, fp32, 1, None, "the checkpoint") is None
+
+
+@pytest.mark.skipif(not bf16_supported(), reason=NO_BF16)
+def test_a_bf16_run_trains_its_convolutions_in_bf16(onednn, tmp_path, capsys):
+    net = create_model("resnet18_nam", num_classes=10)
+    assert cpu_kernels.apply_cpu_kernels(net, "auto", "cpu", "bf16") == "onednn"
+    convs = [layer for layer in net.sublayers() if isinstance(layer, onednn.OneDNNConv2D)]
+    assert convs and {layer.onednn_precision for layer in convs} == {"bf16"}
+    capsys.readouterr()
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        train(tiny_config(tmp_path, "cpu.kernels=onednn", f"device.precision={precision}", run=precision, epochs=1))
+        runs[precision] = ckpt.load_params(str(tmp_path / precision / "checkpoints" / "latest"))
+    assert "convolutions: oneDNN, bf16 products" in capsys.readouterr().out
+    assert runs["bf16"].keys() == runs["fp32"].keys()
+    for key, value in runs["bf16"].items():
+        assert value.dtype == paddle.float32 and np.isfinite(value.numpy()).all(), key  # fp32 master weights
+    # bf16 products change the training: rounding only the conv weights to bf16 moves a batch-8 ResNet-18's
+    # gradients by 20 % (median), so the check is that it ran, not a bound (the op tests bound each conv)
+    assert np.abs(runs["bf16"]["conv1.weight"].numpy() - runs["fp32"]["conv1.weight"].numpy()).max() > 0

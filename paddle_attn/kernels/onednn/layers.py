@@ -6,7 +6,7 @@ from paddle import nn
 
 from paddle_attn.kernels.onednn.batch_norm import LAYOUT_MODES as BATCH_NORM_LAYOUTS
 from paddle_attn.kernels.onednn.batch_norm import batch_norm
-from paddle_attn.kernels.onednn.conv import conv2d
+from paddle_attn.kernels.onednn.conv import PRECISIONS, conv2d
 
 # which convolutions `use_onednn_convs` swaps: grouped ones only (10-13x faster, issue 31) or every one
 CONV_SETS = ("grouped", "all")
@@ -30,12 +30,23 @@ def _eager_cpu_fp32(x):
 
 
 class OneDNNConv2D(nn.Conv2D):
-    """nn.Conv2D whose eager fp32 CPU forward runs onednn_conv2d; static graphs (exports) keep Paddle's conv."""
+    """nn.Conv2D whose eager fp32 CPU forward runs onednn_conv2d, its products in `onednn_precision` (conv.py's
+    PRECISIONS); static graphs (exports) keep Paddle's conv."""
+
+    onednn_precision = "fp32"
 
     def forward(self, x):
         if _eager_cpu_fp32(x):
+            padding = symmetric_padding(self)
             return conv2d(
-                x, self.weight, self.bias, self._stride, symmetric_padding(self), self._dilation, self._groups
+                x,
+                self.weight,
+                self.bias,
+                self._stride,
+                padding,
+                self._dilation,
+                self._groups,
+                precision=self.onednn_precision,
             )
         return super().forward(x)
 
@@ -47,13 +58,17 @@ def swappable(layer, conv_set):
     return conv_set == "all" or layer._groups > 1
 
 
-def use_onednn_convs(net, conv_set="all"):
-    """Make `net`'s convolutions of `conv_set` (CONV_SETS) run on oneDNN, in place; returns how many were swapped."""
+def use_onednn_convs(net, conv_set="all", precision="fp32"):
+    """Make `net`'s convolutions of `conv_set` (CONV_SETS) run on oneDNN with products in `precision` (PRECISIONS),
+    in place; returns how many were swapped."""
     if conv_set not in CONV_SETS:
         raise ValueError(f"conv_set must be one of {CONV_SETS}, got {conv_set!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
     swapped = [layer for layer in net.sublayers(include_self=True) if swappable(layer, conv_set)]
     for layer in swapped:
         layer.__class__ = OneDNNConv2D  # same object, same parameters: only forward changes
+        layer.onednn_precision = precision
     return len(swapped)
 
 
