@@ -52,6 +52,8 @@ def test_a_swapped_network_trains_like_paddles(onednn, build, shape):
     paddle_net, onednn_net = twin_networks(build)
     swapped = onednn.use_onednn_convs(onednn_net, "all")
     assert swapped == sum(isinstance(layer, paddle.nn.Conv2D) for layer in paddle_net.sublayers()) > 0
+    activations = sum(isinstance(layer, (paddle.nn.ReLU, paddle.nn.Sigmoid)) for layer in paddle_net.sublayers())
+    assert onednn.use_onednn_activations(onednn_net) == activations
     assert list(onednn_net.state_dict()) == list(paddle_net.state_dict())  # checkpoints unchanged
     x = paddle.randn(shape)
     outputs, grads = [], []
@@ -96,6 +98,9 @@ def test_self_check_passes_and_catches_a_wrong_kernel(onednn, monkeypatch):
     monkeypatch.setattr(check, "batch_norm", lambda x, m, v, w, *a, **k: right_norm(x, m, v, w * 1.001, *a, **k))
     assert check.self_check() is None  # the batch norm is checked only when it is to run
     assert "output of a batch norm (nchw)" in check.self_check("nchw")
+    right_sigmoid = check.sigmoid
+    monkeypatch.setattr(check, "sigmoid", lambda x: right_sigmoid(x) * 1.001)
+    assert check.self_check() == "output of a sigmoid differs by 1.0e-03 relative"
     right = check.conv2d
     monkeypatch.setattr(check, "conv2d", lambda x, w, *a, **k: right(x, w * 1.001, *a, **k))
     assert "output" in check.self_check()
@@ -107,6 +112,13 @@ def test_auto_uses_onednn_and_says_so(onednn, capsys):
     line = capsys.readouterr().out.strip()
     assert line.startswith("convolutions: oneDNN") and "self-check" in line and len(line.splitlines()) == 1
     assert any(isinstance(layer, onednn.OneDNNConv2D) for layer in net.sublayers())
+    relus, sigmoids = (
+        sum(type(layer) is kind for layer in net.sublayers()) for kind in onednn.ACTIVATION_SWAPS.values()
+    )
+    assert relus == 1 + 8 and sigmoids == 8  # the stem's and each block's ReLU, each NAM gate's sigmoid (ResNet-18)
+    assert "ReLU and sigmoid layers: oneDNN (17)" in line
+    assert onednn.use_paddle_activations(net) == 17
+    assert not any(type(layer) in onednn.ACTIVATION_SWAPS.values() for layer in net.sublayers())
 
 
 def test_batch_norms_join_the_onednn_path_when_their_layout_is_set(onednn, monkeypatch, capsys):

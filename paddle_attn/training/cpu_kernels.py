@@ -9,7 +9,7 @@ batch norms); it is refused where that cannot run.
 
 from paddle_attn.cpu import bf16_supported
 from paddle_attn.errors import ConfigError
-from paddle_attn.kernels.onednn.layers import use_onednn_batch_norms, use_onednn_convs
+from paddle_attn.kernels.onednn.layers import use_onednn_activations, use_onednn_batch_norms, use_onednn_convs
 from paddle_attn.kernels.onednn.self_check import self_check
 
 # every convolution: measured faster per training step than grouped ones only (benchmarks/train_speed.py --kernels)
@@ -61,8 +61,8 @@ def choose_cpu_kernels(setting, device, precision="fp32"):
 
 
 def apply_cpu_kernels(net, setting, device, precision="fp32"):
-    """Put `net`'s convolutions (and batch norms) on the kernels `cpu.kernels` = `setting` chooses, their products in
-    `precision`, printing one line; returns the path."""
+    """Put `net`'s convolutions, ReLU and sigmoid layers (and batch norms) on the kernels `cpu.kernels` = `setting`
+    chooses, the convolutions' products in `precision`, printing one line; returns the path."""
     path, why = choose_cpu_kernels(setting, device, precision)
     if path == "onednn":
         count = use_onednn_convs(net, CONV_SET, precision)
@@ -73,7 +73,8 @@ def apply_cpu_kernels(net, setting, device, precision="fp32"):
                 f"batch norms: oneDNN, {BATCH_NORM_LAYOUT} ({use_onednn_batch_norms(net, BATCH_NORM_LAYOUT)} layers)"
             )
         kind = "oneDNN, bf16 products" if precision == "bf16" else "oneDNN"
-        print(f"convolutions: {kind} ({count} layers; {why}); {norms}")
+        activations = f"ReLU and sigmoid layers: oneDNN ({use_onednn_activations(net)})"
+        print(f"convolutions: {kind} ({count} layers; {why}); {activations}; {norms}")
     else:
         print(f"convolutions: Paddle's kernels ({why})")
     return path

@@ -1,5 +1,5 @@
-"""Swap a network's nn.Conv2D and nn.BatchNorm2D layers to the oneDNN operators in place: the same parameters and
-buffers under the same names, so checkpoints, optimizers and exports see no difference."""
+"""Swap a network's nn.Conv2D, nn.BatchNorm2D, nn.ReLU and nn.Sigmoid layers to the oneDNN operators in place: the
+same parameters and buffers under the same names, so checkpoints, optimizers and exports see no difference."""
 
 import paddle
 from paddle import nn
@@ -7,6 +7,7 @@ from paddle import nn
 from paddle_attn.kernels.onednn.batch_norm import LAYOUT_MODES as BATCH_NORM_LAYOUTS
 from paddle_attn.kernels.onednn.batch_norm import batch_norm
 from paddle_attn.kernels.onednn.conv import PRECISIONS, conv2d
+from paddle_attn.kernels.onednn.eltwise import relu, sigmoid
 
 # which convolutions `use_onednn_convs` swaps: grouped ones only (10-13x faster, issue 31) or every one
 CONV_SETS = ("grouped", "all")
@@ -133,3 +134,30 @@ def use_onednn_batch_norms(net, layout="nchw"):
 def use_paddle_batch_norms(net):
     """Undo `use_onednn_batch_norms`: every OneDNNBatchNorm2D of `net` becomes an nn.BatchNorm2D again."""
     return _retype(net, OneDNNBatchNorm2D, nn.BatchNorm2D)
+
+
+class OneDNNReLU(nn.ReLU):
+    """nn.ReLU whose eager fp32 CPU forward runs onednn_eltwise; static graphs (exports) keep Paddle's relu."""
+
+    def forward(self, x):
+        return relu(x) if _eager_cpu_fp32(x) else super().forward(x)
+
+
+class OneDNNSigmoid(nn.Sigmoid):
+    """nn.Sigmoid whose eager fp32 CPU forward runs onednn_eltwise; static graphs (exports) keep Paddle's sigmoid."""
+
+    def forward(self, x):
+        return sigmoid(x) if _eager_cpu_fp32(x) else super().forward(x)
+
+
+ACTIVATION_SWAPS = {nn.ReLU: OneDNNReLU, nn.Sigmoid: OneDNNSigmoid}
+
+
+def use_onednn_activations(net):
+    """Make `net`'s nn.ReLU and nn.Sigmoid layers run on oneDNN, in place; returns how many were swapped."""
+    return sum(_retype(net, paddle_class, onednn_class) for paddle_class, onednn_class in ACTIVATION_SWAPS.items())
+
+
+def use_paddle_activations(net):
+    """Undo `use_onednn_activations`; returns how many layers went back to Paddle's."""
+    return sum(_retype(net, onednn_class, paddle_class) for paddle_class, onednn_class in ACTIVATION_SWAPS.items())

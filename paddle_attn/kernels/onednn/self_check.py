@@ -8,6 +8,7 @@ import paddle.nn.functional as F
 
 from paddle_attn.kernels.onednn.batch_norm import batch_norm
 from paddle_attn.kernels.onednn.conv import conv2d
+from paddle_attn.kernels.onednn.eltwise import relu, sigmoid
 
 # relative to the largest magnitude of Paddle's result: fp32 sums of <= 400 terms stay far below, a wrong kernel far above
 TOLERANCE = 1e-4
@@ -64,6 +65,22 @@ def conv_self_check(rng, precision="fp32"):
     return None
 
 
+def activation_self_check(rng):
+    """None when onednn_eltwise's ReLU and sigmoid match Paddle's (output and input gradient), else the first
+    mismatch."""
+    x, dy = _tensor(rng, (2, 8, 5, 7)), _tensor(rng, (2, 8, 5, 7))
+    for name, ours, theirs in (("ReLU", relu, F.relu), ("sigmoid", sigmoid, F.sigmoid)):
+        results = []
+        for activation in (ours, theirs):
+            x.stop_gradient = False
+            y = activation(x)
+            results.append([y, *paddle.grad([y], [x], [dy])])
+        problem = _first_mismatch(("output", "input gradient"), *results, f"a {name}")
+        if problem:
+            return problem
+    return None
+
+
 def batch_norm_self_check(rng, layout):
     """None when onednn_batch_norm in `layout` matches Paddle's batch norm as OneDNNBatchNorm2D runs it (training:
     output, three gradients, running statistics), else the first mismatch."""
@@ -83,10 +100,11 @@ def batch_norm_self_check(rng, layout):
 
 
 def self_check(batch_norm_layout=None, precision="fp32"):
-    """None when the convolution in `precision` (and the batch norm in `batch_norm_layout`, if given) match Paddle's
-    kernels, else a one-line description of the first mismatch. Draws from its own random generator, not Paddle's."""
+    """None when the convolution in `precision`, the activations (and the batch norm in `batch_norm_layout`, if
+    given) match Paddle's kernels, else a one-line description of the first mismatch. Draws from its own random
+    generator, not Paddle's."""
     rng = np.random.default_rng(0)
-    problem = conv_self_check(rng, precision)
+    problem = conv_self_check(rng, precision) or activation_self_check(rng)
     if problem is None and batch_norm_layout is not None:
         problem = batch_norm_self_check(rng, batch_norm_layout)
     return problem

@@ -1,0 +1,89 @@
+// onednn_eltwise: Paddle custom operator running an fp32 element-wise activation (ReLU, sigmoid) forward and
+// backward as oneDNN eltwise primitives on both threads, in the tensor's own memory order (element-wise: any layout
+// is the same, so nothing is reordered). The backward reads the output, as Paddle's relu_grad and sigmoid_grad do,
+// so the input need not be kept.
+#include <vector>
+
+#include "onednn_common.h"
+
+namespace {
+
+using namespace paddle_attn_onednn;
+using dnnl::memory;
+
+// eltwise.py's ACTIVATIONS; each is the variant whose gradient is computed from the output
+const dnnl::algorithm kAlgorithms[] = {dnnl::algorithm::eltwise_relu_use_dst_for_bwd,
+                                       dnnl::algorithm::eltwise_logistic_use_dst_for_bwd};
+
+// Every element-wise primitive sees the tensor as one flat run of floats: its shape does not matter, only its size
+struct FlatGeometry {
+  int64_t size, activation;
+  std::vector<int64_t> key(int64_t kind) const { return {kind, activation, size}; }
+  dnnl::algorithm algorithm() const { return kAlgorithms[activation]; }
+  memory::desc flat() const { return {{size}, memory::data_type::f32, memory::format_tag::x}; }
+  dnnl::eltwise_forward::primitive_desc forward_desc() const {
+    return {cpu_engine(), dnnl::prop_kind::forward_training, algorithm(), flat(), flat(), 0.f, 0.f};
+  }
+};
+
+FlatGeometry make_geometry(const paddle::Tensor& t, int activation) {
+  PD_CHECK(activation >= 0 && activation < 2, "onednn_eltwise activation: 0 (relu) or 1 (sigmoid)");
+  return {t.numel(), activation};
+}
+
+struct Forward {
+  dnnl::eltwise_forward eltwise;
+  explicit Forward(const FlatGeometry& g) : eltwise(g.forward_desc()) {}
+};
+
+struct Backward {
+  dnnl::eltwise_backward eltwise;
+  explicit Backward(const FlatGeometry& g)
+      : eltwise(dnnl::eltwise_backward::primitive_desc(cpu_engine(), g.algorithm(), g.flat(), g.flat(), g.flat(), 0.f,
+                                                       0.f, g.forward_desc())) {}
+};
+
+std::vector<paddle::Tensor> eltwise_forward(const paddle::Tensor& x, int activation) {
+  check_cpu_fp32(x, "onednn_eltwise", "X");
+  try {
+    auto g = make_geometry(x, activation);
+    auto y = paddle::empty(x.shape(), paddle::DataType::FLOAT32, x.place());
+    cached<Forward>(g, 0).eltwise.execute(cpu_stream(),
+                                          {{DNNL_ARG_SRC, memory(g.flat(), cpu_engine(), mutable_data(x))},
+                                           {DNNL_ARG_DST, memory(g.flat(), cpu_engine(), y.data<float>())}});
+    cpu_stream().wait();
+    return {y};
+  } catch (const dnnl::error& err) {  // C++ exceptions would abort Python
+    PD_THROW("onednn_eltwise forward: oneDNN error ", err.what());
+  }
+}
+
+std::vector<paddle::Tensor> eltwise_backward(const paddle::Tensor& y, const paddle::Tensor& dy, int activation) {
+  check_cpu_fp32(dy, "onednn_eltwise", "grad of Out");
+  try {
+    auto g = make_geometry(y, activation);
+    auto dx = paddle::empty(y.shape(), paddle::DataType::FLOAT32, y.place());
+    cached<Backward>(g, 1).eltwise.execute(cpu_stream(),
+                                           {{DNNL_ARG_DST, memory(g.flat(), cpu_engine(), mutable_data(y))},
+                                            {DNNL_ARG_DIFF_DST, memory(g.flat(), cpu_engine(), mutable_data(dy))},
+                                            {DNNL_ARG_DIFF_SRC, memory(g.flat(), cpu_engine(), dx.data<float>())}});
+    cpu_stream().wait();
+    return {dx};
+  } catch (const dnnl::error& err) {
+    PD_THROW("onednn_eltwise backward: oneDNN error ", err.what());
+  }
+}
+
+}  // namespace
+
+PD_BUILD_OP(onednn_eltwise)
+    .Inputs({"X"})
+    .Outputs({"Out"})
+    .Attrs({"activation: int"})
+    .SetKernelFn(PD_KERNEL(eltwise_forward));
+
+PD_BUILD_GRAD_OP(onednn_eltwise)
+    .Inputs({"Out", paddle::Grad("Out")})
+    .Outputs({paddle::Grad("X")})
+    .Attrs({"activation: int"})
+    .SetKernelFn(PD_KERNEL(eltwise_backward));
