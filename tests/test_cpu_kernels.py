@@ -14,6 +14,7 @@ from paddle_attn.config import load_config
 from paddle_attn.cpu import bf16_supported
 from paddle_attn.errors import CheckpointError, ConfigError
 from paddle_attn.layers.psa import PSAModule
+from paddle_attn.models.resnet import ResidualReLU
 from paddle_attn.training import cpu_kernels
 from paddle_attn.training.resume import check_resumable
 from paddle_attn.training.trainer import train
@@ -54,6 +55,8 @@ def test_a_swapped_network_trains_like_paddles(onednn, build, shape):
     assert swapped == sum(isinstance(layer, paddle.nn.Conv2D) for layer in paddle_net.sublayers()) > 0
     activations = sum(isinstance(layer, (paddle.nn.ReLU, paddle.nn.Sigmoid)) for layer in paddle_net.sublayers())
     assert onednn.use_onednn_activations(onednn_net) == activations
+    junctions = sum(isinstance(layer, ResidualReLU) for layer in paddle_net.sublayers())
+    assert onednn.use_onednn_add_relu(onednn_net, ResidualReLU) == junctions
     assert list(onednn_net.state_dict()) == list(paddle_net.state_dict())  # checkpoints unchanged
     x = paddle.randn(shape)
     outputs, grads = [], []
@@ -116,7 +119,8 @@ def test_auto_uses_onednn_and_says_so(onednn, capsys):
         sum(type(layer) is kind for layer in net.sublayers()) for kind in onednn.ACTIVATION_SWAPS.values()
     )
     assert relus == 1 + 8 and sigmoids == 8  # the stem's and each block's ReLU, each NAM gate's sigmoid (ResNet-18)
-    assert "ReLU and sigmoid layers: oneDNN (17)" in line
+    assert "ReLU and sigmoid layers: oneDNN (17), residual add + ReLU: oneDNN (8)" in line
+    assert onednn.use_paddle_add_relu(net, ResidualReLU) == 8
     assert onednn.use_paddle_activations(net) == 17
     assert not any(type(layer) in onednn.ACTIVATION_SWAPS.values() for layer in net.sublayers())
 

@@ -9,6 +9,7 @@ import inspect
 
 import paddle
 import paddle.nn as nn
+import paddle.nn.functional as F
 
 from paddle_attn.errors import ModelError, did_you_mean
 from paddle_attn.layers import ATTENTION_LAYERS
@@ -26,9 +27,12 @@ def conv1x1(in_channels, out_channels, stride=1):
     return nn.Conv2D(in_channels, out_channels, 1, stride=stride, bias_attr=False)
 
 
-def residual_add(out, identity):
-    """`out + identity`; traced as `add_n`, since Paddle 3.3 prints a PIR warning (eager_utils.cc:3584) for `+`."""
-    return out + identity if paddle.in_dynamic_mode() else paddle.add_n([out, identity])
+class ResidualReLU(nn.Layer):
+    """A residual block's junction, relu(out + identity): a layer, so the CPU training path can run it as one oneDNN
+    operator (cpu.kernels). Traced as `add_n`: Paddle 3.3 prints a PIR warning (eager_utils.cc:3584) for `+`."""
+
+    def forward(self, out, identity):
+        return F.relu(out + identity if paddle.in_dynamic_mode() else paddle.add_n([out, identity]))
 
 
 class BasicBlock(nn.Layer):
@@ -50,6 +54,7 @@ class BasicBlock(nn.Layer):
         self.attention = attention(planes) if attention else None
         self.downsample = downsample
         self.relu = nn.ReLU()  # a layer, not F.relu: the CPU training path swaps it for oneDNN's (cpu.kernels)
+        self.junction = ResidualReLU()
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
@@ -57,7 +62,7 @@ class BasicBlock(nn.Layer):
         out = self.bn2(self.conv2(out))
         if self.attention is not None:
             out = self.attention(out)
-        return self.relu(residual_add(out, identity))
+        return self.junction(out, identity)
 
 
 class Bottleneck(nn.Layer):
@@ -82,6 +87,7 @@ class Bottleneck(nn.Layer):
         self.attention = attention(planes * self.expansion) if attention else None
         self.downsample = downsample
         self.relu = nn.ReLU()  # a layer, not F.relu: the CPU training path swaps it for oneDNN's (cpu.kernels)
+        self.junction = ResidualReLU()
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
@@ -90,7 +96,7 @@ class Bottleneck(nn.Layer):
         out = self.bn3(self.conv3(out))
         if self.attention is not None:
             out = self.attention(out)
-        return self.relu(residual_add(out, identity))
+        return self.junction(out, identity)
 
 
 class ResNet(nn.Layer):

@@ -9,8 +9,14 @@ batch norms); it is refused where that cannot run.
 
 from paddle_attn.cpu import bf16_supported
 from paddle_attn.errors import ConfigError
-from paddle_attn.kernels.onednn.layers import use_onednn_activations, use_onednn_batch_norms, use_onednn_convs
+from paddle_attn.kernels.onednn.layers import (
+    use_onednn_activations,
+    use_onednn_add_relu,
+    use_onednn_batch_norms,
+    use_onednn_convs,
+)
 from paddle_attn.kernels.onednn.self_check import self_check
+from paddle_attn.models.resnet import ResidualReLU
 
 # every convolution: measured faster per training step than grouped ones only (benchmarks/train_speed.py --kernels)
 CONV_SET = "all"
@@ -73,7 +79,10 @@ def apply_cpu_kernels(net, setting, device, precision="fp32"):
                 f"batch norms: oneDNN, {BATCH_NORM_LAYOUT} ({use_onednn_batch_norms(net, BATCH_NORM_LAYOUT)} layers)"
             )
         kind = "oneDNN, bf16 products" if precision == "bf16" else "oneDNN"
-        activations = f"ReLU and sigmoid layers: oneDNN ({use_onednn_activations(net)})"
+        activations = (
+            f"ReLU and sigmoid layers: oneDNN ({use_onednn_activations(net)}), residual add + ReLU: oneDNN "
+            f"({use_onednn_add_relu(net, ResidualReLU)})"
+        )
         print(f"convolutions: {kind} ({count} layers; {why}); {activations}; {norms}")
     else:
         print(f"convolutions: Paddle's kernels ({why})")

@@ -1,7 +1,8 @@
 // onednn_eltwise: Paddle custom operator running an fp32 element-wise activation (ReLU, sigmoid) forward and
-// backward as oneDNN eltwise primitives on both threads, in the tensor's own memory order (element-wise: any layout
+// backward as oneDNN eltwise primitives on both threads (and onednn_add_relu, the residual junction relu(a + b)), in the tensor's own memory order (element-wise: any layout
 // is the same, so nothing is reordered). The backward reads the output, as Paddle's relu_grad and sigmoid_grad do,
 // so the input need not be kept.
+#include <algorithm>
 #include <vector>
 
 #include "onednn_common.h"
@@ -74,6 +75,46 @@ std::vector<paddle::Tensor> eltwise_backward(const paddle::Tensor& y, const padd
   }
 }
 
+// The residual junction relu(a + b): one binary primitive with a ReLU post-op, multi-threaded (Paddle's add is a
+// single-threaded loop); the gradient of both inputs is relu's, computed from the output
+struct AddRelu {
+  dnnl::binary add;
+  explicit AddRelu(const FlatGeometry& g) {
+    dnnl::post_ops relu;
+    relu.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(relu);
+    add = dnnl::binary(
+        dnnl::binary::primitive_desc(cpu_engine(), dnnl::algorithm::binary_add, g.flat(), g.flat(), g.flat(), attr));
+  }
+};
+
+std::vector<paddle::Tensor> add_relu_forward(const paddle::Tensor& a, const paddle::Tensor& b) {
+  check_cpu_fp32(a, "onednn_add_relu", "X");
+  check_cpu_fp32(b, "onednn_add_relu", "Y");
+  PD_CHECK(a.shape() == b.shape(), "onednn_add_relu adds tensors of one shape");
+  try {
+    auto g = make_geometry(a, 0);
+    auto y = paddle::empty(a.shape(), paddle::DataType::FLOAT32, a.place());
+    cached<AddRelu>(g, 2).add.execute(cpu_stream(),
+                                      {{DNNL_ARG_SRC_0, memory(g.flat(), cpu_engine(), mutable_data(a))},
+                                       {DNNL_ARG_SRC_1, memory(g.flat(), cpu_engine(), mutable_data(b))},
+                                       {DNNL_ARG_DST, memory(g.flat(), cpu_engine(), y.data<float>())}});
+    cpu_stream().wait();
+    return {y};
+  } catch (const dnnl::error& err) {
+    PD_THROW("onednn_add_relu forward: oneDNN error ", err.what());
+  }
+}
+
+std::vector<paddle::Tensor> add_relu_backward(const paddle::Tensor& y, const paddle::Tensor& dy) {
+  auto dx = eltwise_backward(y, dy, 0);
+  // a tensor of its own per input: Paddle may accumulate into one gradient in place
+  auto copy = paddle::empty(y.shape(), paddle::DataType::FLOAT32, y.place());
+  std::copy(dx[0].data<float>(), dx[0].data<float>() + dx[0].numel(), copy.data<float>());
+  return {dx[0], copy};
+}
+
 }  // namespace
 
 PD_BUILD_OP(onednn_eltwise)
@@ -87,3 +128,10 @@ PD_BUILD_GRAD_OP(onednn_eltwise)
     .Outputs({paddle::Grad("X")})
     .Attrs({"activation: int"})
     .SetKernelFn(PD_KERNEL(eltwise_backward));
+
+PD_BUILD_OP(onednn_add_relu).Inputs({"X", "Y"}).Outputs({"Out"}).SetKernelFn(PD_KERNEL(add_relu_forward));
+
+PD_BUILD_GRAD_OP(onednn_add_relu)
+    .Inputs({"Out", paddle::Grad("Out")})
+    .Outputs({paddle::Grad("X"), paddle::Grad("Y")})
+    .SetKernelFn(PD_KERNEL(add_relu_backward));

@@ -22,3 +22,10 @@ def relu(x):
 def sigmoid(x):
     """1 / (1 + exp(-x))."""
     return eltwise(x, "sigmoid")
+
+
+def add_relu(a, b):
+    """relu(a + b) of two fp32 CPU tensors of one shape (a residual block's junction); both gradients are relu's."""
+    from paddle_attn.kernels.onednn.build import load_ops  # optional: compiles the operator (C++ compiler) on first use
+
+    return load_ops().onednn_add_relu(a, b)

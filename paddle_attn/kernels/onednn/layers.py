@@ -2,12 +2,13 @@
 same parameters and buffers under the same names, so checkpoints, optimizers and exports see no difference."""
 
 import paddle
+import paddle.nn.functional as F
 from paddle import nn
 
 from paddle_attn.kernels.onednn.batch_norm import LAYOUT_MODES as BATCH_NORM_LAYOUTS
 from paddle_attn.kernels.onednn.batch_norm import batch_norm
 from paddle_attn.kernels.onednn.conv import PRECISIONS, conv2d
-from paddle_attn.kernels.onednn.eltwise import relu, sigmoid
+from paddle_attn.kernels.onednn.eltwise import add_relu, relu, sigmoid
 
 # which convolutions `use_onednn_convs` swaps: grouped ones only (10-13x faster, issue 31) or every one
 CONV_SETS = ("grouped", "all")
@@ -161,3 +162,24 @@ def use_onednn_activations(net):
 def use_paddle_activations(net):
     """Undo `use_onednn_activations`; returns how many layers went back to Paddle's."""
     return sum(_retype(net, onednn_class, paddle_class) for paddle_class, onednn_class in ACTIVATION_SWAPS.items())
+
+
+class OneDNNAddReLU(nn.Layer):
+    """relu(x + y), on onednn_add_relu for eager fp32 CPU tensors of one shape; static graphs (exports) trace Paddle's
+    add_n and relu."""
+
+    def forward(self, x, y):
+        if _eager_cpu_fp32(x) and _eager_cpu_fp32(y) and x.shape == y.shape:
+            return add_relu(x, y)
+        return F.relu(paddle.add_n([x, y]))
+
+
+def use_onednn_add_relu(net, junction_class):
+    """Every layer of `net` of exactly `junction_class`, a layer without tensors whose forward(x, y) is relu(x + y)
+    (a model's residual junction), becomes an OneDNNAddReLU in place; returns how many."""
+    return _retype(net, junction_class, OneDNNAddReLU)
+
+
+def use_paddle_add_relu(net, junction_class):
+    """Undo `use_onednn_add_relu`; returns how many layers went back to `junction_class`."""
+    return _retype(net, OneDNNAddReLU, junction_class)

@@ -8,7 +8,7 @@ import paddle.nn.functional as F
 
 from paddle_attn.kernels.onednn.batch_norm import batch_norm
 from paddle_attn.kernels.onednn.conv import conv2d
-from paddle_attn.kernels.onednn.eltwise import relu, sigmoid
+from paddle_attn.kernels.onednn.eltwise import add_relu, relu, sigmoid
 
 # relative to the largest magnitude of Paddle's result: fp32 sums of <= 400 terms stay far below, a wrong kernel far above
 TOLERANCE = 1e-4
@@ -66,16 +66,24 @@ def conv_self_check(rng, precision="fp32"):
 
 
 def activation_self_check(rng):
-    """None when onednn_eltwise's ReLU and sigmoid match Paddle's (output and input gradient), else the first
-    mismatch."""
-    x, dy = _tensor(rng, (2, 8, 5, 7)), _tensor(rng, (2, 8, 5, 7))
-    for name, ours, theirs in (("ReLU", relu, F.relu), ("sigmoid", sigmoid, F.sigmoid)):
+    """None when onednn_eltwise's ReLU and sigmoid and onednn_add_relu match Paddle's (output and input gradients),
+    else the first mismatch."""
+    shape = (2, 8, 5, 7)
+    x, y, dy = _tensor(rng, shape), _tensor(rng, shape), _tensor(rng, shape)
+    cases = (
+        ("ReLU", relu, F.relu, [x]),
+        ("sigmoid", sigmoid, F.sigmoid, [x]),
+        ("residual add + ReLU", add_relu, lambda a, b: F.relu(a + b), [x, y]),
+    )
+    for name, ours, theirs, inputs in cases:
         results = []
         for activation in (ours, theirs):
-            x.stop_gradient = False
-            y = activation(x)
-            results.append([y, *paddle.grad([y], [x], [dy])])
-        problem = _first_mismatch(("output", "input gradient"), *results, f"a {name}")
+            for t in inputs:
+                t.stop_gradient = False
+            out = activation(*inputs)
+            results.append([out, *paddle.grad([out], inputs, [dy])])
+        names = ("output", *(f"gradient of input {i + 1}" for i in range(len(inputs))))
+        problem = _first_mismatch(names, *results, f"a {name}")
         if problem:
             return problem
     return None
