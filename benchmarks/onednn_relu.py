@@ -1,4 +1,4 @@
-"""Paddle's relu vs the onednn_relu custom operator, forward + backward, on the shapes resnet50_nam's batch norms
+"""Paddle's relu vs the onednn_eltwise custom operator's, forward + backward, on the shapes resnet50_nam's batch norms
 output (CIFAR stem, 32 px, batch 64 by default: a ReLU follows most of them), interleaved, 2 threads, weighted by use.
 
     PYTHONPATH=. python benchmarks/onednn_relu.py [--rounds 5] [--model resnet50_nam] [--batch 64]
@@ -15,11 +15,11 @@ import paddle_attn
 
 
 def measure(shape, rounds, min_seconds):
-    """Median ms per forward + backward of Paddle's relu and of onednn_relu."""
+    """Median ms per forward + backward of Paddle's relu and of onednn_eltwise's."""
     import paddle
     import paddle.nn.functional as F
 
-    from paddle_attn.kernels.onednn.relu import relu
+    from paddle_attn.kernels.onednn.eltwise import relu
 
     x = paddle.randn(shape)
     x.stop_gradient = False

@@ -2,7 +2,7 @@
 
     python benchmarks/profile_train.py                          # resnet50_nam, CIFAR stem, 32x32, batch 64
     python benchmarks/profile_train.py --model resnet50 --steps 2 --batch 32
-    python benchmarks/profile_train.py --kernels onednn         # convolutions on paddle_attn's oneDNN operator
+    python benchmarks/profile_train.py --kernels onednn         # convolutions, ReLU, sigmoid on paddle_attn's oneDNN
     python benchmarks/profile_train.py --kernels onednn_bn      # and the batch norms too (train_step.py's KERNELS)
 
 Prints Paddle's operator view (`paddle.profiler`, CPU), sorted by total CPU time: which kernels
@@ -23,7 +23,9 @@ def main():
     parser.add_argument("--steps", type=int, default=2, help="profiled steps after one warm-up step (default 2)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument(
-        "--kernels", default="paddle", help="paddle, onednn_grouped, onednn, onednn_bn, onednn_bn_blocked"
+        "--kernels",
+        default="paddle",
+        help="train_step.py's KERNELS: paddle, onednn_grouped, onednn_conv, onednn, onednn_bf16, onednn_bn, ...",
     )
     args = parser.parse_args()
 

@@ -29,6 +29,7 @@ BUILTIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs"
 DEVICES = ("auto", "cpu", "gpu")
 # convolutions of CPU training runs: auto is oneDNN where its operator builds and passes its self-check (issue 31)
 CPU_KERNELS = ("auto", "paddle", "onednn")
+PRECISIONS = ("fp32", "bf16")
 
 # section -> key -> (default, type or tuple of types, rule); rule is a tuple of choices or a check
 _NUMBER = (int, float)
@@ -115,6 +116,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "device": {  # where and how the network runs
         "name": ("auto", str, DEVICES),
         "amp": ("off", (str, bool), lambda v: v in (False, "off", "O1") or _AMP_RULE),  # float16 mixed precision, GPUs
+        # CPU training's convolution products: bf16 on CPUs with AVX-512 BF16 or AMX (training/cpu_kernels.py)
+        "precision": ("fp32", str, PRECISIONS),
         # evaluation on the CPU: "inference" (the network exported to Paddle Inference, oneDNN) or "dygraph"
         "eval_backend": ("inference", str, ("inference", "dygraph")),
     },

@@ -169,9 +169,12 @@ def spread_classifier(net, x, directions=5):
     import numpy as np
     import paddle
 
-    features = paddle.nn.Sequential(*list(net.children())[:-1])
+    pooled = []  # what the classifier reads: the network's own forward up to its global pool
+    hook = net.avgpool.register_forward_post_hook(lambda layer, inputs, output: pooled.append(output))
     with paddle.no_grad():
-        f = features(x).flatten(1).numpy()
+        net(x)
+    hook.remove()
+    f = pooled[0].flatten(1).numpy()
     mean = f.mean(0)
     _, sv, vt = np.linalg.svd(f - mean, full_matrices=False)
     unit = vt[:directions] / (sv[:directions, None] / math.sqrt(len(f)))

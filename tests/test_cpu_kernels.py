@@ -11,9 +11,12 @@ import pytest
 
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.config import load_config
-from paddle_attn.errors import ConfigError
+from paddle_attn.cpu import bf16_supported
+from paddle_attn.errors import CheckpointError, ConfigError
 from paddle_attn.layers.psa import PSAModule
+from paddle_attn.models.resnet import ResidualReLU
 from paddle_attn.training import cpu_kernels
+from paddle_attn.training.resume import check_resumable
 from paddle_attn.training.trainer import train
 from paddle_attn.weights.factory import create_model
 from tests.helpers import ROOT, relative_error, tiny_config, tiny_overrides
@@ -50,6 +53,10 @@ def test_a_swapped_network_trains_like_paddles(onednn, build, shape):
     paddle_net, onednn_net = twin_networks(build)
     swapped = onednn.use_onednn_convs(onednn_net, "all")
     assert swapped == sum(isinstance(layer, paddle.nn.Conv2D) for layer in paddle_net.sublayers()) > 0
+    activations = sum(isinstance(layer, (paddle.nn.ReLU, paddle.nn.Sigmoid)) for layer in paddle_net.sublayers())
+    assert onednn.use_onednn_activations(onednn_net) == activations
+    junctions = sum(isinstance(layer, ResidualReLU) for layer in paddle_net.sublayers())
+    assert onednn.use_onednn_add_relu(onednn_net, ResidualReLU) == junctions
     assert list(onednn_net.state_dict()) == list(paddle_net.state_dict())  # checkpoints unchanged
     x = paddle.randn(shape)
     outputs, grads = [], []
@@ -94,6 +101,9 @@ def test_self_check_passes_and_catches_a_wrong_kernel(onednn, monkeypatch):
     monkeypatch.setattr(check, "batch_norm", lambda x, m, v, w, *a, **k: right_norm(x, m, v, w * 1.001, *a, **k))
     assert check.self_check() is None  # the batch norm is checked only when it is to run
     assert "output of a batch norm (nchw)" in check.self_check("nchw")
+    right_sigmoid = check.sigmoid
+    monkeypatch.setattr(check, "sigmoid", lambda x: right_sigmoid(x) * 1.001)
+    assert check.self_check() == "output of a sigmoid differs by 1.0e-03 relative"
     right = check.conv2d
     monkeypatch.setattr(check, "conv2d", lambda x, w, *a, **k: right(x, w * 1.001, *a, **k))
     assert "output" in check.self_check()
@@ -105,6 +115,14 @@ def test_auto_uses_onednn_and_says_so(onednn, capsys):
     line = capsys.readouterr().out.strip()
     assert line.startswith("convolutions: oneDNN") and "self-check" in line and len(line.splitlines()) == 1
     assert any(isinstance(layer, onednn.OneDNNConv2D) for layer in net.sublayers())
+    relus, sigmoids = (
+        sum(type(layer) is kind for layer in net.sublayers()) for kind in onednn.ACTIVATION_SWAPS.values()
+    )
+    assert relus == 1 + 8 and sigmoids == 8  # the stem's and each block's ReLU, each NAM gate's sigmoid (ResNet-18)
+    assert "ReLU and sigmoid layers: oneDNN (17), residual add + ReLU: oneDNN (8)" in line
+    assert onednn.use_paddle_add_relu(net, ResidualReLU) == 8
+    assert onednn.use_paddle_activations(net) == 17
+    assert not any(type(layer) in onednn.ACTIVATION_SWAPS.values() for layer in net.sublayers())
 
 
 def test_batch_norms_join_the_onednn_path_when_their_layout_is_set(onednn, monkeypatch, capsys):
@@ -136,7 +154,7 @@ def test_auto_falls_back_to_paddle_with_the_reason_and_onednn_refuses(monkeypatc
 
 
 def test_auto_falls_back_when_the_self_check_fails(onednn, monkeypatch, capsys):
-    monkeypatch.setattr(cpu_kernels, "self_check", lambda layout: "output differs by 1.0e-02 relative")
+    monkeypatch.setattr(cpu_kernels, "self_check", lambda layout, precision: "output differs by 1.0e-02 relative")
     assert cpu_kernels.apply_cpu_kernels(create_model("resnet18_nam", num_classes=10), "auto", "cpu") == "paddle"
     assert "differs by 1.0e-02" in capsys.readouterr().out
 
@@ -182,3 +200,64 @@ def test_an_export_of_a_swapped_network_holds_paddles_conv_only(onednn, tmp_path
     paddle.jit.save(net, prefix, input_spec=[paddle.static.InputSpec([None, 16, 8, 8], "float32", "x")])
     program = open(prefix + ".json").read()
     assert "conv2d" in program and "onednn" not in program  # Paddle Inference runs it without the custom operator
+
+
+NO_BF16 = "the CPU has no native bf16 (AVX-512 BF16 / AMX): device.precision=bf16 is refused there"
+
+
+@pytest.mark.parametrize(
+    "setting, device, native, message",
+    [
+        ("auto", "cpu", False, "needs a CPU with AVX-512 BF16 or AMX .* use device.precision=fp32"),
+        ("paddle", "cpu", True, "runs on the oneDNN operator: set cpu.kernels=auto or onednn"),
+        ("auto", "gpu", True, "is for CPU runs; on the gpu use device.amp=O1"),
+    ],
+    ids=["cpu-without-bf16", "paddle-kernels", "gpu"],
+)
+def test_bf16_is_refused_where_it_cannot_run(monkeypatch, setting, device, native, message):
+    monkeypatch.setattr(cpu_kernels, "bf16_supported", lambda: native)
+    with pytest.raises(ConfigError, match=f"device.precision=bf16 {message}"):
+        cpu_kernels.apply_cpu_kernels(create_model("resnet18_nam", num_classes=10), setting, device, "bf16")
+    cpu_kernels.check_precision("fp32", setting, device)  # fp32 runs everywhere
+
+
+def test_a_bf16_run_is_refused_before_it_makes_its_folder(monkeypatch, tmp_path):
+    monkeypatch.setattr(cpu_kernels, "bf16_supported", lambda: False)
+    with pytest.raises(ConfigError, match="AVX-512 BF16 or AMX"):
+        train(tiny_config(tmp_path, "device.precision=bf16"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_bf16_run_with_a_failing_self_check_stops_instead_of_falling_back(onednn, monkeypatch):
+    monkeypatch.setattr(cpu_kernels, "bf16_supported", lambda: True)
+    monkeypatch.setattr(cpu_kernels, "self_check", lambda layout, precision: f"output of a conv ({precision}) differs")
+    with pytest.raises(ConfigError, match="output of a conv \\(bf16\\) differs; use device.precision=fp32"):
+        cpu_kernels.apply_cpu_kernels(create_model("resnet18_nam", num_classes=10), "auto", "cpu", "bf16")
+
+
+def test_resuming_in_another_precision_is_refused_and_old_runs_resume_in_fp32(tmp_path):
+    fp32, bf16 = tiny_config(tmp_path), tiny_config(tmp_path, "device.precision=bf16")
+    with pytest.raises(CheckpointError, match="device.precision is 'bf16' here but was 'fp32' in that run"):
+        check_resumable({"config": fp32}, bf16, 1, None, "the checkpoint")
+    before_the_key = {**fp32, "device": {k: v for k, v in fp32["device"].items() if k != "precision"}}
+    assert check_resumable({"config": before_the_key}, fp32, 1, None, "the checkpoint") is None
+
+
+@pytest.mark.skipif(not bf16_supported(), reason=NO_BF16)
+def test_a_bf16_run_trains_its_convolutions_in_bf16(onednn, tmp_path, capsys):
+    net = create_model("resnet18_nam", num_classes=10)
+    assert cpu_kernels.apply_cpu_kernels(net, "auto", "cpu", "bf16") == "onednn"
+    convs = [layer for layer in net.sublayers() if isinstance(layer, onednn.OneDNNConv2D)]
+    assert convs and {layer.onednn_precision for layer in convs} == {"bf16"}
+    capsys.readouterr()
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        train(tiny_config(tmp_path, "cpu.kernels=onednn", f"device.precision={precision}", run=precision, epochs=1))
+        runs[precision] = ckpt.load_params(str(tmp_path / precision / "checkpoints" / "latest"))
+    assert "convolutions: oneDNN, bf16 products" in capsys.readouterr().out
+    assert runs["bf16"].keys() == runs["fp32"].keys()
+    for key, value in runs["bf16"].items():
+        assert value.dtype == paddle.float32 and np.isfinite(value.numpy()).all(), key  # fp32 master weights
+    # bf16 products change the training: rounding only the conv weights to bf16 moves a batch-8 ResNet-18's
+    # gradients by 20 % (median), so the check is that it ran, not a bound (the op tests bound each conv)
+    assert np.abs(runs["bf16"]["conv1.weight"].numpy() - runs["fp32"]["conv1.weight"].numpy()).max() > 0

@@ -7,9 +7,11 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
+from paddle_attn.cpu import bf16_supported
 from tests.helpers import ROOT, relative_error
 
 TOLERANCE = 1e-5  # relative to the largest magnitude of Paddle's result: fp32 agreement
+NO_BF16 = "the CPU has no native bf16 (AVX-512 BF16 / AMX): bf16 convolutions are refused there"
 
 # (input NCHW, weight OIHW, stride, padding, dilation, groups, bias): unequal H/W pairs catch swapped axes
 CASES = {
@@ -47,6 +49,40 @@ def test_outputs_and_gradients_match_paddle(onednn_conv2d, case, layout):
     dy = paddle.randn(y_ref.shape)
     for ours, theirs in zip(paddle.grad([y], inputs, [dy]), paddle.grad([y_ref], inputs, [dy])):
         assert relative_error(ours, theirs) <= TOLERANCE
+
+
+def _bf16_rounded(t):
+    return t.astype("bfloat16").astype("float32")
+
+
+@pytest.mark.skipif(not bf16_supported(), reason=NO_BF16)
+@pytest.mark.parametrize("layout", ["auto", "nchw", "nhwc"])
+@pytest.mark.parametrize("case", ["3x3", "1x1-no-bias", "groups4", "stem"])
+def test_bf16_products_are_paddles_fp32_conv_of_bf16_rounded_factors(onednn_conv2d, case, layout):
+    """bf16 mode rounds x, w and dy to bf16 and accumulates in fp32: Paddle's fp32 conv of the rounded factors gives
+    the same results to fp32 precision, and the unrounded ones differ by bf16's (so bf16 really ran)."""
+    x_shape, w_shape, stride, padding, dilation, groups, _ = CASES[case]
+    x, w = paddle.randn(x_shape), paddle.randn(w_shape)
+    params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    results = {}
+    for kind, conv, rounded in (
+        ("bf16", lambda a, b: onednn_conv2d(a, b, layout=layout, precision="bf16", **params), False),
+        ("rounded fp32", lambda a, b: F.conv2d(a, b, **params), True),
+        ("fp32", lambda a, b: F.conv2d(a, b, **params), False),
+    ):
+        a, b = (_bf16_rounded(t) if rounded else t.clone() for t in (x, w))
+        a.stop_gradient = b.stop_gradient = False
+        y = conv(a, b)
+        dy = paddle.linspace(-2, 2, y.size).reshape(y.shape)  # a gradient with many distinct values
+        results[kind] = [y, *paddle.grad([y], [a, b], [_bf16_rounded(dy) if rounded else dy])]
+    for name, ours, rounded, exact in zip(("output", "dx", "dw"), *results.values()):
+        assert relative_error(ours, rounded) <= TOLERANCE, name
+        assert 1e-4 < relative_error(ours, exact) <= 2e-2, name  # bf16's 8 significant bits, not fp32's 24
+
+
+def test_an_unknown_precision_is_refused_by_name(onednn_conv2d):
+    with pytest.raises(ValueError, match="precision must be one of \\('fp32', 'bf16'\\), got 'fp16'"):
+        onednn_conv2d(paddle.randn([1, 4, 6, 6]), paddle.randn([4, 4, 3, 3]), precision="fp16")
 
 
 def test_input_without_gradient_still_gives_the_weight_gradient(onednn_conv2d):

@@ -228,7 +228,7 @@ def test_openvino_bf16_is_close_to_fp32(tmp_path):
     paddle.seed(2)
     net = randomize_norms(paddle_attn.create_model("resnet18_nam", num_classes=10, stem="cifar"))
     net.eval()
-    x = (make_images(8, seed=3)[0].transpose(0, 3, 1, 2) / 255.0 - 0.5).astype("float32")
+    x = (make_images(16, seed=3)[0].transpose(0, 3, 1, 2) / 255.0 - 0.5).astype("float32")
     spread_classifier(net, paddle.to_tensor(x))
     with paddle.no_grad():
         fp32 = net(paddle.to_tensor(x)).numpy()

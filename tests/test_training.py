@@ -325,7 +325,11 @@ def test_a_checkpoint_written_before_the_train_section_was_split_resumes(tmp_pat
     assert "output_dir" in state["config"]["train"] and "run" not in state["config"]
     with open(state_file, "w") as f:
         json.dump(state, f)
-    before_split = {**saved, "cpu": {k: v for k, v in saved["cpu"].items() if k != "kernels"}}  # cpu.kernels came later
+    before_split = {  # cpu.kernels and device.precision came later
+        **saved,
+        "cpu": {k: v for k, v in saved["cpu"].items() if k != "kernels"},
+        "device": {k: v for k, v in saved["device"].items() if k != "precision"},
+    }
     assert read_run_state(latest)["config"] == before_split  # today's sections again
 
     with pytest.raises(ckpt.CheckpointError, match=r"loss.nam_sparsity is 0.5 here but was 0.0 in that run"):

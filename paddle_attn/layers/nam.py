@@ -35,6 +35,7 @@ class _ScaleWeightedNorm(AttentionGate):
             )
             stat.stop_gradient = True
             setattr(self, name, stat)
+        self.sigmoid = nn.Sigmoid()  # a layer, not F.sigmoid: the CPU training path swaps it for oneDNN's (cpu.kernels)
 
     def norm_parameters(self):
         return []  # its BatchNorm scales are the attention weights (NAM eq. 2): the ordinary weight decay applies
@@ -58,7 +59,7 @@ class _ScaleWeightedNorm(AttentionGate):
             epsilon=self._epsilon,
             data_format=self._data_format,
         )
-        return F.sigmoid(y)
+        return self.sigmoid(y)
 
 
 class NAMChannelAttention(_ScaleWeightedNorm):

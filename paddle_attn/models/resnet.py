@@ -27,9 +27,12 @@ def conv1x1(in_channels, out_channels, stride=1):
     return nn.Conv2D(in_channels, out_channels, 1, stride=stride, bias_attr=False)
 
 
-def residual_add(out, identity):
-    """`out + identity`; traced as `add_n`, since Paddle 3.3 prints a PIR warning (eager_utils.cc:3584) for `+`."""
-    return out + identity if paddle.in_dynamic_mode() else paddle.add_n([out, identity])
+class ResidualReLU(nn.Layer):
+    """A residual block's junction, relu(out + identity): a layer, so the CPU training path can run it as one oneDNN
+    operator (cpu.kernels). Traced as `add_n`: Paddle 3.3 prints a PIR warning (eager_utils.cc:3584) for `+`."""
+
+    def forward(self, out, identity):
+        return F.relu(out + identity if paddle.in_dynamic_mode() else paddle.add_n([out, identity]))
 
 
 class BasicBlock(nn.Layer):
@@ -50,14 +53,16 @@ class BasicBlock(nn.Layer):
         self.bn2 = nn.BatchNorm2D(planes)
         self.attention = attention(planes) if attention else None
         self.downsample = downsample
+        self.relu = nn.ReLU()  # a layer, not F.relu: the CPU training path swaps it for oneDNN's (cpu.kernels)
+        self.junction = ResidualReLU()
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         if self.attention is not None:
             out = self.attention(out)
-        return F.relu(residual_add(out, identity))
+        return self.junction(out, identity)
 
 
 class Bottleneck(nn.Layer):
@@ -81,15 +86,17 @@ class Bottleneck(nn.Layer):
         self.bn3 = nn.BatchNorm2D(planes * self.expansion)
         self.attention = attention(planes * self.expansion) if attention else None
         self.downsample = downsample
+        self.relu = nn.ReLU()  # a layer, not F.relu: the CPU training path swaps it for oneDNN's (cpu.kernels)
+        self.junction = ResidualReLU()
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
         if self.attention is not None:
             out = self.attention(out)
-        return F.relu(residual_add(out, identity))
+        return self.junction(out, identity)
 
 
 class ResNet(nn.Layer):
@@ -146,6 +153,7 @@ class ResNet(nn.Layer):
             self.conv1 = nn.Conv2D(in_channels, 64, 3, stride=1, padding=1, bias_attr=False)
             self.maxpool = nn.Identity()
         self.bn1 = nn.BatchNorm2D(64)
+        self.relu = nn.ReLU()
 
         self._in_channels = 64
         stages = []
@@ -181,7 +189,7 @@ class ResNet(nn.Layer):
             raise ValueError(
                 f"{type(self).__name__} expects images as a 4-D tensor (N, C, H, W), got shape {list(x.shape)}"
             )
-        x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.avgpool(x).flatten(1))
 

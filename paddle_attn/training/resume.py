@@ -51,7 +51,7 @@ MUST_MATCH = {
     "lr": None,
     "loss": None,
     "train": ("batch_size", "seed"),
-    "device": ("amp",),
+    "device": ("amp", "precision"),
 }  # run.resume_strict=false lets any of these change
 
 

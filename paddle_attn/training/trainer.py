@@ -16,7 +16,7 @@ import paddle
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.data.datasets import build_dataset
 from paddle_attn.optim import add_bn_sparsity, add_nam_sparsity, build_optimizer, schedule_from_config
-from paddle_attn.training.cpu_kernels import apply_cpu_kernels
+from paddle_attn.training.cpu_kernels import apply_cpu_kernels, check_precision
 from paddle_attn.training.device import amp_configs, prepare_device, run_device
 from paddle_attn.training.evaluation import EvalLossMean, evaluation_path, prepare
 from paddle_attn.training.fit_callbacks import FitPlan, fit_callbacks
@@ -48,7 +48,9 @@ def train(config: dict, callbacks: Sequence[paddle.callbacks.Callback] = ()) -> 
     `run_lock`), CheckpointError when a resume cannot continue the run exactly or a checkpoint cannot be saved.
     """
     run = config["run"]
-    amp = amp_configs(config["device"]["amp"], run_device(config["device"]["name"]))  # a CPU run with AMP stops here
+    device = run_device(config["device"]["name"])
+    amp = amp_configs(config["device"]["amp"], device)  # a CPU run with AMP stops here
+    check_precision(config["device"]["precision"], config["cpu"]["kernels"], device)  # so does bf16 where it can't run
     resume_from = resume_point(run)  # before anything is built: a bad path fails fast
     lock = hold_run_dir(run["output_dir"], resume_from if run["resume"] else None, run["move_existing_run"])
     try:
@@ -66,7 +68,7 @@ def _train_in(run_dir, config, amp, resume_from, callbacks):
     net = create_model_from_spec(
         {**config["model"], "pretrained": None} if resume_from else config["model"], config["run"]["trusted"]
     )
-    apply_cpu_kernels(net, config["cpu"]["kernels"], device)
+    apply_cpu_kernels(net, config["cpu"]["kernels"], device, config["device"]["precision"])
     train_loader, test_loader, seeding = run_loaders(config["train"], config["data"], train_set, test_set)
     epochs = config["train"]["epochs"]
     scheduler = schedule_from_config(config["lr"], epochs, len(train_loader))

@@ -17,7 +17,7 @@ import warnings
 import paddle
 
 _NAME = "paddle_attn_onednn"
-_SOURCES = ("conv2d.cc", "batch_norm.cc", "relu.cc")
+_SOURCES = ("conv2d.cc", "batch_norm.cc", "eltwise.cc")
 _HEADERS = ("onednn_common.h",)  # not compiled on their own, but a change must rebuild
 _state = {"module": None, "error": None, "build_seconds": None}
 

@@ -2,6 +2,9 @@
 
 # Activation layouts the operator may compute in (user tensors stay NCHW); values match conv2d.cc's LayoutMode
 LAYOUT_MODES = {"any": 0, "nchw": 1, "nhwc": 2}
+# What the products are computed in (conv2d.cc's Precision): bf16 rounds x, weight and the output gradient to bf16
+# inside the operator and accumulates in fp32; every tensor Paddle sees stays fp32
+PRECISIONS = {"fp32": 0, "bf16": 1}
 
 
 def _pair(value, name):
@@ -24,8 +27,11 @@ def auto_layout(x_shape, weight_shape, groups):
     return "any"
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layout="auto"):
-    """oneDNN convolution of NCHW `x` with OIHW `weight`; symmetric integer padding; bias added by Paddle."""
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layout="auto", precision="fp32"):
+    """oneDNN convolution of NCHW `x` with OIHW `weight`; symmetric integer padding; bias added by Paddle;
+    `precision` one of PRECISIONS (bf16 needs a CPU with AVX-512 BF16 or AMX: oneDNN refuses it elsewhere)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
     from paddle_attn.kernels.onednn.build import load_ops  # optional: compiles the operator (C++ compiler) on first use
 
     if layout == "auto":
@@ -38,6 +44,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layo
         _pair(dilation, "dilation"),
         int(groups),
         LAYOUT_MODES[layout],
+        PRECISIONS[precision],
     )
     if bias is not None:  # one broadcast add; fusing it into the primitive is left until a layer needs it
         out = out + bias.reshape([1, -1, 1, 1])

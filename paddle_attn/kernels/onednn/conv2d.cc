@@ -1,5 +1,6 @@
-// onednn_conv2d: Paddle custom operator running fp32 NCHW convolution (forward, backward data, backward
-// weights) on the oneDNN that Paddle's CPU wheel ships (paddle/libs/libdnnl.so.3), with a primitive cache.
+// onednn_conv2d: Paddle custom operator running NCHW convolution (forward, backward data, backward weights) on
+// the oneDNN that Paddle's CPU wheel ships (paddle/libs/libdnnl.so.3), with a primitive cache; fp32, or bf16
+// products with fp32 results (bf16 mode: the inputs are rounded to bf16 inside, master weights stay fp32).
 #include <vector>
 
 #include "onednn_common.h"
@@ -13,33 +14,40 @@ using dt = memory::data_type;
 
 // Activation layouts the primitives may compute in; user tensors are always NCHW (benchmarked per shape)
 enum LayoutMode { kAny = 0, kPlainNchw = 1, kNhwc = 2 };
+// What the products are computed in: user tensors, results and master weights stay fp32 either way
+enum Precision { kFp32 = 0, kBf16 = 1 };
 
 // Everything that fixes a convolution's primitives; also the cache key
 struct Geometry {
   memory::dims src, wei, dst, strides, dilates, pad;
-  int64_t groups, mode;
+  int64_t groups, mode, precision;
 
   std::vector<int64_t> key(int64_t kind) const {
-    std::vector<int64_t> k{kind, groups, mode};
+    std::vector<int64_t> k{kind, groups, mode, precision};
     for (const auto* d : {&src, &wei, &dst, &strides, &dilates, &pad}) k.insert(k.end(), d->begin(), d->end());
     return k;
   }
   memory::desc user_act(const memory::dims& d) const { return {d, dt::f32, tag::nchw}; }
   memory::desc user_wei() const { return {wei, dt::f32, groups > 1 ? tag::goihw : tag::oihw}; }
-  memory::desc chosen_act(const memory::dims& d) const {
-    return {d, dt::f32, mode == kPlainNchw ? tag::nchw : mode == kNhwc ? tag::nhwc : tag::any};
+  // a factor of the products (src, weights, diff_dst) is bf16 in bf16 mode; what a primitive writes stays fp32
+  dt compute_type(bool factor) const { return factor && precision == kBf16 ? dt::bf16 : dt::f32; }
+  memory::desc chosen_act(const memory::dims& d, bool factor) const {
+    return {d, compute_type(factor), mode == kPlainNchw ? tag::nchw : mode == kNhwc ? tag::nhwc : tag::any};
   }
-  memory::desc chosen_wei() const { return {wei, dt::f32, tag::any}; }
+  memory::desc chosen_wei(bool factor) const { return {wei, compute_type(factor), tag::any}; }
 };
 
 Geometry make_geometry(const std::vector<int64_t>& x, const std::vector<int64_t>& w, const std::vector<int>& strides,
-                       const std::vector<int>& paddings, const std::vector<int>& dilations, int groups, int mode) {
+                       const std::vector<int>& paddings, const std::vector<int>& dilations, int groups, int mode,
+                       int precision) {
   PD_CHECK(x.size() == 4 && w.size() == 4, "onednn_conv2d wants 4-D NCHW input and OIHW weight");
   PD_CHECK(strides.size() == 2 && paddings.size() == 2 && dilations.size() == 2, "strides/paddings/dilations: 2 each");
   PD_CHECK(x[1] == w[1] * groups && w[0] % groups == 0, "channels do not match groups");
+  PD_CHECK(precision == kFp32 || precision == kBf16, "onednn_conv2d precision: 0 (fp32) or 1 (bf16)");
   Geometry g;
   g.groups = groups;
   g.mode = mode;
+  g.precision = precision;
   g.src = {x[0], x[1], x[2], x[3]};
   g.wei = groups > 1 ? memory::dims{groups, w[0] / groups, w[1], w[2], w[3]} : memory::dims{w[0], w[1], w[2], w[3]};
   int64_t out_h = (x[2] + 2 * paddings[0] - dilations[0] * (w[2] - 1) - 1) / strides[0] + 1;
@@ -54,8 +62,8 @@ Geometry make_geometry(const std::vector<int64_t>& x, const std::vector<int64_t>
 
 dnnl::convolution_forward::primitive_desc forward_desc(const Geometry& g) {
   return {cpu_engine(), dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-          g.chosen_act(g.src), g.chosen_wei(), g.chosen_act(g.dst), g.strides, g.dilates, g.pad, g.pad,
-          deterministic()};
+          g.chosen_act(g.src, true), g.chosen_wei(true), g.chosen_act(g.dst, false), g.strides, g.dilates, g.pad,
+          g.pad, deterministic()};
 }
 
 struct Forward {
@@ -75,8 +83,8 @@ struct BackwardData {
   Staged diff_dst, wei, diff_src;
   explicit BackwardData(const Geometry& g) {
     dnnl::convolution_backward_data::primitive_desc pd(
-        cpu_engine(), dnnl::algorithm::convolution_direct, g.chosen_act(g.src), g.chosen_wei(), g.chosen_act(g.dst),
-        g.strides, g.dilates, g.pad, g.pad, forward_desc(g), deterministic());
+        cpu_engine(), dnnl::algorithm::convolution_direct, g.chosen_act(g.src, false), g.chosen_wei(true),
+        g.chosen_act(g.dst, true), g.strides, g.dilates, g.pad, g.pad, forward_desc(g), deterministic());
     conv = dnnl::convolution_backward_data(pd);
     diff_dst = Staged(g.user_act(g.dst), pd.diff_dst_desc(), true);
     wei = Staged(g.user_wei(), pd.weights_desc(), true);
@@ -89,8 +97,8 @@ struct BackwardWeights {
   Staged src, diff_dst, diff_wei;
   explicit BackwardWeights(const Geometry& g) {
     dnnl::convolution_backward_weights::primitive_desc pd(
-        cpu_engine(), dnnl::algorithm::convolution_direct, g.chosen_act(g.src), g.chosen_wei(), g.chosen_act(g.dst),
-        g.strides, g.dilates, g.pad, g.pad, forward_desc(g), deterministic());
+        cpu_engine(), dnnl::algorithm::convolution_direct, g.chosen_act(g.src, true), g.chosen_wei(false),
+        g.chosen_act(g.dst, true), g.strides, g.dilates, g.pad, g.pad, forward_desc(g), deterministic());
     conv = dnnl::convolution_backward_weights(pd);
     src = Staged(g.user_act(g.src), pd.src_desc(), true);
     diff_dst = Staged(g.user_act(g.dst), pd.diff_dst_desc(), true);
@@ -100,10 +108,10 @@ struct BackwardWeights {
 
 std::vector<paddle::Tensor> forward_unchecked(const paddle::Tensor& x, const paddle::Tensor& w, const std::vector<int>& strides,
                                          const std::vector<int>& paddings, const std::vector<int>& dilations,
-                                         int groups, int mode) {
+                                         int groups, int mode, int precision) {
   check_cpu_fp32(x, "onednn_conv2d", "X");
   check_cpu_fp32(w, "onednn_conv2d", "W");
-  auto g = make_geometry(x.shape(), w.shape(), strides, paddings, dilations, groups, mode);
+  auto g = make_geometry(x.shape(), w.shape(), strides, paddings, dilations, groups, mode, precision);
   auto y = paddle::empty(g.dst, paddle::DataType::FLOAT32, x.place());
   auto& f = cached<Forward>(g, 0);
   auto* y_data = y.data<float>();
@@ -117,9 +125,10 @@ std::vector<paddle::Tensor> forward_unchecked(const paddle::Tensor& x, const pad
 
 std::vector<paddle::Tensor> backward_unchecked(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& dy,
                                           const std::vector<int>& strides, const std::vector<int>& paddings,
-                                          const std::vector<int>& dilations, int groups, int mode) {
+                                          const std::vector<int>& dilations, int groups, int mode,
+                                          int precision) {
   check_cpu_fp32(dy, "onednn_conv2d", "grad of Out");
-  auto g = make_geometry(x.shape(), w.shape(), strides, paddings, dilations, groups, mode);
+  auto g = make_geometry(x.shape(), w.shape(), strides, paddings, dilations, groups, mode, precision);
   auto dx = paddle::empty(x.shape(), paddle::DataType::FLOAT32, x.place());
   auto dw = paddle::empty(w.shape(), paddle::DataType::FLOAT32, w.place());
   auto* dy_data = const_cast<float*>(dy.data<float>());
@@ -147,9 +156,9 @@ std::vector<paddle::Tensor> backward_unchecked(const paddle::Tensor& x, const pa
 // oneDNN reports bad parameters by C++ exceptions, which would abort Python: made into Paddle errors instead
 std::vector<paddle::Tensor> conv_forward(const paddle::Tensor& x, const paddle::Tensor& w, const std::vector<int>& strides,
                                          const std::vector<int>& paddings, const std::vector<int>& dilations,
-                                         int groups, int mode) {
+                                         int groups, int mode, int precision) {
   try {
-    return forward_unchecked(x, w, strides, paddings, dilations, groups, mode);
+    return forward_unchecked(x, w, strides, paddings, dilations, groups, mode, precision);
   } catch (const dnnl::error& err) {
     PD_THROW("onednn_conv2d forward: oneDNN error ", err.what());
   }
@@ -157,9 +166,9 @@ std::vector<paddle::Tensor> conv_forward(const paddle::Tensor& x, const paddle::
 
 std::vector<paddle::Tensor> conv_backward(const paddle::Tensor& x, const paddle::Tensor& w, const paddle::Tensor& dy,
                                           const std::vector<int>& strides, const std::vector<int>& paddings,
-                                          const std::vector<int>& dilations, int groups, int mode) {
+                                          const std::vector<int>& dilations, int groups, int mode, int precision) {
   try {
-    return backward_unchecked(x, w, dy, strides, paddings, dilations, groups, mode);
+    return backward_unchecked(x, w, dy, strides, paddings, dilations, groups, mode, precision);
   } catch (const dnnl::error& err) {
     PD_THROW("onednn_conv2d backward: oneDNN error ", err.what());
   }
@@ -171,12 +180,12 @@ PD_BUILD_OP(onednn_conv2d)
     .Inputs({"X", "W"})
     .Outputs({"Out"})
     .Attrs({"strides: std::vector<int>", "paddings: std::vector<int>", "dilations: std::vector<int>", "groups: int",
-            "layout_mode: int"})
+            "layout_mode: int", "precision: int"})
     .SetKernelFn(PD_KERNEL(conv_forward));
 
 PD_BUILD_GRAD_OP(onednn_conv2d)
     .Inputs({"X", "W", paddle::Grad("Out")})
     .Outputs({paddle::Grad("X"), paddle::Grad("W")})
     .Attrs({"strides: std::vector<int>", "paddings: std::vector<int>", "dilations: std::vector<int>", "groups: int",
-            "layout_mode: int"})
+            "layout_mode: int", "precision: int"})
     .SetKernelFn(PD_KERNEL(conv_backward));

@@ -1,12 +1,14 @@
-"""Swap a network's nn.Conv2D and nn.BatchNorm2D layers to the oneDNN operators in place: the same parameters and
-buffers under the same names, so checkpoints, optimizers and exports see no difference."""
+"""Swap a network's nn.Conv2D, nn.BatchNorm2D, nn.ReLU and nn.Sigmoid layers to the oneDNN operators in place: the
+same parameters and buffers under the same names, so checkpoints, optimizers and exports see no difference."""
 
 import paddle
+import paddle.nn.functional as F
 from paddle import nn
 
 from paddle_attn.kernels.onednn.batch_norm import LAYOUT_MODES as BATCH_NORM_LAYOUTS
 from paddle_attn.kernels.onednn.batch_norm import batch_norm
-from paddle_attn.kernels.onednn.conv import conv2d
+from paddle_attn.kernels.onednn.conv import PRECISIONS, conv2d
+from paddle_attn.kernels.onednn.eltwise import add_relu, relu, sigmoid
 
 # which convolutions `use_onednn_convs` swaps: grouped ones only (10-13x faster, issue 31) or every one
 CONV_SETS = ("grouped", "all")
@@ -30,12 +32,23 @@ def _eager_cpu_fp32(x):
 
 
 class OneDNNConv2D(nn.Conv2D):
-    """nn.Conv2D whose eager fp32 CPU forward runs onednn_conv2d; static graphs (exports) keep Paddle's conv."""
+    """nn.Conv2D whose eager fp32 CPU forward runs onednn_conv2d, its products in `onednn_precision` (conv.py's
+    PRECISIONS); static graphs (exports) keep Paddle's conv."""
+
+    onednn_precision = "fp32"
 
     def forward(self, x):
         if _eager_cpu_fp32(x):
+            padding = symmetric_padding(self)
             return conv2d(
-                x, self.weight, self.bias, self._stride, symmetric_padding(self), self._dilation, self._groups
+                x,
+                self.weight,
+                self.bias,
+                self._stride,
+                padding,
+                self._dilation,
+                self._groups,
+                precision=self.onednn_precision,
             )
         return super().forward(x)
 
@@ -47,13 +60,17 @@ def swappable(layer, conv_set):
     return conv_set == "all" or layer._groups > 1
 
 
-def use_onednn_convs(net, conv_set="all"):
-    """Make `net`'s convolutions of `conv_set` (CONV_SETS) run on oneDNN, in place; returns how many were swapped."""
+def use_onednn_convs(net, conv_set="all", precision="fp32"):
+    """Make `net`'s convolutions of `conv_set` (CONV_SETS) run on oneDNN with products in `precision` (PRECISIONS),
+    in place; returns how many were swapped."""
     if conv_set not in CONV_SETS:
         raise ValueError(f"conv_set must be one of {CONV_SETS}, got {conv_set!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
     swapped = [layer for layer in net.sublayers(include_self=True) if swappable(layer, conv_set)]
     for layer in swapped:
         layer.__class__ = OneDNNConv2D  # same object, same parameters: only forward changes
+        layer.onednn_precision = precision
     return len(swapped)
 
 
@@ -118,3 +135,51 @@ def use_onednn_batch_norms(net, layout="nchw"):
 def use_paddle_batch_norms(net):
     """Undo `use_onednn_batch_norms`: every OneDNNBatchNorm2D of `net` becomes an nn.BatchNorm2D again."""
     return _retype(net, OneDNNBatchNorm2D, nn.BatchNorm2D)
+
+
+class OneDNNReLU(nn.ReLU):
+    """nn.ReLU whose eager fp32 CPU forward runs onednn_eltwise; static graphs (exports) keep Paddle's relu."""
+
+    def forward(self, x):
+        return relu(x) if _eager_cpu_fp32(x) else super().forward(x)
+
+
+class OneDNNSigmoid(nn.Sigmoid):
+    """nn.Sigmoid whose eager fp32 CPU forward runs onednn_eltwise; static graphs (exports) keep Paddle's sigmoid."""
+
+    def forward(self, x):
+        return sigmoid(x) if _eager_cpu_fp32(x) else super().forward(x)
+
+
+ACTIVATION_SWAPS = {nn.ReLU: OneDNNReLU, nn.Sigmoid: OneDNNSigmoid}
+
+
+def use_onednn_activations(net):
+    """Make `net`'s nn.ReLU and nn.Sigmoid layers run on oneDNN, in place; returns how many were swapped."""
+    return sum(_retype(net, paddle_class, onednn_class) for paddle_class, onednn_class in ACTIVATION_SWAPS.items())
+
+
+def use_paddle_activations(net):
+    """Undo `use_onednn_activations`; returns how many layers went back to Paddle's."""
+    return sum(_retype(net, onednn_class, paddle_class) for paddle_class, onednn_class in ACTIVATION_SWAPS.items())
+
+
+class OneDNNAddReLU(nn.Layer):
+    """relu(x + y), on onednn_add_relu for eager fp32 CPU tensors of one shape; static graphs (exports) trace Paddle's
+    add_n and relu."""
+
+    def forward(self, x, y):
+        if _eager_cpu_fp32(x) and _eager_cpu_fp32(y) and x.shape == y.shape:
+            return add_relu(x, y)
+        return F.relu(paddle.add_n([x, y]))
+
+
+def use_onednn_add_relu(net, junction_class):
+    """Every layer of `net` of exactly `junction_class`, a layer without tensors whose forward(x, y) is relu(x + y)
+    (a model's residual junction), becomes an OneDNNAddReLU in place; returns how many."""
+    return _retype(net, junction_class, OneDNNAddReLU)
+
+
+def use_paddle_add_relu(net, junction_class):
+    """Undo `use_onednn_add_relu`; returns how many layers went back to `junction_class`."""
+    return _retype(net, OneDNNAddReLU, junction_class)
