@@ -1,8 +1,8 @@
-"""`cpu.kernels`: which kernels a CPU training run's convolutions (and batch norms) use, Paddle's own or paddle_attn's
-oneDNN operators.
+"""`cpu.kernels`: which kernels a CPU training run's convolutions, ReLU and sigmoid layers and residual junctions
+(and batch norms) use, Paddle's own or paddle_attn's oneDNN operators.
 
-`auto` takes oneDNN where the operator builds (or loads from the cache) and its start-up self-check against Paddle's
-conv passes, else Paddle's; either way one line says which path runs and why. GPU runs are left untouched.
+`auto` takes oneDNN where the operators build (or load from the cache) and their start-up self-check against
+Paddle's kernels passes, else Paddle's; either way one line says which path runs and why. GPU runs are left untouched.
 `device.precision: bf16` runs the convolutions' products in bf16 on the oneDNN operator (fp32 master weights, fp32
 batch norms); it is refused where that cannot run.
 """
@@ -22,7 +22,8 @@ from paddle_attn.models.resnet import ResidualReLU
 CONV_SET = "all"
 # batch norms stay Paddle's (None; else a layout of kernels/onednn/batch_norm.py): oneDNN's, one operator per layer,
 # measured slower on an Intel Xeon AVX-512 (benchmarks/onednn_batch_norm.py, resnet50_nam 32 px b64, 2 threads:
-# NCHW 0.48-0.54x, blocked with its reorders 0.52-0.71x; a whole training step 0.88x)
+# NCHW 0.48-0.54x, blocked with its reorders 0.52-0.71x; a whole training step 0.88x; re-measured idle with the
+# activations on oneDNN: NCHW 0.77x, blocked 0.87x)
 BATCH_NORM_LAYOUT = None
 
 
