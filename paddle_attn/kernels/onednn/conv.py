@@ -27,11 +27,17 @@ def auto_layout(x_shape, weight_shape, groups):
     return "any"
 
 
+def precision_code(precision):
+    """conv2d.cc's Precision value of `precision`; ValueError naming the choices for another."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+    return PRECISIONS[precision]
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layout="auto", precision="fp32"):
     """oneDNN convolution of NCHW `x` with OIHW `weight`; symmetric integer padding; bias added by Paddle;
     `precision` one of PRECISIONS (bf16 needs a CPU with AVX-512 BF16 or AMX: oneDNN refuses it elsewhere)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+    code = precision_code(precision)
     from paddle_attn.kernels.onednn.build import load_ops  # optional: compiles the operator (C++ compiler) on first use
 
     if layout == "auto":
@@ -44,7 +50,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, layo
         _pair(dilation, "dilation"),
         int(groups),
         LAYOUT_MODES[layout],
-        PRECISIONS[precision],
+        code,
     )
     if bias is not None:  # one broadcast add; fusing it into the primitive is left until a layer needs it
         out = out + bias.reshape([1, -1, 1, 1])

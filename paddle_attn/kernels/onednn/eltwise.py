@@ -5,13 +5,17 @@ on every thread Paddle uses; Paddle's own CPU activations are single-threaded lo
 ACTIVATIONS = {"relu": 0, "sigmoid": 1}
 
 
-def eltwise(x, activation):
-    """`activation` (ACTIVATIONS) of `x`; its gradient reads the output, as Paddle's does."""
+def _ops():
     from paddle_attn.kernels.onednn.build import load_ops  # optional: compiles the operator (C++ compiler) on first use
 
+    return load_ops()
+
+
+def eltwise(x, activation):
+    """`activation` (ACTIVATIONS) of `x`; its gradient reads the output, as Paddle's does."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
-    return load_ops().onednn_eltwise(x, ACTIVATIONS[activation])
+    return _ops().onednn_eltwise(x, ACTIVATIONS[activation])
 
 
 def relu(x):
@@ -26,6 +30,4 @@ def sigmoid(x):
 
 def add_relu(a, b):
     """relu(a + b) of two fp32 CPU tensors of one shape (a residual block's junction); both gradients are relu's."""
-    from paddle_attn.kernels.onednn.build import load_ops  # optional: compiles the operator (C++ compiler) on first use
-
-    return load_ops().onednn_add_relu(a, b)
+    return _ops().onednn_add_relu(a, b)

@@ -7,7 +7,7 @@ from paddle import nn
 
 from paddle_attn.kernels.onednn.batch_norm import LAYOUT_MODES as BATCH_NORM_LAYOUTS
 from paddle_attn.kernels.onednn.batch_norm import batch_norm
-from paddle_attn.kernels.onednn.conv import PRECISIONS, conv2d
+from paddle_attn.kernels.onednn.conv import conv2d, precision_code
 from paddle_attn.kernels.onednn.eltwise import add_relu, relu, sigmoid
 
 # which convolutions `use_onednn_convs` swaps: grouped ones only (10-13x faster, issue 31) or every one
@@ -39,16 +39,9 @@ class OneDNNConv2D(nn.Conv2D):
 
     def forward(self, x):
         if _eager_cpu_fp32(x):
-            padding = symmetric_padding(self)
+            padding, precision = symmetric_padding(self), self.onednn_precision
             return conv2d(
-                x,
-                self.weight,
-                self.bias,
-                self._stride,
-                padding,
-                self._dilation,
-                self._groups,
-                precision=self.onednn_precision,
+                x, self.weight, self.bias, self._stride, padding, self._dilation, self._groups, precision=precision
             )
         return super().forward(x)
 
@@ -65,8 +58,7 @@ def use_onednn_convs(net, conv_set="all", precision="fp32"):
     in place; returns how many were swapped."""
     if conv_set not in CONV_SETS:
         raise ValueError(f"conv_set must be one of {CONV_SETS}, got {conv_set!r}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+    precision_code(precision)  # refused here, not at the first forward
     swapped = [layer for layer in net.sublayers(include_self=True) if swappable(layer, conv_set)]
     for layer in swapped:
         layer.__class__ = OneDNNConv2D  # same object, same parameters: only forward changes
@@ -84,6 +76,9 @@ def _retype(net, old_class, new_class):
 
 def use_paddle_convs(net):
     """Undo `use_onednn_convs`: every OneDNNConv2D of `net` becomes an nn.Conv2D again; returns how many."""
+    for layer in net.sublayers(include_self=True):
+        if type(layer) is OneDNNConv2D:
+            layer.__dict__.pop("onednn_precision", None)  # nn.Conv2D has no use for it
     return _retype(net, OneDNNConv2D, nn.Conv2D)
 
 
