@@ -1,6 +1,7 @@
 """Evaluating every epoch through Paddle Inference keeps flat memory and always sees the weights just trained."""
 
 import gc
+import tempfile
 import types
 
 import numpy as np
@@ -74,3 +75,16 @@ class UnusedBuffer(paddle.nn.Layer):
 def test_a_state_the_export_does_not_hold_is_refused():
     with pytest.raises(InferenceError, match="UnusedBuffer's state_dict is not the weights its export holds"):
         NetworkExport(UnusedBuffer(), 32)
+
+
+def test_an_export_leaves_no_file_behind_once_its_runner_is_built(tmp_path, monkeypatch):
+    # a run killed during training (SIGKILL, out of memory) runs no finalizer: nothing may wait for one in /tmp
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    net = paddle_attn.create_model("resnet18_se", num_classes=10, stem="imagenet")
+    export = NetworkExport(net, 32)
+    runner = export.runner()
+    assert list(tmp_path.iterdir()) == []
+    net.eval()
+    with paddle.no_grad():
+        expected = net(paddle.to_tensor(images())).numpy()
+    close(runner(images()), expected, 1e-4)

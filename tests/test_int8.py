@@ -321,8 +321,8 @@ def test_export_tool_calibrates_reports_and_infer_runs_int8(tmp_path):
 def test_openvino_int8_keeps_a_trained_networks_top1(tmp_path):
     """resnet18_nam trained for an epoch, calibrated on 40 training-style images, judged on 100 others: int8 gives
     fp32's class wherever fp32's margin exceeds twice the int8 error bound. The bound is 10 % of the largest logit
-    here: measured 5.5 % on this trained network (40 calibration images), where the untrained one above stays
-    within 5 %."""
+    here: measured 6.7 % on this trained network (ONNX Runtime's recipe, 32 calibration images), where the untrained
+    one above stays within 5 %."""
     from paddle_attn.data.synthetic import make_images
     from paddle_attn.data.transforms import build_transform
     from paddle_attn.inference.int8 import quantize_int8
@@ -340,7 +340,8 @@ def test_openvino_int8_keeps_a_trained_networks_top1(tmp_path):
         count = 4 if seed == 1 else 10
         return np.stack([transform(Image.fromarray(p)) for p in make_images(count, seed)[0]]).astype("float32")
 
-    quantize_int8(onnx_file, preprocessed(1))
+    # one recipe, and a target that puts no convolution back in fp32: what is judged is int8 alone
+    quantize_int8(onnx_file, preprocessed(1), method="onnxruntime", target_agreement=0.01)
     images = preprocessed(9)
     net, _ = load_model(str(tmp_path / "run"))
     with paddle.no_grad():

@@ -1,6 +1,7 @@
 """A network's program exported once for Paddle Inference, its weights rewritten for each new runner: evaluation
 every epoch of a training run without the memory every export keeps."""
 
+import filecmp
 import os
 import tempfile
 
@@ -17,28 +18,35 @@ class NetworkExport:
 
     Why not `runner_for_network` each epoch: every `paddle.jit.save` keeps ~2 MB for good (resnet18_nam; Paddle
     3.3 leaks the Python call stack of each op it traces and interns its strings), while a predictor built
-    and released from the same files keeps ~0.15 MB (malloc, in Paddle Inference's and oneDNN's C++). The files
-    live in a temporary directory until the export is garbage-collected. Raises InferenceError if `net`'s
+    and released from the same files keeps ~0.15 MB (malloc, in Paddle Inference's and oneDNN's C++). The program
+    is kept in memory; its files exist only while a runner loads them. Raises InferenceError if `net`'s
     state is not what its export saved.
     """
 
     def __init__(self, net, image_size):
         self.net = net
-        self._dir = tempfile.TemporaryDirectory(prefix="paddle_attn_export_")
-        self.program, self.params = save_program(net, os.path.join(self._dir.name, "inference"), image_size)
-        written = os.path.join(self._dir.name, "check.pdiparams")
-        self._write_weights(written)
-        with open(written, "rb") as ours, open(self.params, "rb") as saved:
-            if ours.read() != saved.read():
+        with tempfile.TemporaryDirectory(prefix="paddle_attn_export_") as folder:
+            program, params = save_program(net, os.path.join(folder, "inference"), image_size)
+            written = os.path.join(folder, "check.pdiparams")
+            self._write_weights(written)
+            if not filecmp.cmp(written, params, shallow=False):
                 raise InferenceError(
                     f"{type(net).__name__}'s state_dict is not the weights its export holds: "
                     "evaluate with device.eval_backend=dygraph"
                 )
-        os.remove(written)
+            with open(program, "rb") as file:
+                self._program = file.read()
+        self._program_name = os.path.basename(program)
 
     def runner(self, **kwargs):
-        self._write_weights(self.params)
-        return PaddleInferenceRunner(self.program, self.params, **kwargs)
+        # the predictor reads its files when it is built: they exist only that long, so a killed run leaves none
+        with tempfile.TemporaryDirectory(prefix="paddle_attn_export_") as folder:
+            program = os.path.join(folder, self._program_name)
+            with open(program, "wb") as file:
+                file.write(self._program)
+            params = os.path.join(folder, "inference.pdiparams")
+            self._write_weights(params)
+            return PaddleInferenceRunner(program, params, **kwargs)
 
     def _write_weights(self, path):
         # the .pdiparams format paddle.jit.save writes (paddle.static.pir_io.save_vars_pir): tensors sorted by name

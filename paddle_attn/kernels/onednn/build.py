@@ -9,6 +9,7 @@ import fcntl
 import glob
 import hashlib
 import importlib.metadata
+import itertools
 import os
 import sys
 import time
@@ -44,9 +45,9 @@ def _installed_include_dirs():
 
 def onednn_include_dir():
     """The include folder holding oneapi/dnnl/dnnl.hpp of oneDNN 3.6 (from onednn-devel), else BuildUnavailable."""
-    candidates = [os.path.join(sys.prefix, "include")]
-    candidates += glob.glob(os.path.join(sys.prefix, "**", "onednn_devel*.data", "data", "include"), recursive=True)
-    candidates += _installed_include_dirs()
+    # the lazy walk through the whole prefix last: it alone takes ~1 s, in every process that loads the operators
+    walk = glob.iglob(os.path.join(sys.prefix, "**", "onednn_devel*.data", "data", "include"), recursive=True)
+    candidates = itertools.chain([os.path.join(sys.prefix, "include")], _installed_include_dirs(), walk)
     for folder in candidates:
         version_header = os.path.join(folder, "oneapi", "dnnl", "dnnl_version.h")
         if os.path.exists(version_header):
