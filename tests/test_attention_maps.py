@@ -314,9 +314,7 @@ def test_training_logs_gate_histograms_and_grad_cam_images(tmp_path):
     from paddle_attn.analysis.run_logs import log_files
     from paddle_attn.training import train
 
-    config = tiny_config(
-        tmp_path, "visualdl.attention=true", "visualdl.attention_every=2", "device.eval_backend=dygraph", epochs=2
-    )
+    config = tiny_config(tmp_path, "visualdl.attention=true", "visualdl.attention_every=2", epochs=2)
     train(config)
     (log,) = log_files(str(tmp_path / "run"))
     reader = LogReader(file_path=log)
@@ -331,7 +329,7 @@ def test_training_logs_gate_histograms_and_grad_cam_images(tmp_path):
     with Image.open(io.BytesIO(image.image.encoded_image_string)) as png:
         assert png.size[0] > 600 and png.size[1] > 300  # 4 x 2 overlays
     assert reader.get_data("scalar", "eval/top1")  # the run's own curves are in the same log
-    train(tiny_config(tmp_path, "device.eval_backend=dygraph", run="plain", epochs=2))
+    train(tiny_config(tmp_path, run="plain", epochs=2))
     logged, plain = (
         paddle.load(str(tmp_path / run / "checkpoints" / "latest" / "model.pdparams")) for run in ("run", "plain")
     )

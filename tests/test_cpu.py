@@ -65,5 +65,5 @@ def test_training_leaves_warnings_filters_as_found(tmp_path):
     from tests.helpers import tiny_config
 
     filters = list(warnings.filters)
-    train(tiny_config(tmp_path, "visualdl.enabled=false", "device.eval_backend=dygraph", epochs=1))
+    train(tiny_config(tmp_path, "visualdl.enabled=false", epochs=1))
     assert warnings.filters == filters

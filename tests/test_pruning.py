@@ -119,7 +119,7 @@ def pruned_run(tmp_path_factory):
     from paddle_attn.training import train
 
     root = tmp_path_factory.mktemp("prune")
-    train(tiny_config(root, "loss.bn_sparsity=1e-3", "device.eval_backend=dygraph", epochs=1))
+    train(tiny_config(root, "loss.bn_sparsity=1e-3", epochs=1))
     out = root / "pruned"
     result = run_tool(
         "prune.py", "--checkpoint", root / "run", "--flops-reduction", 0.4, "--output", out, "--finetune-epochs", 1

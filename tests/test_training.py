@@ -14,7 +14,7 @@ from paddle.callbacks import Callback
 import paddle_attn
 from paddle_attn import checkpoint as ckpt
 from paddle_attn.analysis.run_logs import EVAL_TAGS, TRAIN_TAGS
-from paddle_attn.config import MOVED_KEYS
+from paddle_attn.config import MOVED_KEYS, load_config
 from paddle_attn.data.datasets import DataError, build_dataset
 from paddle_attn.optim import add_nam_sparsity, build_schedule, nam_gammas
 from paddle_attn.training import evaluate, evaluation, train
@@ -146,9 +146,10 @@ def final_weights(run_dir):
 
 
 def test_resume_continues_exactly_where_it_stopped(tmp_path):
-    whole = tiny_config(tmp_path, run="whole", epochs=3)
+    # through the default evaluation, whose predictor resets the CPU threads that training then sets back
+    whole = tiny_config(tmp_path, "device.eval_backend=inference", run="whole", epochs=3)
     train(whole)
-    parted = tiny_config(tmp_path, run="parted", epochs=3)
+    parted = tiny_config(tmp_path, "device.eval_backend=inference", run="parted", epochs=3)
     train(parted, callbacks=[StopAfterEpoch(1)])
     assert ckpt.read_state(ckpt.find_latest(str(tmp_path / "parted")))["epoch"] == 1
     parted["run"]["resume"] = "auto"
@@ -181,13 +182,14 @@ def test_loader_workers_do_not_change_the_weights(tmp_path):
 
 
 def test_inference_evaluation_gives_dygraphs_metrics(tmp_path, monkeypatch):
-    config = tiny_config(tmp_path, epochs=1)
+    assert load_config(os.path.join(ROOT, "configs", "quickstart.yaml"))["device"]["eval_backend"] == "inference"
+    config = tiny_config(tmp_path, "device.eval_backend=inference", epochs=1)  # the default on the CPU
     train(config)
     exports = []
     export = evaluation.NetworkExport
     monkeypatch.setattr(evaluation, "NetworkExport", lambda *a, **k: exports.append(a) or export(*a, **k))
     fast = evaluate(config, config["run"]["output_dir"])
-    assert len(exports) == 1  # Paddle Inference is the default on the CPU
+    assert len(exports) == 1
     config["device"]["eval_backend"] = "dygraph"
     plain = evaluate(config, config["run"]["output_dir"])
     assert len(exports) == 1
@@ -314,7 +316,7 @@ def old_layout(config):
 
 
 def test_a_checkpoint_written_before_the_train_section_was_split_resumes(tmp_path, capsys):
-    config = tiny_config(tmp_path, "visualdl.enabled=false", "device.eval_backend=dygraph", epochs=2)
+    config = tiny_config(tmp_path, "visualdl.enabled=false", epochs=2)
     train(config, callbacks=[StopAfterEpoch(1)])
     latest = os.path.realpath(ckpt.find_latest(config["run"]["output_dir"]))
     state_file = os.path.join(latest, ckpt.STATE_FILE)
@@ -337,15 +339,12 @@ def test_a_checkpoint_written_before_the_train_section_was_split_resumes(tmp_pat
             tiny_config(
                 tmp_path,
                 "visualdl.enabled=false",
-                "device.eval_backend=dygraph",
                 "run.resume=auto",
                 "loss.nam_sparsity=0.5",
                 epochs=2,
             )
         )
-    resumed = tiny_config(
-        tmp_path, "visualdl.enabled=false", "device.eval_backend=dygraph", "run.resume=auto", epochs=2
-    )
+    resumed = tiny_config(tmp_path, "visualdl.enabled=false", "run.resume=auto", epochs=2)
     assert train(resumed)["epoch"] == 2
     assert "resumed from" in capsys.readouterr().out
     assert ckpt.read_state(ckpt.find_latest(config["run"]["output_dir"]))["epoch"] == 2
