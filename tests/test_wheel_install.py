@@ -104,11 +104,11 @@ def test_the_onednn_operator_builds_from_the_installed_source(installed, tmp_pat
     bin_dir, _, _ = installed
     code = (
         "from paddle_attn.kernels.onednn import build; build.load_ops(); "
-        "print(build.cache_directory()); print(*build._source_paths())"
+        "print(build.cache_directory()); print(*build._source_paths(build._SOURCES + build._HEADERS))"
     )
     cache, sources = run(installed, "python", "-c", code, PADDLE_ATTN_KERNEL_CACHE=str(tmp_path)).splitlines()[-2:]
     paths = sources.split()
     assert all(path.startswith(str(bin_dir.parent)) for path in paths)  # the wheel's own sources (and header)
-    assert {os.path.basename(path) for path in paths} >= {"conv2d.cc", "batch_norm.cc"}
+    assert {os.path.basename(path) for path in paths} >= {"onednn_ops.cc", "conv2d.cc", "eltwise.cc", "batch_norm.cc"}
     assert os.path.dirname(cache) == str(tmp_path)
     assert list((tmp_path / os.path.basename(cache)).glob("**/paddle_attn_onednn*.so"))

@@ -8,7 +8,7 @@
 
 #include "onednn_common.h"
 
-namespace {
+namespace batch_norm_op {  // named: onednn_ops.cc compiles every operator in one unit
 
 using namespace paddle_attn_onednn;
 using dnnl::memory;
@@ -190,7 +190,7 @@ std::vector<paddle::Tensor> bn_backward(const paddle::Tensor& x, const paddle::T
   }
 }
 
-}  // namespace
+}  // namespace batch_norm_op
 
 // Mean and Variance are the running statistics, updated in place when training as Paddle's batch_norm does. Not
 // declared as inplace outputs: Paddle would then mark the buffers as needing gradients and refuse the next call
@@ -198,10 +198,10 @@ PD_BUILD_OP(onednn_batch_norm)
     .Inputs({"X", "Scale", "Shift", "Mean", "Variance"})
     .Outputs({"Out", "SavedMean", "SavedVariance", "Workspace"})
     .Attrs({"epsilon: float", "momentum: float", "training: bool", "fuse_relu: bool", "layout_mode: int"})
-    .SetKernelFn(PD_KERNEL(bn_forward));
+    .SetKernelFn(PD_KERNEL(batch_norm_op::bn_forward));
 
 PD_BUILD_GRAD_OP(onednn_batch_norm)
     .Inputs({"X", "Scale", "SavedMean", "SavedVariance", "Workspace", paddle::Grad("Out")})
     .Outputs({paddle::Grad("X"), paddle::Grad("Scale"), paddle::Grad("Shift")})
     .Attrs({"epsilon: float", "momentum: float", "training: bool", "fuse_relu: bool", "layout_mode: int"})
-    .SetKernelFn(PD_KERNEL(bn_backward));
+    .SetKernelFn(PD_KERNEL(batch_norm_op::bn_backward));

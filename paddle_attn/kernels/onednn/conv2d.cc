@@ -5,7 +5,7 @@
 
 #include "onednn_common.h"
 
-namespace {
+namespace conv2d_op {  // named: onednn_ops.cc compiles every operator in one unit
 
 using namespace paddle_attn_onednn;
 using dnnl::memory;
@@ -174,18 +174,18 @@ std::vector<paddle::Tensor> conv_backward(const paddle::Tensor& x, const paddle:
   }
 }
 
-}  // namespace
+}  // namespace conv2d_op
 
 PD_BUILD_OP(onednn_conv2d)
     .Inputs({"X", "W"})
     .Outputs({"Out"})
     .Attrs({"strides: std::vector<int>", "paddings: std::vector<int>", "dilations: std::vector<int>", "groups: int",
             "layout_mode: int", "precision: int"})
-    .SetKernelFn(PD_KERNEL(conv_forward));
+    .SetKernelFn(PD_KERNEL(conv2d_op::conv_forward));
 
 PD_BUILD_GRAD_OP(onednn_conv2d)
     .Inputs({"X", "W", paddle::Grad("Out")})
     .Outputs({paddle::Grad("X"), paddle::Grad("W")})
     .Attrs({"strides: std::vector<int>", "paddings: std::vector<int>", "dilations: std::vector<int>", "groups: int",
             "layout_mode: int", "precision: int"})
-    .SetKernelFn(PD_KERNEL(conv_backward));
+    .SetKernelFn(PD_KERNEL(conv2d_op::conv_backward));

@@ -10,7 +10,7 @@
 
 #include "onednn_common.h"
 
-namespace {
+namespace eltwise_op {  // named: onednn_ops.cc compiles every operator in one unit
 
 using namespace paddle_attn_onednn;
 using dnnl::memory;
@@ -115,23 +115,23 @@ std::vector<paddle::Tensor> add_relu_backward(const paddle::Tensor& y, const pad
   return {dx[0], copy};
 }
 
-}  // namespace
+}  // namespace eltwise_op
 
 PD_BUILD_OP(onednn_eltwise)
     .Inputs({"X"})
     .Outputs({"Out"})
     .Attrs({"activation: int"})
-    .SetKernelFn(PD_KERNEL(eltwise_forward));
+    .SetKernelFn(PD_KERNEL(eltwise_op::eltwise_forward));
 
 PD_BUILD_GRAD_OP(onednn_eltwise)
     .Inputs({"Out", paddle::Grad("Out")})
     .Outputs({paddle::Grad("X")})
     .Attrs({"activation: int"})
-    .SetKernelFn(PD_KERNEL(eltwise_backward));
+    .SetKernelFn(PD_KERNEL(eltwise_op::eltwise_backward));
 
-PD_BUILD_OP(onednn_add_relu).Inputs({"X", "Y"}).Outputs({"Out"}).SetKernelFn(PD_KERNEL(add_relu_forward));
+PD_BUILD_OP(onednn_add_relu).Inputs({"X", "Y"}).Outputs({"Out"}).SetKernelFn(PD_KERNEL(eltwise_op::add_relu_forward));
 
 PD_BUILD_GRAD_OP(onednn_add_relu)
     .Inputs({"Out", paddle::Grad("Out")})
     .Outputs({paddle::Grad("X"), paddle::Grad("Y")})
-    .SetKernelFn(PD_KERNEL(add_relu_backward));
+    .SetKernelFn(PD_KERNEL(eltwise_op::add_relu_backward));
