@@ -39,22 +39,37 @@ def onednn_ops():
 @pytest.fixture(scope="session")
 def onnx_exports(tmp_path_factory):
     """{family: (checkpoint run, export dir with model.onnx)}: random weights and norms, CIFAR stem, 10 classes,
-    ONNX_SIZE x ONNX_SIZE inputs; built once per run for the ONNX and int8 tests (copy a directory to write in it)."""
+    ONNX_SIZE x ONNX_SIZE inputs; built once per run for the ONNX and int8 tests (copy a directory to write in it),
+    and under pytest-xdist once for all workers: the first to ask builds it, the others wait and read it."""
     pytest.importorskip("paddle2onnx", reason="ONNX export needs paddle2onnx: pip install -e '.[onnx]'")
+    import fcntl
+    import os
+
+    from tests.helpers import ONNX_FAMILIES
+
+    # pytest-xdist: each worker's base folder lies in the run's own folder, which all of them share
+    shared = tmp_path_factory.getbasetemp().parent if "PYTEST_XDIST_WORKER" in os.environ else None
+    root = (shared or tmp_path_factory.getbasetemp()) / "onnx_exports"
+    made = {name: (str(root / name), str(root / name / "inference")) for name in ONNX_FAMILIES}
+    with open(str(root) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "complete").exists():
+            _write_onnx_exports(made)
+            (root / "complete").touch()
+    return made
+
+
+def _write_onnx_exports(made):
     import os
     from concurrent.futures import ThreadPoolExecutor
 
     from paddle_attn.inference.onnx_conversion import export_onnx
     from paddle_attn.inference.write_export import export
-    from tests.helpers import ONNX_FAMILIES, ONNX_SIZE, make_checkpoint
+    from tests.helpers import ONNX_SIZE, make_checkpoint
 
-    made = {}
-    for name in ONNX_FAMILIES:
-        run = make_checkpoint(str(tmp_path_factory.mktemp(name)), name, random_norms=True)
-        out = os.path.join(run, "inference")
+    for name, (run, out) in made.items():
+        make_checkpoint(run, name, random_norms=True)
         export(run, out, image_size=ONNX_SIZE)
-        made[name] = run, out
     with ThreadPoolExecutor(2) as pool:  # each conversion runs in a child process
         written = list(pool.map(export_onnx, [out for _, out in made.values()]))
     assert written == [os.path.join(out, "model.onnx") for _, out in made.values()]
-    return made
