@@ -5,14 +5,24 @@ import paddle
 
 MODES = ("dygraph", "static")
 # the layers a Paddle runner puts on paddle_attn's oneDNN operators (train_speed.py / profile_train.py --kernels)
-KERNELS = ("paddle", "onednn_grouped", "onednn_conv", "onednn", "onednn_bf16", "onednn_bn", "onednn_bn_blocked")
+KERNELS = (
+    "paddle",
+    "onednn_grouped",
+    "onednn_conv",
+    "onednn_activations",
+    "onednn",
+    "onednn_bf16",
+    "onednn_bn_nchw",
+    "onednn_bn_blocked",
+)
 
 
 def with_kernels(net, kernels):
     """`net` with its layers on `kernels` (KERNELS): paddle (Paddle's own), onednn_grouped (grouped convs on oneDNN),
-    onednn_conv (every conv), onednn (every conv, ReLU, sigmoid and residual add + ReLU: what cpu.kernels=auto
-    runs), onednn_bf16 (the same, bf16 products in the convs), onednn_bn / onednn_bn_blocked (onednn and every BatchNorm2D, the batch norms
-    in NCHW / oneDNN's blocked layout). The oneDNN operators are built on first use."""
+    onednn_conv (every conv), onednn_activations (every conv, ReLU, sigmoid and residual add + ReLU), onednn (those
+    and the batch norms in cpu_kernels.BATCH_NORM_LAYOUT: what cpu.kernels=auto runs), onednn_bf16 (the same, bf16
+    products in the convs), onednn_bn_nchw / onednn_bn_blocked (onednn_activations and the batch norms on oneDNN's
+    primitives in NCHW / its blocked layout). The operators are built on first use."""
     if kernels not in KERNELS:
         raise ValueError(f"unknown kernels {kernels!r}; kernels: {', '.join(KERNELS)}")
     if kernels != "paddle":
@@ -23,14 +33,18 @@ def with_kernels(net, kernels):
             use_onednn_convs,
         )
         from paddle_attn.models.resnet import ResidualReLU
+        from paddle_attn.training.cpu_kernels import BATCH_NORM_LAYOUT
 
         precision = "bf16" if kernels == "onednn_bf16" else "fp32"
         use_onednn_convs(net, "grouped" if kernels == "onednn_grouped" else "all", precision)
         if kernels not in ("onednn_grouped", "onednn_conv"):
             use_onednn_activations(net)
             use_onednn_add_relu(net, ResidualReLU)
-        if kernels.startswith("onednn_bn"):
-            use_onednn_batch_norms(net, "blocked" if kernels == "onednn_bn_blocked" else "nchw")
+        layout = {"onednn": BATCH_NORM_LAYOUT, "onednn_bf16": BATCH_NORM_LAYOUT}.get(kernels)
+        if kernels.startswith("onednn_bn_"):
+            layout = kernels.removeprefix("onednn_bn_")
+        if layout is not None:
+            use_onednn_batch_norms(net, layout)
     return net
 
 

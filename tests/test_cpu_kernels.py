@@ -125,16 +125,18 @@ def test_auto_uses_onednn_and_says_so(onednn, capsys):
     assert not any(type(layer) in onednn.ACTIVATION_SWAPS.values() for layer in net.sublayers())
 
 
-def test_batch_norms_join_the_onednn_path_when_their_layout_is_set(onednn, monkeypatch, capsys):
+def test_batch_norms_run_in_the_layout_set(onednn, monkeypatch, capsys):
     net = create_model("resnet18_nam", num_classes=10)
     assert cpu_kernels.apply_cpu_kernels(net, "onednn", "cpu") == "onednn"
-    assert "batch norms: Paddle's" in capsys.readouterr().out  # measured slower alone: off by default
-    assert not any(isinstance(layer, onednn.OneDNNBatchNorm2D) for layer in net.sublayers())
-    monkeypatch.setattr(cpu_kernels, "BATCH_NORM_LAYOUT", "blocked")
-    net = create_model("resnet18_nam", num_classes=10)
-    assert cpu_kernels.apply_cpu_kernels(net, "onednn", "cpu") == "onednn"
-    assert "batch norms: oneDNN, blocked" in capsys.readouterr().out
-    assert any(isinstance(layer, onednn.OneDNNBatchNorm2D) for layer in net.sublayers())
+    assert "batch norms: channel loops (20 layers)" in capsys.readouterr().out  # the default: measured fastest
+    norms = [layer for layer in net.sublayers() if isinstance(layer, onednn.OneDNNBatchNorm2D)]
+    assert len(norms) == 20 and {layer.onednn_layout for layer in norms} == {"channel_loops"}
+    for layout, line in ((None, "batch norms: Paddle's"), ("blocked", "batch norms: oneDNN, blocked (20 layers)")):
+        monkeypatch.setattr(cpu_kernels, "BATCH_NORM_LAYOUT", layout)
+        net = create_model("resnet18_nam", num_classes=10)
+        assert cpu_kernels.apply_cpu_kernels(net, "onednn", "cpu") == "onednn"
+        assert line in capsys.readouterr().out
+        assert any(isinstance(layer, onednn.OneDNNBatchNorm2D) for layer in net.sublayers()) == (layout is not None)
 
 
 def test_auto_falls_back_to_paddle_with_the_reason_and_onednn_refuses(monkeypatch, capsys):

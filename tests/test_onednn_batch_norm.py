@@ -12,7 +12,8 @@ TOLERANCE = 1e-5  # relative to the largest magnitude of Paddle's result: fp32 a
 GRAD_TOLERANCE = 1e-4
 
 # C = 24 is no multiple of the blocked layout's 8 or 16 channels: the padded tail must not leak in; H != W
-SHAPES = {"odd-channels": [4, 24, 5, 7], "one-pixel": [8, 16, 1, 1]}
+# planes of 33 x 31 reach the vectorized loops of the channel_loops mode with a tail
+SHAPES = {"odd-channels": [4, 24, 5, 7], "one-pixel": [8, 16, 1, 1], "wide-planes": [2, 8, 33, 31]}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def random_case(shape):
     return x, weight, bias, paddle.randn([channels]), paddle.rand([channels]) + 0.5
 
 
-@pytest.mark.parametrize("layout", ["nchw", "blocked"])
+@pytest.mark.parametrize("layout", ["nchw", "blocked", "channel_loops"])
 @pytest.mark.parametrize("fuse_relu", [False, True], ids=["bn", "bn-relu"])
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 @pytest.mark.parametrize("shape", list(SHAPES))
@@ -54,6 +55,17 @@ def test_outputs_gradients_and_running_statistics_match_paddle(onednn, shape, tr
     inputs = [x, weight, bias]
     for ours, theirs in zip(paddle.grad([y], inputs, [dy]), paddle.grad([y_ref], inputs, [dy])):
         assert relative_error(ours, theirs) <= GRAD_TOLERANCE
+
+
+def test_channel_loops_keep_the_variance_where_the_mean_dwarfs_it(onednn):
+    """Mean 1000, standard deviation 0.5: summing squares about zero would cancel all of the variance's digits in
+    fp32; the loops sum about the channel's first value."""
+    batch_norm, _ = onednn
+    x, weight, bias, mean, var = random_case([4, 6, 9, 9])
+    x = (x.detach() - 1) / 6 + 1000
+    y = batch_norm(x, mean, var, weight, bias, training=True, layout="channel_loops")
+    y_ref = F.batch_norm(x, mean.clone(), var.clone(), weight, bias, training=True)
+    assert relative_error(y, y_ref) <= 1e-3  # Paddle's own fp32 result is this far from exact here
 
 
 def test_training_moves_the_running_statistics_and_eval_leaves_them(onednn):

@@ -3,8 +3,9 @@
 
 `auto` takes oneDNN where the operators build (or load from the cache) and their start-up self-check against
 Paddle's kernels passes, else Paddle's; either way one line says which path runs and why. GPU runs are left untouched.
-`device.precision: bf16` runs the convolutions' products in bf16 on the oneDNN operator (fp32 master weights, fp32
-batch norms); it is refused where that cannot run.
+Batch norms run as the operator's fp32 channel loops (`BATCH_NORM_LAYOUT`). `device.precision: bf16` runs the
+convolutions' products in bf16 on the oneDNN operator (fp32 master weights, fp32 batch norms); it is refused where
+that cannot run.
 """
 
 from paddle_attn.cpu import bf16_supported
@@ -20,11 +21,10 @@ from paddle_attn.models.resnet import ResidualReLU
 
 # every convolution: measured faster per training step than grouped ones only (benchmarks/train_speed.py --kernels)
 CONV_SET = "all"
-# batch norms stay Paddle's (None; else a layout of kernels/onednn/batch_norm.py): oneDNN's, one operator per layer,
-# measured slower on an Intel Xeon AVX-512 (benchmarks/onednn_batch_norm.py, resnet50_nam 32 px b64, 2 threads:
-# NCHW 0.48-0.54x, blocked with its reorders 0.52-0.71x; a whole training step 0.88x; re-measured idle with the
-# activations on oneDNN: NCHW 0.77x, blocked 0.87x)
-BATCH_NORM_LAYOUT = None
+# batch norms: the operator's channel loops, 1.57x Paddle's batch norm on an Intel Xeon AVX-512 (fwd + bwd, every
+# batch norm of resnet50_nam 32 px b64, 2 threads: benchmarks/onednn_batch_norm.py); oneDNN's own primitives, one
+# per layer, measured slower than Paddle's there (NCHW 0.77-0.85x, blocked with its reorders 0.80-0.87x)
+BATCH_NORM_LAYOUT = "channel_loops"
 
 
 def check_precision(precision, setting, device):
@@ -74,11 +74,10 @@ def apply_cpu_kernels(net, setting, device, precision="fp32"):
     if path == "onednn":
         count = use_onednn_convs(net, CONV_SET, precision)
         if BATCH_NORM_LAYOUT is None:
-            norms = "batch norms: Paddle's (oneDNN's measured slower on its own)"
+            norms = "batch norms: Paddle's"
         else:
-            norms = (
-                f"batch norms: oneDNN, {BATCH_NORM_LAYOUT} ({use_onednn_batch_norms(net, BATCH_NORM_LAYOUT)} layers)"
-            )
+            kind = "channel loops" if BATCH_NORM_LAYOUT == "channel_loops" else f"oneDNN, {BATCH_NORM_LAYOUT}"
+            norms = f"batch norms: {kind} ({use_onednn_batch_norms(net, BATCH_NORM_LAYOUT)} layers)"
         kind = "oneDNN, bf16 products" if precision == "bf16" else "oneDNN"
         activations = (
             f"ReLU and sigmoid layers: oneDNN ({use_onednn_activations(net)}), residual add + ReLU: oneDNN "

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "batch_norm_loops.h"
 #include "onednn_common.h"
 
 namespace batch_norm_op {  // named: onednn_ops.cc compiles every operator in one unit
@@ -17,8 +18,9 @@ using dnnl::normalization_flags;
 // Activation layouts the primitives may compute in (user tensors are always NCHW): oneDNN's NCHW kernel is generic
 // C++, its blocked one JIT-compiled but costs reorders (benchmarks/onednn_batch_norm.py). Not NHWC: oneDNN 3.6's
 // NHWC kernel with the fused ReLU gave wrong input gradients at 64x64x32x32 (0.15 relative), as did the blocked and
-// NCHW ones now and then at 64x128x32x32 and larger: batch_norm.py refuses the fused ReLU until that is understood
-enum LayoutMode { kPlainNchw = 0, kBlocked = 1 };
+// NCHW ones now and then at 64x128x32x32 and larger: batch_norm.py refuses the fused ReLU until that is understood.
+// kChannelLoops: no oneDNN primitive, the plain loops of batch_norm_loops.h
+enum LayoutMode { kPlainNchw = 0, kBlocked = 1, kChannelLoops = 2 };
 
 // Everything that fixes a batch norm's primitives; also the cache key
 struct BnGeometry {
@@ -57,7 +59,8 @@ struct BnGeometry {
 BnGeometry make_geometry(const paddle::Tensor& x, float epsilon, bool training, bool fuse_relu, int mode) {
   auto shape = x.shape();
   PD_CHECK(shape.size() == 4, "onednn_batch_norm wants a 4-D NCHW input");
-  PD_CHECK(mode >= kPlainNchw && mode <= kBlocked, "onednn_batch_norm: unknown layout mode");
+  PD_CHECK(mode >= kPlainNchw && mode <= kChannelLoops, "onednn_batch_norm: unknown layout mode");
+  PD_CHECK(!(fuse_relu && mode == kChannelLoops), "onednn_batch_norm: the channel loops fuse no ReLU");
   return {{shape[0], shape[1], shape[2], shape[3]}, epsilon, !training, fuse_relu, mode};
 }
 
@@ -91,6 +94,18 @@ paddle::Tensor make_workspace(const BnForward& f, const paddle::Place& place) {
   return paddle::empty({bytes}, paddle::DataType::UINT8, place);
 }
 
+// Paddle's convention: running = momentum * running + (1 - momentum) * batch, with the biased batch variance
+void update_running(const paddle::Tensor& running_mean, const paddle::Tensor& running_var,
+                    const paddle::Tensor& batch_mean, const paddle::Tensor& batch_var, float momentum, bool training) {
+  if (!training) return;
+  float* mean = mutable_data(running_mean);
+  float* var = mutable_data(running_var);
+  for (int64_t c = 0; c < running_mean.numel(); ++c) {
+    mean[c] = momentum * mean[c] + (1.0f - momentum) * batch_mean.data<float>()[c];
+    var[c] = momentum * var[c] + (1.0f - momentum) * batch_var.data<float>()[c];
+  }
+}
+
 std::vector<paddle::Tensor> forward_unchecked(const paddle::Tensor& x, const paddle::Tensor& scale,
                                               const paddle::Tensor& shift, const paddle::Tensor& running_mean,
                                               const paddle::Tensor& running_var, float epsilon, float momentum,
@@ -103,15 +118,22 @@ std::vector<paddle::Tensor> forward_unchecked(const paddle::Tensor& x, const pad
     check_cpu_fp32(*t, "onednn_batch_norm", "a per-channel input");
     PD_CHECK(t->numel() == channels, "onednn_batch_norm: a per-channel input does not have C elements");
   }
-  auto& f = cached<BnForward>(g, 0);
   auto y = paddle::empty(x.shape(), paddle::DataType::FLOAT32, x.place());
   auto saved_mean = paddle::empty({channels}, paddle::DataType::FLOAT32, x.place());
   auto saved_var = paddle::empty({channels}, paddle::DataType::FLOAT32, x.place());
-  auto workspace = make_workspace(f, x.place());
   if (!training) {  // the backward normalizes with what the forward used
     std::copy_n(running_mean.data<float>(), channels, saved_mean.data<float>());
     std::copy_n(running_var.data<float>(), channels, saved_var.data<float>());
   }
+  if (mode == kChannelLoops) {
+    batch_norm_loops::forward({g.src[0], channels, g.src[2] * g.src[3]}, x.data<float>(), scale.data<float>(),
+                              shift.data<float>(), mutable_data(saved_mean), mutable_data(saved_var), epsilon,
+                              training, y.data<float>());
+    update_running(running_mean, running_var, saved_mean, saved_var, momentum, training);
+    return {y, saved_mean, saved_var, paddle::empty({1}, paddle::DataType::UINT8, x.place())};
+  }
+  auto& f = cached<BnForward>(g, 0);
+  auto workspace = make_workspace(f, x.place());
   auto* y_data = y.data<float>();
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, f.src.input(mutable_data(x))},
                                        {DNNL_ARG_DST, f.dst.output(y_data)},
@@ -123,17 +145,7 @@ std::vector<paddle::Tensor> forward_unchecked(const paddle::Tensor& x, const pad
   f.bn.execute(cpu_stream(), args);
   f.dst.finish(y_data);
   cpu_stream().wait();
-  if (training) {
-    // Paddle's convention: running = momentum * running + (1 - momentum) * batch, with the biased batch variance
-    float* mean = mutable_data(running_mean);
-    float* var = mutable_data(running_var);
-    const float* batch_mean = saved_mean.data<float>();
-    const float* batch_var = saved_var.data<float>();
-    for (int64_t c = 0; c < channels; ++c) {
-      mean[c] = momentum * mean[c] + (1.0f - momentum) * batch_mean[c];
-      var[c] = momentum * var[c] + (1.0f - momentum) * batch_var[c];
-    }
-  }
+  update_running(running_mean, running_var, saved_mean, saved_var, momentum, training);
   return {y, saved_mean, saved_var, workspace};
 }
 
@@ -143,10 +155,16 @@ std::vector<paddle::Tensor> backward_unchecked(const paddle::Tensor& x, const pa
                                                float epsilon, bool training, bool fuse_relu, int mode) {
   check_cpu_fp32(dy, "onednn_batch_norm", "grad of Out");
   auto g = make_geometry(x, epsilon, training, fuse_relu, mode);
-  auto& b = cached<BnBackward>(g, 1);
   auto dx = paddle::empty(x.shape(), paddle::DataType::FLOAT32, x.place());
   auto dscale = paddle::empty(scale.shape(), paddle::DataType::FLOAT32, x.place());
   auto dshift = paddle::empty(scale.shape(), paddle::DataType::FLOAT32, x.place());
+  if (mode == kChannelLoops) {
+    batch_norm_loops::backward({g.src[0], g.src[1], g.src[2] * g.src[3]}, x.data<float>(), dy.data<float>(),
+                               scale.data<float>(), saved_mean.data<float>(), saved_var.data<float>(), epsilon,
+                               training, dx.data<float>(), dscale.data<float>(), dshift.data<float>());
+    return {dx, dscale, dshift};
+  }
+  auto& b = cached<BnBackward>(g, 1);
   auto* dx_data = dx.data<float>();
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, b.src.input(mutable_data(x))},
                                        {DNNL_ARG_DIFF_DST, b.diff_dst.input(mutable_data(dy))},

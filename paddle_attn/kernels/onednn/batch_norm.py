@@ -3,7 +3,7 @@ the onednn_batch_norm operator. The operator can fuse the following ReLU (`fuse_
 gradient is right."""
 
 # Activation layouts the operator may compute in (user tensors stay NCHW); values match batch_norm.cc's LayoutMode
-LAYOUT_MODES = {"nchw": 0, "blocked": 1}
+LAYOUT_MODES = {"nchw": 0, "blocked": 1, "channel_loops": 2}  # channel_loops: no oneDNN, batch_norm_loops.h
 
 
 def batch_norm(

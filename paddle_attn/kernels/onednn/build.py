@@ -19,7 +19,13 @@ import paddle
 
 _NAME = "paddle_attn_onednn"
 _SOURCES = ("onednn_ops.cc",)  # includes the operators' sources
-_HEADERS = ("conv2d.cc", "batch_norm.cc", "eltwise.cc", "onednn_common.h")  # not compiled alone; a change rebuilds
+_HEADERS = (
+    "conv2d.cc",
+    "batch_norm.cc",
+    "eltwise.cc",
+    "onednn_common.h",
+    "batch_norm_loops.h",
+)  # not compiled alone; a change rebuilds
 _state = {"module": None, "error": None, "build_seconds": None}
 
 
@@ -69,8 +75,9 @@ def paddle_libs_dir():
 def _flags():
     include, libs = onednn_include_dir(), paddle_libs_dir()
     # -g0 undoes the -g of Python's own CFLAGS, which Paddle's build passes on: debug info made it 1.4x slower
-    cflags = ["-O3", "-g0", "-std=c++17", f"-I{include}"]
-    ldflags = [f"-L{libs}", "-l:libdnnl.so.3", f"-Wl,-rpath,{libs}"]
+    # -fopenmp: the batch norm's channel loops run on the OpenMP runtime oneDNN itself uses (libgomp)
+    cflags = ["-O3", "-g0", "-fopenmp", "-std=c++17", f"-I{include}"]
+    ldflags = [f"-L{libs}", "-l:libdnnl.so.3", "-fopenmp", f"-Wl,-rpath,{libs}"]
     return cflags, ldflags
 
 
