@@ -96,11 +96,12 @@ def test_self_check_passes_and_catches_a_wrong_kernel(onednn, monkeypatch):
     from paddle_attn.kernels.onednn import self_check as check
 
     assert check.self_check() is None
-    assert check.self_check("blocked") is None
+    assert check.self_check("blocked") is None and check.self_check("channel_loops") is None
     right_norm = check.batch_norm
     monkeypatch.setattr(check, "batch_norm", lambda x, m, v, w, *a, **k: right_norm(x, m, v, w * 1.001, *a, **k))
     assert check.self_check() is None  # the batch norm is checked only when it is to run
     assert "output of a batch norm (nchw)" in check.self_check("nchw")
+    assert "output of a batch norm (channel_loops)" in check.self_check("channel_loops")
     right_sigmoid = check.sigmoid
     monkeypatch.setattr(check, "sigmoid", lambda x: right_sigmoid(x) * 1.001)
     assert check.self_check() == "output of a sigmoid differs by 1.0e-03 relative"
@@ -128,7 +129,12 @@ def test_auto_uses_onednn_and_says_so(onednn, capsys):
 def test_batch_norms_run_in_the_layout_set(onednn, monkeypatch, capsys):
     net = create_model("resnet18_nam", num_classes=10)
     assert cpu_kernels.apply_cpu_kernels(net, "onednn", "cpu") == "onednn"
-    assert "batch norms: channel loops (20 layers)" in capsys.readouterr().out  # the default: measured fastest
+    assert "batch norms: Paddle's" in capsys.readouterr().out  # the default: the quick start ran slower otherwise
+    assert not any(isinstance(layer, onednn.OneDNNBatchNorm2D) for layer in net.sublayers())
+    monkeypatch.setattr(cpu_kernels, "BATCH_NORM_LAYOUT", "channel_loops")
+    net = create_model("resnet18_nam", num_classes=10)
+    assert cpu_kernels.apply_cpu_kernels(net, "onednn", "cpu") == "onednn"
+    assert "batch norms: channel loops (20 layers)" in capsys.readouterr().out
     norms = [layer for layer in net.sublayers() if isinstance(layer, onednn.OneDNNBatchNorm2D)]
     assert len(norms) == 20 and {layer.onednn_layout for layer in norms} == {"channel_loops"}
     for layout, line in ((None, "batch norms: Paddle's"), ("blocked", "batch norms: oneDNN, blocked (20 layers)")):

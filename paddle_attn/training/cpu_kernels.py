@@ -3,7 +3,7 @@
 
 `auto` takes oneDNN where the operators build (or load from the cache) and their start-up self-check against
 Paddle's kernels passes, else Paddle's; either way one line says which path runs and why. GPU runs are left untouched.
-Batch norms run as the operator's fp32 channel loops (`BATCH_NORM_LAYOUT`). `device.precision: bf16` runs the
+Batch norms stay Paddle's unless `BATCH_NORM_LAYOUT` names a layout. `device.precision: bf16` runs the
 convolutions' products in bf16 on the oneDNN operator (fp32 master weights, fp32 batch norms); it is refused where
 that cannot run.
 """
@@ -21,10 +21,11 @@ from paddle_attn.models.resnet import ResidualReLU
 
 # every convolution: measured faster per training step than grouped ones only (benchmarks/train_speed.py --kernels)
 CONV_SET = "all"
-# batch norms: the operator's channel loops, 1.57x Paddle's batch norm on an Intel Xeon AVX-512 (fwd + bwd, every
-# batch norm of resnet50_nam 32 px b64, 2 threads: benchmarks/onednn_batch_norm.py); oneDNN's own primitives, one
-# per layer, measured slower than Paddle's there (NCHW 0.77-0.85x, blocked with its reorders 0.80-0.87x)
-BATCH_NORM_LAYOUT = "channel_loops"
+# batch norms stay Paddle's (None; else a layout of kernels/onednn/batch_norm.py). The operator's channel loops run
+# 1.57x Paddle's batch norm alone (benchmarks/onednn_batch_norm.py, resnet50_nam 32 px b64, Intel AVX-512, 2 threads)
+# and a resnet50 step 1.04x, but made the quick start 1.6x slower (1.07 vs 0.67 min, loader workers beside them):
+# off until that is understood. oneDNN's own primitives measured slower (NCHW 0.77-0.85x, blocked 0.80-0.87x)
+BATCH_NORM_LAYOUT = None
 
 
 def check_precision(precision, setting, device):
