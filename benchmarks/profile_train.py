@@ -2,8 +2,8 @@
 
     python benchmarks/profile_train.py                          # resnet50_nam, CIFAR stem, 32x32, batch 64
     python benchmarks/profile_train.py --model resnet50 --steps 2 --batch 32
-    python benchmarks/profile_train.py --kernels onednn         # convs, ReLU, sigmoid, batch norms on paddle_attn's
-    python benchmarks/profile_train.py --kernels onednn_activations  # the same but Paddle's batch norms (KERNELS)
+    python benchmarks/profile_train.py --kernels onednn         # as cpu.kernels=auto runs (train_step.py's KERNELS)
+    python benchmarks/profile_train.py --kernels onednn_bn_channel_loops  # and the batch norms' channel loops
 
 Prints Paddle's operator view (`paddle.profiler`, CPU), sorted by total CPU time: which kernels
 (forward and `*_grad`) a step spends its time in. The evidence behind the README's speed notes.

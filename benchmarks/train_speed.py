@@ -82,10 +82,11 @@ def parse_args():
         "--kernels",
         default="paddle",
         help="comma-separated CPU kernels of the Paddle runners (train_step.py's KERNELS): paddle (Paddle's own), "
-        "onednn (as cpu.kernels=auto: every conv, ReLU, sigmoid and batch norm on paddle_attn's operators), "
-        "onednn_bf16 (the same, bf16 products in the convs; CPUs with AVX-512 BF16 or AMX), onednn_activations "
-        "(onednn but Paddle's batch norms), onednn_conv (every conv only), onednn_grouped (grouped convs only), "
-        "onednn_bn_nchw / onednn_bn_blocked (onednn_activations and oneDNN's batch norm primitives); default paddle",
+        "onednn (as cpu.kernels=auto: every conv, ReLU and sigmoid on paddle_attn's operators, batch norms as "
+        "cpu_kernels.BATCH_NORM_LAYOUT says), onednn_bf16 (the same, bf16 products in the convs; CPUs with AVX-512 "
+        "BF16 or AMX), onednn_activations (onednn with Paddle's batch norms), onednn_conv (every conv only), "
+        "onednn_grouped (grouped convs only), onednn_bn_nchw / onednn_bn_blocked / onednn_bn_channel_loops "
+        "(onednn_activations and the operator's batch norm in that layout); default paddle",
     )
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the untimed step that samples each runner's peak memory"

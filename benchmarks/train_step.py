@@ -14,15 +14,16 @@ KERNELS = (
     "onednn_bf16",
     "onednn_bn_nchw",
     "onednn_bn_blocked",
+    "onednn_bn_channel_loops",
 )
 
 
 def with_kernels(net, kernels):
     """`net` with its layers on `kernels` (KERNELS): paddle (Paddle's own), onednn_grouped (grouped convs on oneDNN),
     onednn_conv (every conv), onednn_activations (every conv, ReLU, sigmoid and residual add + ReLU), onednn (those
-    and the batch norms in cpu_kernels.BATCH_NORM_LAYOUT: what cpu.kernels=auto runs), onednn_bf16 (the same, bf16
-    products in the convs), onednn_bn_nchw / onednn_bn_blocked (onednn_activations and the batch norms on oneDNN's
-    primitives in NCHW / its blocked layout). The operators are built on first use."""
+    and the batch norms as cpu_kernels.BATCH_NORM_LAYOUT says: what cpu.kernels=auto runs), onednn_bf16 (the same,
+    bf16 products in the convs), onednn_bn_<layout> (onednn_activations and the batch norms on the operator in a
+    layout of kernels/onednn/batch_norm.py). The operators are built on first use."""
     if kernels not in KERNELS:
         raise ValueError(f"unknown kernels {kernels!r}; kernels: {', '.join(KERNELS)}")
     if kernels != "paddle":
@@ -40,9 +41,10 @@ def with_kernels(net, kernels):
         if kernels not in ("onednn_grouped", "onednn_conv"):
             use_onednn_activations(net)
             use_onednn_add_relu(net, ResidualReLU)
-        layout = {"onednn": BATCH_NORM_LAYOUT, "onednn_bf16": BATCH_NORM_LAYOUT}.get(kernels)
-        if kernels.startswith("onednn_bn_"):
-            layout = kernels.removeprefix("onednn_bn_")
+        if kernels in ("onednn", "onednn_bf16"):
+            layout = BATCH_NORM_LAYOUT
+        else:
+            layout = kernels.removeprefix("onednn_bn_") if kernels.startswith("onednn_bn_") else None
         if layout is not None:
             use_onednn_batch_norms(net, layout)
     return net

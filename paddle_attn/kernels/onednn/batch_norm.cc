@@ -38,6 +38,7 @@ struct BnGeometry {
     k.push_back(eps_bits);
     return k;
   }
+  batch_norm_loops::Shape loops_shape() const { return {src[0], src[1], src[2] * src[3]}; }
   memory::desc user_act() const { return {src, memory::data_type::f32, memory::format_tag::nchw}; }
   memory::desc act() const {
     if (mode == kPlainNchw) return user_act();
@@ -100,9 +101,11 @@ void update_running(const paddle::Tensor& running_mean, const paddle::Tensor& ru
   if (!training) return;
   float* mean = mutable_data(running_mean);
   float* var = mutable_data(running_var);
+  const float* new_mean = batch_mean.data<float>();
+  const float* new_var = batch_var.data<float>();
   for (int64_t c = 0; c < running_mean.numel(); ++c) {
-    mean[c] = momentum * mean[c] + (1.0f - momentum) * batch_mean.data<float>()[c];
-    var[c] = momentum * var[c] + (1.0f - momentum) * batch_var.data<float>()[c];
+    mean[c] = momentum * mean[c] + (1.0f - momentum) * new_mean[c];
+    var[c] = momentum * var[c] + (1.0f - momentum) * new_var[c];
   }
 }
 
@@ -126,7 +129,7 @@ std::vector<paddle::Tensor> forward_unchecked(const paddle::Tensor& x, const pad
     std::copy_n(running_var.data<float>(), channels, saved_var.data<float>());
   }
   if (mode == kChannelLoops) {
-    batch_norm_loops::forward({g.src[0], channels, g.src[2] * g.src[3]}, x.data<float>(), scale.data<float>(),
+    batch_norm_loops::forward(g.loops_shape(), x.data<float>(), scale.data<float>(),
                               shift.data<float>(), mutable_data(saved_mean), mutable_data(saved_var), epsilon,
                               training, y.data<float>());
     update_running(running_mean, running_var, saved_mean, saved_var, momentum, training);
@@ -159,7 +162,7 @@ std::vector<paddle::Tensor> backward_unchecked(const paddle::Tensor& x, const pa
   auto dscale = paddle::empty(scale.shape(), paddle::DataType::FLOAT32, x.place());
   auto dshift = paddle::empty(scale.shape(), paddle::DataType::FLOAT32, x.place());
   if (mode == kChannelLoops) {
-    batch_norm_loops::backward({g.src[0], g.src[1], g.src[2] * g.src[3]}, x.data<float>(), dy.data<float>(),
+    batch_norm_loops::backward(g.loops_shape(), x.data<float>(), dy.data<float>(),
                                scale.data<float>(), saved_mean.data<float>(), saved_var.data<float>(), epsilon,
                                training, dx.data<float>(), dscale.data<float>(), dshift.data<float>());
     return {dx, dscale, dshift};
